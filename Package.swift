@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+// LMKit: train and run language models in Swift on Linux CPUs. See Docs/Architecture.md for the import rules.
+import PackageDescription
+
+// Numeric targets need FMA/AVX2/F16C: without them Swift lowers SIMD `addingProduct` to `fmaf` library calls and runs
+// ~100x slower (shared/reference/swift-on-this-machine.md §2). x86-64-v3 is portable to every AVX2 CPU; never `native`.
+#if arch(x86_64)
+let numericFlags: [SwiftSetting] = [
+    .swiftLanguageMode(.v5),
+    .unsafeFlags(["-Xcc", "-march=x86-64-v3"]),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+#else
+let numericFlags: [SwiftSetting] = [.swiftLanguageMode(.v5), .unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+#endif
+
+let package = Package(
+    name: "LMKit",
+    products: [
+        .library(name: "LMKit", targets: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec"]),
+        .executable(name: "lmkit", targets: ["lmkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // MARK: Public targets
+        .target(name: "LMKernels", dependencies: ["_CBLAS", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numericFlags),
+        .target(name: "LMTensor", dependencies: ["LMKernels"], swiftSettings: numericFlags),
+        .target(name: "LMNN", dependencies: ["LMTensor"], swiftSettings: numericFlags),
+        .target(name: "LMOptim", dependencies: ["LMTensor"], swiftSettings: numericFlags),
+        .target(name: "LMCheckpoint", dependencies: ["LMTensor"], swiftSettings: numericFlags),
+        .target(name: "LMTokenizers", swiftSettings: numericFlags),
+        .target(name: "LMNGram", swiftSettings: numericFlags),
+        .target(name: "LMWord2Vec", dependencies: ["LMKernels"], swiftSettings: numericFlags),
+        .target(name: "LMBenchmarks",
+                dependencies: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec"],
+                path: "Benchmarks/LMBenchmarks", swiftSettings: numericFlags),
+
+        // MARK: Implementation details (not API)
+        .systemLibrary(name: "_CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "_TestSupport", dependencies: ["LMTensor"], swiftSettings: numericFlags),
+
+        // MARK: Executables
+        .executableTarget(name: "lmkit",
+                          dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMBenchmarks",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: numericFlags),
+
+        // MARK: Tests (Tests/Fixtures holds committed reference values; Scripts/fixtures/ regenerates them)
+        .testTarget(name: "LMKernelsTests", dependencies: ["LMKernels", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMTensorTests", dependencies: ["LMTensor", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMNNTests", dependencies: ["LMNN", "LMOptim", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMOptimTests", dependencies: ["LMOptim", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMCheckpointTests", dependencies: ["LMCheckpoint", "LMNN", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMTokenizersTests", dependencies: ["LMTokenizers", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMNGramTests", dependencies: ["LMNGram", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMWord2VecTests", dependencies: ["LMWord2Vec", "_TestSupport"], swiftSettings: numericFlags),
+    ]
+)

@@ -1,0 +1,1 @@
+// LMCheckpoint: see README.md

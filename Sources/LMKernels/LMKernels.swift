@@ -1,0 +1,1 @@
+// LMKernels: see README.md

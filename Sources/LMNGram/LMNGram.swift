@@ -1,0 +1,1 @@
+// LMNGram: see README.md

@@ -1,0 +1,1 @@
+// LMNN: see README.md

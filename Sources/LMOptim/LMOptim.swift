@@ -1,0 +1,1 @@
+// LMOptim: see README.md

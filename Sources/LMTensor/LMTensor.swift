@@ -1,0 +1,1 @@
+// LMTensor: see README.md

@@ -1,0 +1,1 @@
+// LMTokenizers: see README.md

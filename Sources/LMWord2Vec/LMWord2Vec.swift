@@ -1,0 +1,1 @@
+// LMWord2Vec: see README.md

@@ -1,0 +1,2 @@
+import XCTest
+final class LMWord2VecTestsPlaceholder: XCTestCase {}
