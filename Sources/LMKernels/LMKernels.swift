@@ -1,1 +1,0 @@
-// LMKernels: see README.md

@@ -1,0 +1,102 @@
+// LayerNorm and RMSNorm over the last axis of [rows, C], forward and backward (llm.c layernorm_forward/backward).
+// Forward saves per-row mean and rstd (LayerNorm) or rstd (RMSNorm) so backward needs no second pass over statistics.
+import RealModule
+
+public enum Norms {
+    /// y = (x - mean) · rstd · w + b, rstd = 1/sqrt(var + eps) with the biased variance. w, b may be nil (1 and 0).
+    @inlinable public static func layerNormForward<T: KernelScalar>(
+        _ x: UnsafePointer<T>, weight w: UnsafePointer<T>?, bias b: UnsafePointer<T>?, eps: T,
+        _ y: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>, rstd: UnsafeMutablePointer<T>, rows: Int, C: Int
+    ) {
+        Parallel.forRows(rows, workPerRow: C * 3) { range in
+            for r in range {
+                let xr = x + r * C, yr = y + r * C
+                let m = T.kernelSum(xr, C) / T(C)
+                for j in 0..<C { yr[j] = xr[j] - m }
+                let v = T.kernelDot(UnsafePointer(yr), UnsafePointer(yr), C) / T(C)
+                let s = 1 / (v + eps).squareRoot()
+                mean[r] = m; rstd[r] = s
+                switch (w, b) {
+                case let (w?, b?): for j in 0..<C { yr[j] = yr[j] * s * w[j] + b[j] }
+                case let (w?, nil): for j in 0..<C { yr[j] = yr[j] * s * w[j] }
+                case let (nil, b?): for j in 0..<C { yr[j] = yr[j] * s + b[j] }
+                case (nil, nil): for j in 0..<C { yr[j] = yr[j] * s }
+                }
+            }
+        }
+    }
+
+    /// dx = rstd · (dn - mean(dn) - n̂ · mean(dn · n̂)), dn = dy · w, n̂ = (x - mean) · rstd.
+    /// dw += Σ_rows dy · n̂ and db += Σ_rows dy (accumulated, so callers zero them first).
+    @inlinable public static func layerNormBackward<T: KernelScalar>(
+        _ x: UnsafePointer<T>, weight w: UnsafePointer<T>?, mean: UnsafePointer<T>, rstd: UnsafePointer<T>,
+        _ dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, dWeight: UnsafeMutablePointer<T>?, dBias: UnsafeMutablePointer<T>?,
+        rows: Int, C: Int
+    ) {
+        // dx rows are independent; the weight/bias reductions run over rows serially to stay deterministic.
+        Parallel.forRows(rows, workPerRow: C * 4) { range in
+            for r in range {
+                let xr = x + r * C, dyr = dy + r * C, dxr = dx + r * C
+                let m = mean[r], s = rstd[r]
+                var sumDn: T = 0, sumDnN: T = 0
+                for j in 0..<C {
+                    let n = (xr[j] - m) * s
+                    let dn = dyr[j] * (w?[j] ?? 1)
+                    dxr[j] = dn  // staged; overwritten below
+                    sumDn += dn; sumDnN += dn * n
+                }
+                let meanDn = sumDn / T(C), meanDnN = sumDnN / T(C)
+                for j in 0..<C {
+                    let n = (xr[j] - m) * s
+                    dxr[j] = s * (dxr[j] - meanDn - n * meanDnN)
+                }
+            }
+        }
+        if dWeight != nil || dBias != nil {
+            for r in 0..<rows {
+                let xr = x + r * C, dyr = dy + r * C
+                let m = mean[r], s = rstd[r]
+                if let dw = dWeight { for j in 0..<C { dw[j] += dyr[j] * (xr[j] - m) * s } }
+                if let db = dBias { for j in 0..<C { db[j] += dyr[j] } }
+            }
+        }
+    }
+
+    /// y = x · rstd · w, rstd = 1/sqrt(mean(x²) + eps). w may be nil.
+    @inlinable public static func rmsNormForward<T: KernelScalar>(
+        _ x: UnsafePointer<T>, weight w: UnsafePointer<T>?, eps: T,
+        _ y: UnsafeMutablePointer<T>, rstd: UnsafeMutablePointer<T>, rows: Int, C: Int
+    ) {
+        Parallel.forRows(rows, workPerRow: C * 2) { range in
+            for r in range {
+                let xr = x + r * C, yr = y + r * C
+                let s = 1 / (T.kernelDot(xr, xr, C) / T(C) + eps).squareRoot()
+                rstd[r] = s
+                if let w { for j in 0..<C { yr[j] = xr[j] * s * w[j] } } else { for j in 0..<C { yr[j] = xr[j] * s } }
+            }
+        }
+    }
+
+    /// dx = rstd · (dn - n̂ · mean(dn · n̂)), dn = dy · w, n̂ = x · rstd; dw += Σ_rows dy · n̂.
+    @inlinable public static func rmsNormBackward<T: KernelScalar>(
+        _ x: UnsafePointer<T>, weight w: UnsafePointer<T>?, rstd: UnsafePointer<T>,
+        _ dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, dWeight: UnsafeMutablePointer<T>?, rows: Int, C: Int
+    ) {
+        Parallel.forRows(rows, workPerRow: C * 3) { range in
+            for r in range {
+                let xr = x + r * C, dyr = dy + r * C, dxr = dx + r * C
+                let s = rstd[r]
+                var sumDnN: T = 0
+                for j in 0..<C { sumDnN += dyr[j] * (w?[j] ?? 1) * xr[j] * s }
+                let meanDnN = sumDnN / T(C)
+                for j in 0..<C { dxr[j] = s * (dyr[j] * (w?[j] ?? 1) - xr[j] * s * meanDnN) }
+            }
+        }
+        if let dw = dWeight {
+            for r in 0..<rows {
+                let xr = x + r * C, dyr = dy + r * C, s = rstd[r]
+                for j in 0..<C { dw[j] += dyr[j] * xr[j] * s }
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+// Reverse-mode autograd. Each op that sees an input with `requiresGrad` attaches a GradNode to its output: the
+// inputs and a closure mapping the output gradient to input gradients (written beside the op's forward, in Ops/).
+// `backward()` walks the graph in reverse topological order, accumulates gradients and, unless `retainGraph`,
+// drops each node once used so saved activations are freed as early as possible.
+import Foundation
+
+public final class GradNode {
+    public let name: String
+    var inputs: [Tensor]
+    var backward: ((Tensor) -> [Tensor?])?
+
+    init(name: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.name = name
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Global switch for graph recording; see `noGrad`. LMKit layers above the kernels are single-threaded (STYLE §3.6).
+nonisolated(unsafe) var gradModeEnabled = true
+
+/// Whether operations currently record the autograd graph.
+public var isGradEnabled: Bool { gradModeEnabled }
+
+/// Runs `body` without recording the autograd graph (evaluation, optimizer updates, backward closures).
+@discardableResult
+public func noGrad<R>(_ body: () throws -> R) rethrows -> R {
+    let saved = gradModeEnabled
+    gradModeEnabled = false
+    defer { gradModeEnabled = saved }
+    return try body()
+}
+
+extension Tensor {
+    /// Attaches a graph node to `output` when recording is on and some input requires a gradient.
+    /// `backward` receives the output gradient (contiguous, output shape) and returns one gradient per input
+    /// (nil for inputs that take none), each contiguous with that input's shape.
+    @discardableResult
+    static func record(_ name: String, inputs: [Tensor], output: Tensor, backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard gradModeEnabled, inputs.contains(where: { $0.requiresGrad }) else { return output }
+        output.requiresGrad = true
+        output.gradNode = GradNode(name: name, inputs: inputs, backward: backward)
+        return output
+    }
+
+    /// Back-propagates from this tensor. Without `seed` the tensor must hold one element (gradient 1).
+    /// Leaf tensors with `requiresGrad` accumulate into `grad`.
+    public func backward(_ seed: Tensor? = nil, retainGraph: Bool = false) {
+        precondition(requiresGrad, "backward: tensor of shape \(shape) does not require grad (no input had requiresGrad)")
+        let start: Tensor
+        if let seed {
+            precondition(seed.shape == shape, "backward: seed shape \(seed.shape) differs from tensor shape \(shape)")
+            start = seed.contiguous().detach()
+        } else {
+            precondition(count == 1, "backward: implicit seed needs a one-element tensor, got shape \(shape); pass a seed gradient")
+            start = noGrad { Tensor.full(shape, 1, dtype: dtype) }
+        }
+        // Topological order by iterative DFS (graphs of deep models are too deep for recursion).
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (t, expanded) = stack.popLast() {
+            if expanded { order.append(t); continue }
+            if !visited.insert(ObjectIdentifier(t)).inserted { continue }
+            stack.append((t, true))
+            for input in t.gradNode?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
+        noGrad {
+            for t in order.reversed() {
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                guard let node = t.gradNode else {
+                    // A leaf: accumulate into `grad`. A private copy, because backward rules may hand the same
+                    // gradient tensor to several inputs and callers may later scale `grad` in place.
+                    t.grad = t.grad.map { $0 + g } ?? g.clone()
+                    continue
+                }
+                guard let rule = node.backward else {
+                    preconditionFailure("backward: the graph through \(node.name) was already freed by an earlier backward(); pass retainGraph: true to the first call")
+                }
+                let inputGrads = rule(g)
+                precondition(inputGrads.count == node.inputs.count, "backward of \(node.name): \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                for (input, gi) in zip(node.inputs, inputGrads) {
+                    guard input.requiresGrad, let gi = gi?.contiguous() else { continue }
+                    precondition(gi.shape == input.shape, "backward of \(node.name): gradient shape \(gi.shape) for input of shape \(input.shape)")
+                    let key = ObjectIdentifier(input)
+                    grads[key] = grads[key].map { $0 + gi } ?? gi
+                }
+                if !retainGraph { node.backward = nil; node.inputs = [] }
+            }
+        }
+    }
+}

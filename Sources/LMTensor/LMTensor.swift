@@ -1,1 +1,0 @@
-// LMTensor: see README.md

@@ -1,0 +1,161 @@
+// Tensor: a strided view (shape, strides, offset) over reference-counted Storage, plus the autograd hooks.
+// Views (reshape of contiguous data, transpose/permute, slice, expand) share storage and copy nothing.
+// Compute dtypes are float32 (the product) and float64 (gradient checks); storage is raw bytes so reduced-precision
+// storage (f16/bf16) can be added without changing the view logic.
+@_exported import LMKernels
+import Foundation
+
+/// Element type of a tensor's storage.
+public enum DType: String, Sendable, Codable {
+    case float32, float64
+    public var byteSize: Int { self == .float32 ? 4 : 8 }
+}
+
+/// Raw bytes owned by LMKit (64-byte aligned, zero-filled) or borrowed from an owner that keeps them alive
+/// (e.g. a memory-mapped checkpoint).
+public final class Storage: @unchecked Sendable {
+    public let base: UnsafeMutableRawPointer
+    public let byteCount: Int
+    private let owner: AnyObject?
+
+    public init(byteCount: Int) {
+        self.byteCount = byteCount
+        base = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: Swift.max(byteCount, 1))
+        owner = nil
+    }
+
+    /// Wraps memory kept alive by `owner` (not freed by Storage).
+    public init(borrowing base: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject) {
+        self.base = base
+        self.byteCount = byteCount
+        self.owner = owner
+    }
+
+    deinit { if owner == nil { base.deallocate() } }
+}
+
+public final class Tensor: @unchecked Sendable {
+    public let storage: Storage
+    public let dtype: DType
+    public let shape: [Int]
+    /// Element strides (may be 0 for broadcast dimensions of an `expand` view).
+    public let strides: [Int]
+    /// Element offset of index (0, …, 0) into storage.
+    public let offset: Int
+    /// Whether gradients flow to this tensor. Leaves with `requiresGrad` accumulate into `grad` on `backward()`.
+    public var requiresGrad: Bool
+    /// Accumulated gradient of a leaf (same shape and dtype).
+    public var grad: Tensor?
+    /// The operation that produced this tensor, while the graph is alive.
+    public internal(set) var gradNode: GradNode?
+
+    public init(storage: Storage, dtype: DType, shape: [Int], strides: [Int]? = nil, offset: Int = 0, requiresGrad: Bool = false) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        self.storage = storage
+        self.dtype = dtype
+        self.shape = shape
+        self.strides = strides ?? Tensor.contiguousStrides(shape)
+        self.offset = offset
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A new zero-filled contiguous tensor.
+    public convenience init(zeros shape: [Int], dtype: DType = .float32, requiresGrad: Bool = false) {
+        let n = shape.reduce(1, *)
+        self.init(storage: Storage(byteCount: n * dtype.byteSize), dtype: dtype, shape: shape, requiresGrad: requiresGrad)
+    }
+
+    /// A float32 tensor holding `values` (row-major) with `shape`.
+    public convenience init(_ values: [Float], shape: [Int], requiresGrad: Bool = false) {
+        precondition(values.count == shape.reduce(1, *), "Tensor: \(values.count) values do not fill shape \(shape)")
+        self.init(zeros: shape, dtype: .float32, requiresGrad: requiresGrad)
+        values.withUnsafeBufferPointer { storage.base.copyMemory(from: $0.baseAddress!, byteCount: values.count * 4) }
+    }
+
+    /// A float64 tensor holding `values` (row-major) with `shape`.
+    public convenience init(doubles values: [Double], shape: [Int], requiresGrad: Bool = false) {
+        precondition(values.count == shape.reduce(1, *), "Tensor: \(values.count) values do not fill shape \(shape)")
+        self.init(zeros: shape, dtype: .float64, requiresGrad: requiresGrad)
+        values.withUnsafeBufferPointer { storage.base.copyMemory(from: $0.baseAddress!, byteCount: values.count * 8) }
+    }
+
+    /// A 0-d float32 tensor.
+    public convenience init(scalar: Float) { self.init([scalar], shape: []) }
+
+    public static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) { strides[i] = s; s *= shape[i] }
+        return strides
+    }
+
+    public var rank: Int { shape.count }
+    public var count: Int { shape.reduce(1, *) }
+
+    /// True when elements are laid out row-major without gaps (size-1 dimensions may have any stride).
+    public var isContiguous: Bool {
+        var expected = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) where shape[i] != 1 {
+            if strides[i] != expected { return false }
+            expected *= shape[i]
+        }
+        return true
+    }
+
+    /// Typed pointer to element (0, …, 0). The dtype must match `T`.
+    @inlinable public func pointer<T: KernelScalar>(_: T.Type) -> UnsafeMutablePointer<T> {
+        precondition(MemoryLayout<T>.size == dtype.byteSize, "Tensor.pointer: \(T.self) requested from a \(dtype) tensor")
+        return storage.base.assumingMemoryBound(to: T.self) + offset
+    }
+
+    /// Dimension index with negative values counting from the end; stops with the op name if out of range.
+    public func axis(_ a: Int, _ op: String) -> Int {
+        let r = a < 0 ? a + rank : a
+        precondition(r >= 0 && r < Swift.max(rank, 1), "\(op): axis \(a) out of range for shape \(shape)")
+        return r
+    }
+
+    /// The values as Float, in row-major order (converting from float64 if needed).
+    public func toArray() -> [Float] {
+        let c = contiguous()
+        switch dtype {
+        case .float32: return Array(UnsafeBufferPointer(start: c.pointer(Float.self), count: count))
+        case .float64: return UnsafeBufferPointer(start: c.pointer(Double.self), count: count).map(Float.init)
+        }
+    }
+
+    /// The values as Double, in row-major order.
+    public func toDoubles() -> [Double] {
+        let c = contiguous()
+        switch dtype {
+        case .float32: return UnsafeBufferPointer(start: c.pointer(Float.self), count: count).map(Double.init)
+        case .float64: return Array(UnsafeBufferPointer(start: c.pointer(Double.self), count: count))
+        }
+    }
+
+    /// The single value of a one-element tensor.
+    public func item() -> Float {
+        precondition(count == 1, "item: tensor of shape \(shape) has \(count) elements, expected 1")
+        return toArray()[0]
+    }
+
+    /// This tensor without its autograd history: same storage, `requiresGrad == false`.
+    public func detach() -> Tensor {
+        Tensor(storage: storage, dtype: dtype, shape: shape, strides: strides, offset: offset)
+    }
+
+    /// Sets `requiresGrad` and returns self, for chaining: `Tensor.randn([3], generator: g).requiringGrad()`.
+    @discardableResult public func requiringGrad(_ flag: Bool = true) -> Tensor { requiresGrad = flag; return self }
+
+    /// Clears the accumulated gradient.
+    public func zeroGrad() { grad = nil }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let values = toArray()
+        let shown = values.prefix(8).map { String(format: "%.4g", Double($0)) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), dtype: \(dtype), [\(shown)\(values.count > 8 ? ", …" : "")])"
+    }
+}
