@@ -27,7 +27,8 @@ extension Tensor {
                                         dx: dx.pointer(T.self), dWeight: dw?.pointer(T.self), dBias: db?.pointer(T.self), rows: rows, C: C)
             }
             switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
-            return [dx] + [dw, db].compactMap { $0 }
+            let parameterGrads: [Tensor] = [dw, db].compactMap { $0 }
+            return [dx] + parameterGrads
         }
     }
 
@@ -51,7 +52,8 @@ extension Tensor {
                                       g.pointer(T.self), dx: dx.pointer(T.self), dWeight: dw?.pointer(T.self), rows: rows, C: C)
             }
             switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
-            return [dx] + (dw.map { [$0] } ?? [])
+            let weightGrad: [Tensor] = dw.map { [$0] } ?? []
+            return [dx] + weightGrad
         }
     }
 }
