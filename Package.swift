@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "LMNGram", swiftSettings: numericFlags),
         .target(name: "LMWord2Vec", dependencies: ["LMKernels"], swiftSettings: numericFlags),
         .target(name: "LMBenchmarks",
-                dependencies: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec"],
+                dependencies: ["_CBLAS", "LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec"],
                 path: "Benchmarks/LMBenchmarks", swiftSettings: numericFlags),
 
         // MARK: Implementation details (not API)

@@ -38,18 +38,12 @@ public enum Norms {
             for r in range {
                 let xr = x + r * C, dyr = dy + r * C, dxr = dx + r * C
                 let m = mean[r], s = rstd[r]
-                var sumDn: T = 0, sumDnN: T = 0
-                for j in 0..<C {
-                    let n = (xr[j] - m) * s
-                    let dn = dyr[j] * (w?[j] ?? 1)
-                    dxr[j] = dn  // staged; overwritten below
-                    sumDn += dn; sumDnN += dn * n
-                }
+                // Stage dn = dy · w in dx, then Σ dn and Σ dn · n̂ = s · (Σ dn · x - m · Σ dn) with SIMD reductions.
+                if let w { for j in 0..<C { dxr[j] = dyr[j] * w[j] } } else { dxr.update(from: dyr, count: C) }
+                let sumDn = T.kernelSum(UnsafePointer(dxr), C)
+                let sumDnN = s * (T.kernelDot(UnsafePointer(dxr), xr, C) - m * sumDn)
                 let meanDn = sumDn / T(C), meanDnN = sumDnN / T(C)
-                for j in 0..<C {
-                    let n = (xr[j] - m) * s
-                    dxr[j] = s * (dxr[j] - meanDn - n * meanDnN)
-                }
+                for j in 0..<C { dxr[j] = s * (dxr[j] - meanDn - (xr[j] - m) * s * meanDnN) }
             }
         }
         if dWeight != nil || dBias != nil {

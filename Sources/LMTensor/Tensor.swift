@@ -11,17 +11,18 @@ public enum DType: String, Sendable, Codable {
     public var byteSize: Int { self == .float32 ? 4 : 8 }
 }
 
-/// Raw bytes owned by LMKit (64-byte aligned, zero-filled) or borrowed from an owner that keeps them alive
+/// Raw bytes owned by LMKit (64-byte aligned, from `BufferPool`) or borrowed from an owner that keeps them alive
 /// (e.g. a memory-mapped checkpoint).
 public final class Storage: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let byteCount: Int
     private let owner: AnyObject?
 
-    public init(byteCount: Int) {
+    /// Fresh storage; zero-filled unless `zeroed` is false (for outputs an op overwrites completely).
+    public init(byteCount: Int, zeroed: Bool = true) {
         self.byteCount = byteCount
-        base = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: Swift.max(byteCount, 1))
+        base = BufferPool.shared.take(byteCount)
+        if zeroed { base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount) }
         owner = nil
     }
 
@@ -32,7 +33,58 @@ public final class Storage: @unchecked Sendable {
         self.owner = owner
     }
 
-    deinit { if owner == nil { base.deallocate() } }
+    deinit { if owner == nil { BufferPool.shared.give(base, byteCount) } }
+}
+
+/// A cache of freed tensor buffers keyed by size. Training allocates the same activation sizes every step; without
+/// reuse each large buffer is a fresh mmap whose page faults cost more than the op itself (measured: softmax
+/// forward+backward on 8192×768 spent most of its time in the kernel's page-fault handler).
+/// Buffers above `maximumCachedBytes` in total are returned to the system.
+public final class BufferPool: @unchecked Sendable {
+    public static let shared = BufferPool()
+    /// Upper bound on bytes kept for reuse (default 4 GiB, or LMKIT_POOL_BYTES).
+    public var maximumCachedBytes: Int =
+        ProcessInfo.processInfo.environment["LMKIT_POOL_BYTES"].flatMap(Int.init) ?? (4 << 30)
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var cachedBytes = 0
+    private let lock = NSLock()
+
+    /// Sizes are rounded up to 64 bytes below 4 KiB and to 4 KiB above, so near sizes share buffers.
+    @inline(__always) static func bucket(_ n: Int) -> Int { n < 4096 ? (Swift.max(n, 1) + 63) & ~63 : (n + 4095) & ~4095 }
+
+    func take(_ byteCount: Int) -> UnsafeMutableRawPointer {
+        let size = BufferPool.bucket(byteCount)
+        lock.lock()
+        if let p = free[size]?.popLast() {
+            cachedBytes -= size
+            lock.unlock()
+            return p
+        }
+        lock.unlock()
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+    }
+
+    func give(_ p: UnsafeMutableRawPointer, _ byteCount: Int) {
+        let size = BufferPool.bucket(byteCount)
+        lock.lock()
+        if cachedBytes + size <= maximumCachedBytes {
+            free[size, default: []].append(p)
+            cachedBytes += size
+            lock.unlock()
+        } else {
+            lock.unlock()
+            p.deallocate()
+        }
+    }
+
+    /// Returns every cached buffer to the system.
+    public func drain() {
+        lock.lock()
+        defer { lock.unlock() }
+        for (_, list) in free { for p in list { p.deallocate() } }
+        free = [:]
+        cachedBytes = 0
+    }
 }
 
 public final class Tensor: @unchecked Sendable {
@@ -64,6 +116,12 @@ public final class Tensor: @unchecked Sendable {
     public convenience init(zeros shape: [Int], dtype: DType = .float32, requiresGrad: Bool = false) {
         let n = shape.reduce(1, *)
         self.init(storage: Storage(byteCount: n * dtype.byteSize), dtype: dtype, shape: shape, requiresGrad: requiresGrad)
+    }
+
+    /// A new contiguous tensor whose contents are unspecified; for op outputs that are written completely.
+    public convenience init(uninitialized shape: [Int], dtype: DType = .float32) {
+        let n = shape.reduce(1, *)
+        self.init(storage: Storage(byteCount: n * dtype.byteSize, zeroed: false), dtype: dtype, shape: shape)
     }
 
     /// A float32 tensor holding `values` (row-major) with `shape`.

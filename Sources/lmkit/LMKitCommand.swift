@@ -18,5 +18,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks against the reference implementations (release builds only).",
         subcommands: [
+            BenchCoreCommand.self,
         ])
 }

@@ -55,7 +55,7 @@ extension Tensor {
 
     /// A contiguous copy with its own storage. Differentiable (identity gradient).
     public func clone() -> Tensor {
-        let out = Tensor(zeros: shape, dtype: dtype)
+        let out = Tensor(uninitialized: shape, dtype: dtype)
         switch dtype {
         case .float32: copyStrided(Float.self, into: out)
         case .float64: copyStrided(Double.self, into: out)

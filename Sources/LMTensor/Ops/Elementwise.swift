@@ -13,13 +13,13 @@ extension Tensor {
     /// Applies `f` elementwise, recording its derivative for backward.
     public func apply<F: UnaryFunction>(_ f: F) -> Tensor {
         let x = contiguous()
-        let y = Tensor(zeros: shape, dtype: dtype)
+        let y = Tensor(uninitialized: shape, dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
             Activations.map(x.pointer(T.self), y.pointer(T.self), count) { f.value($0) }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
         return Tensor.record(f.name, inputs: [x], output: y) { g in
-            let dx = Tensor(zeros: x.shape, dtype: x.dtype)
+            let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
             func back<T: KernelScalar>(_: T.Type) {
                 let xp = x.pointer(T.self), yp = y.pointer(T.self), gp = g.pointer(T.self), dp = dx.pointer(T.self)
                 let n = x.count, block = 4096
@@ -158,7 +158,7 @@ extension Tensor {
                              _ f32: (Float, Float) -> Float, _ f64: (Double, Double) -> Double) -> Tensor {
         precondition(a.dtype == b.dtype, "\(op): dtype mismatch \(a.dtype) vs \(b.dtype) (shapes \(a.shape) and \(b.shape))")
         let shape = broadcastShapes(a.shape, b.shape, op)
-        let out = Tensor(zeros: shape, dtype: a.dtype)
+        let out = Tensor(uninitialized: shape, dtype: a.dtype)
         func run<T: KernelScalar>(_: T.Type, _ f: (T, T) -> T) {
             let ap = a.pointer(T.self), bp = b.pointer(T.self), op = out.pointer(T.self)
             if a.shape == b.shape && a.isContiguous && b.isContiguous {

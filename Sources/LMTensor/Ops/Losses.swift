@@ -38,7 +38,7 @@ extension Tensor {
             case .sum: rowScale = g.reshape([1]).expand([N]).contiguous()
             case .mean: rowScale = (g / Double(valid)).reshape([1]).expand([N]).contiguous()
             }
-            let dx = Tensor(zeros: inputShape, dtype: x.dtype)
+            let dx = Tensor(uninitialized: inputShape, dtype: x.dtype)
             func back<T: KernelScalar>(_: T.Type) {
                 targets.withUnsafeBufferPointer { t in
                     CrossEntropy.backward(x.pointer(T.self), targets: t.baseAddress!, lse: lse.pointer(T.self),

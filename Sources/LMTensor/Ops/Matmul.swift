@@ -22,7 +22,7 @@ extension Tensor {
         if a.blasLayout() == nil { a = a.contiguous() }
         if b.blasLayout() == nil { b = b.contiguous() }
         let batch = broadcastShapes(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)), "matmul")
-        let out = Tensor(zeros: batch + [M, N], dtype: a.dtype)
+        let out = Tensor(uninitialized: batch + [M, N], dtype: a.dtype)
         let sa = broadcastStrides(Array(a.shape.dropLast(2)), Array(a.strides.dropLast(2)), to: batch)
         let sb = broadcastStrides(Array(b.shape.dropLast(2)), Array(b.strides.dropLast(2)), to: batch)
         let la = a.blasLayout()!, lb = b.blasLayout()!

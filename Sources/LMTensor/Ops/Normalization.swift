@@ -9,7 +9,7 @@ extension Tensor {
             precondition(p.shape == [C] && p.dtype == dtype, "layer_norm: parameter shape \(p.shape) (\(p.dtype)) for input \(shape) (\(dtype)); expected [\(C)]")
         }
         let x = contiguous(), w = weight?.contiguous(), b = bias?.contiguous()
-        let y = Tensor(zeros: shape, dtype: dtype)
+        let y = Tensor(uninitialized: shape, dtype: dtype)
         let mean = Tensor(zeros: [rows], dtype: dtype), rstd = Tensor(zeros: [rows], dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
             Norms.layerNormForward(x.pointer(T.self), weight: w.map { UnsafePointer($0.pointer(T.self)) },
@@ -19,7 +19,7 @@ extension Tensor {
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
         let inputs = [x] + [w, b].compactMap { $0 }
         return Tensor.record("layer_norm", inputs: inputs, output: y) { g in
-            let dx = Tensor(zeros: x.shape, dtype: x.dtype)
+            let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
             let dw = w.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }, db = b.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
             func back<T: KernelScalar>(_: T.Type) {
                 Norms.layerNormBackward(x.pointer(T.self), weight: w.map { UnsafePointer($0.pointer(T.self)) },
@@ -39,14 +39,14 @@ extension Tensor {
             precondition(weight.shape == [C] && weight.dtype == dtype, "rms_norm: weight shape \(weight.shape) for input \(shape); expected [\(C)]")
         }
         let x = contiguous(), w = weight?.contiguous()
-        let y = Tensor(zeros: shape, dtype: dtype), rstd = Tensor(zeros: [rows], dtype: dtype)
+        let y = Tensor(uninitialized: shape, dtype: dtype), rstd = Tensor(zeros: [rows], dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
             Norms.rmsNormForward(x.pointer(T.self), weight: w.map { UnsafePointer($0.pointer(T.self)) }, eps: T(eps),
                                  y.pointer(T.self), rstd: rstd.pointer(T.self), rows: rows, C: C)
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
         return Tensor.record("rms_norm", inputs: [x] + (w.map { [$0] } ?? []), output: y) { g in
-            let dx = Tensor(zeros: x.shape, dtype: x.dtype), dw = w.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
+            let dx = Tensor(uninitialized: x.shape, dtype: x.dtype), dw = w.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
             func back<T: KernelScalar>(_: T.Type) {
                 Norms.rmsNormBackward(x.pointer(T.self), weight: w.map { UnsafePointer($0.pointer(T.self)) }, rstd: rstd.pointer(T.self),
                                       g.pointer(T.self), dx: dx.pointer(T.self), dWeight: dw?.pointer(T.self), rows: rows, C: C)

@@ -27,7 +27,7 @@ extension Tensor {
     public func sum(axes: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let ax = reductionAxes(axes, "sum")
         let (m, rows, cols) = noGrad { reducedAxesLast(ax) }
-        let out = Tensor(zeros: reducedShape(ax, keepDim: keepDim), dtype: dtype)
+        let out = Tensor(uninitialized: reducedShape(ax, keepDim: keepDim), dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
             let src = m.pointer(T.self), dst = out.pointer(T.self)
             Parallel.forRows(rows, workPerRow: cols) { r in for i in r { dst[i] = T.kernelSum(src + i * cols, cols) } }

@@ -12,14 +12,14 @@ extension Tensor {
         }
         let x = contiguous()
         let C = shape.last ?? 1, rows = count / Swift.max(C, 1)
-        let y = Tensor(zeros: shape, dtype: dtype)
+        let y = Tensor(uninitialized: shape, dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
             if log { Softmax.logForward(x.pointer(T.self), y.pointer(T.self), rows: rows, C: C) }
             else { Softmax.forward(x.pointer(T.self), y.pointer(T.self), rows: rows, C: C) }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
         return Tensor.record(log ? "log_softmax" : "softmax", inputs: [x], output: y) { g in
-            let dx = Tensor(zeros: y.shape, dtype: y.dtype)
+            let dx = Tensor(uninitialized: y.shape, dtype: y.dtype)
             func back<T: KernelScalar>(_: T.Type) {
                 if log { Softmax.logBackward(y.pointer(T.self), g.pointer(T.self), dx.pointer(T.self), rows: rows, C: C) }
                 else { Softmax.backward(y.pointer(T.self), g.pointer(T.self), dx.pointer(T.self), rows: rows, C: C) }
