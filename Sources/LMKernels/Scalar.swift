@@ -45,7 +45,7 @@ extension Float: KernelScalar {
     /// underflows to denormals there anyway); above 88.3 it saturates at ~2.2e38 instead of reaching inf.
     /// Written with plain scalar ops so the compiler vectorizes loops that call it.
     @inlinable @inline(__always) public static func fastExp(_ x0: Float) -> Float {
-        let x = x0 < -87.3 ? -87.3 : (x0 > 88.3 ? 88.3 : x0)
+        let x = x0 < -87.3 ? -87.3 : (x0 > 88.3 ? 88.3 : (x0 == x0 ? x0 : 0))  // NaN goes through as 0, restored below
         let k = (x * 1.44269504088896341).rounded(.toNearestOrEven)
         // r = x - k·ln2 in two steps so r keeps full precision for large |x|.
         let r = (x - k * 0.693145751953125) - k * 1.428606765330187045e-06

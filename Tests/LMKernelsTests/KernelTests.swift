@@ -1,0 +1,42 @@
+// Kernel accuracy against double-precision references.
+import Foundation
+import LMKernels
+import XCTest
+
+final class KernelTests: XCTestCase {
+    func testFastExpRelativeError() {
+        var worst = 0.0
+        for i in 0...200_000 {
+            let x = -87.0 + 175.0 * Double(i) / 200_000
+            let approx = Double(Float.fastExp(Float(x)))
+            let exact = Foundation.exp(Double(Float(x)))
+            if x <= 88.3 { worst = max(worst, abs(approx - exact) / exact) }
+        }
+        XCTAssertLessThan(worst, 3e-7, "fastExp max relative error")
+        XCTAssertEqual(Float.fastExp(-.infinity), 0)
+        XCTAssertTrue(Float.fastExp(.nan).isNaN)
+    }
+
+    func testFloatErfAndTanhAgainstLibm() {
+        for i in 0...4000 {
+            let x = -6.0 + 12.0 * Double(i) / 4000
+            XCTAssertEqual(Double(Activations.erf(Float(x))), erf(Double(Float(x))), accuracy: 3e-7)
+            XCTAssertEqual(Double(Activations.tanh(Float(x))), tanh(Double(Float(x))), accuracy: 3e-7)
+        }
+    }
+
+    func testSIMDReductionsMatchScalar() {
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 100, 1000] {
+            let a = (0..<n).map { Float(sin(Double($0))) }, b = (0..<n).map { Float(cos(Double($0))) }
+            a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+                guard let p = pa.baseAddress, let q = pb.baseAddress else { return }
+                XCTAssertEqual(Double(SIMDMath.sum(p, n)), a.map(Double.init).reduce(0, +), accuracy: 1e-4)
+                XCTAssertEqual(Double(SIMDMath.dot(p, q, n)), zip(a, b).map { Double($0) * Double($1) }.reduce(0, +), accuracy: 1e-4)
+                if n > 0 { XCTAssertEqual(SIMDMath.max(p, n), a.max()!) }
+            } }
+        }
+        var withNaN = [Float](repeating: 1, count: 40)
+        withNaN[37] = .nan
+        withNaN.withUnsafeBufferPointer { XCTAssertTrue(SIMDMath.max($0.baseAddress!, 40).isNaN) }
+    }
+}

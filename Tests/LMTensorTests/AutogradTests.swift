@@ -1,0 +1,93 @@
+// Autograd semantics: accumulation, seeds, noGrad, detach, graph freeing, broadcasting and views.
+import LMTensor
+import XCTest
+import _TestSupport
+
+final class AutogradTests: XCTestCase {
+    func testGradientsAccumulateAcrossBackwardCalls() {
+        let x = Tensor([1, 2, 3], shape: [3], requiresGrad: true)
+        (x * x).sum().backward()
+        (x * 3).sum().backward()
+        assertClose(x.grad!, [2 + 3, 4 + 3, 6 + 3])
+    }
+
+    func testSeedGradient() {
+        let x = Tensor([1, 2], shape: [2], requiresGrad: true)
+        (x * x).backward(Tensor([10, 100], shape: [2]))
+        assertClose(x.grad!, [20, 400])
+    }
+
+    func testReusedInputGetsSummedGradient() {
+        let x = Tensor([2], shape: [1], requiresGrad: true)
+        let y = x * x * x  // x used three times
+        y.sum().backward()
+        assertClose(x.grad!, [12])
+    }
+
+    func testNoGradRecordsNothingAndDetachCutsTheGraph() {
+        let x = Tensor([1, 2], shape: [2], requiresGrad: true)
+        let y = noGrad { x * 2 }
+        XCTAssertFalse(y.requiresGrad)
+        XCTAssertNil(y.gradNode)
+        let z = (x.detach() * x).sum()
+        z.backward()
+        assertClose(x.grad!, [1, 2], "only the non-detached factor contributes")
+    }
+
+    func testBackwardFreesTheGraphUnlessRetained() {
+        let x = Tensor([1, 2], shape: [2], requiresGrad: true)
+        let y = (x * x).sum()
+        y.backward(retainGraph: true)
+        y.backward()
+        assertClose(x.grad!, [4, 8])
+    }
+
+    func testBroadcastGradientsSumBackToInputShapes() {
+        let a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3], requiresGrad: true)
+        let b = Tensor([10], shape: [1], requiresGrad: true)
+        let c = Tensor([1, 2, 3], shape: [3], requiresGrad: true)
+        (a * b + c).sum().backward()
+        assertClose(b.grad!, [21])
+        assertClose(c.grad!, [2, 2, 2])
+        assertClose(a.grad!, [10, 10, 10, 10, 10, 10])
+    }
+
+    func testViewsShareStorageAndTransposedMatmulMatchesContiguous() {
+        let g = Generator(seed: 5)
+        let a = Tensor.randn([4, 3], generator: g), b = Tensor.randn([5, 3], generator: g)
+        let bt = b.transpose(0, 1)
+        XCTAssertTrue(bt.storage === b.storage)
+        XCTAssertFalse(bt.isContiguous)
+        assertClose(a.matmul(bt), a.matmul(bt.contiguous()).toDoubles())
+        let s = a.slice(0, 1, 3)
+        XCTAssertTrue(s.storage === a.storage)
+        XCTAssertEqual(s.shape, [2, 3])
+        assertClose(s, Array(a.toDoubles()[3..<9]))
+    }
+
+    func testMatmulAgainstNaiveGemm() {
+        let g = Generator(seed: 6)
+        let a = Tensor.randn([7, 13], generator: g, dtype: .float64), b = Tensor.randn([13, 5], generator: g, dtype: .float64)
+        let c = Tensor(zeros: [7, 5], dtype: .float64)
+        Matmul.naiveGemm(transA: false, transB: false, M: 7, N: 5, K: 13, alpha: 1.0, A: a.pointer(Double.self), lda: 13,
+                         B: b.pointer(Double.self), ldb: 5, beta: 0, C: c.pointer(Double.self), ldc: 5)
+        assertClose(a.matmul(b), c.toDoubles(), rtol: 1e-12, atol: 1e-12)
+    }
+
+    func testFullyMaskedSoftmaxRowGivesZerosNotNaN() {
+        let x = Tensor([-.infinity, -.infinity, 1, 2], shape: [2, 2], requiresGrad: true)
+        let y = x.softmax()
+        XCTAssertEqual(Array(y.toArray()[0..<2]), [0, 0])
+        y.backward(Tensor.ones([2, 2]))
+        XCTAssertFalse(x.grad!.toArray().contains { $0.isNaN })
+    }
+
+    func testCrossEntropyAllIgnoredIsNaNLikeTorchButGradientIsZero() {
+        let x = Tensor([1, 2, 3, 4], shape: [2, 2], requiresGrad: true)
+        let loss = x.crossEntropy(targets: [-100, -100])
+        XCTAssertTrue(loss.item().isNaN)
+        let sum = x.crossEntropy(targets: [-100, 1], reduction: .sum)
+        sum.backward()
+        XCTAssertEqual(Array(x.grad!.toArray()[0..<2]), [0, 0])
+    }
+}
