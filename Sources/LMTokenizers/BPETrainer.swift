@@ -194,100 +194,25 @@ public final class BPETrainer {
         }
         wordStart[wordCount] = symbols.count
 
-        // Pair statistics: pair -> index into counts / word lists.
-        var pairIndex: [UInt64: Int32] = [:]
-        var pairCount: [Int] = []
-        var pairWords: [[Int32]] = []
-        var pairKeys: [UInt64] = []
-        @inline(__always) func indexOf(_ key: UInt64) -> Int {
-            if let i = pairIndex[key] { return Int(i) }
-            let i = pairCount.count
-            pairIndex[key] = Int32(i)
-            pairCount.append(0); pairWords.append([]); pairKeys.append(key)
-            return i
-        }
-        for w in 0..<wordCount {
-            let s = wordStart[w], len = Int(wordLength[w]), c = wordCounts[w]
-            if len < 2 { continue }
-            for k in s..<(s + len - 1) {
-                let i = indexOf(PairTable.key(symbols[k], symbols[k + 1]))
-                pairCount[i] += c
-                if pairWords[i].last != Int32(w) { pairWords[i].append(Int32(w)) }
-            }
-        }
-        var heap = BinaryHeap<TrainerHeapEntry>()
-        for i in 0..<pairCount.count where pairCount[i] > 0 {
-            heap.push(TrainerHeapEntry(count: pairCount[i], key: pairKeys[i]))
-        }
-
         var merges: [([UInt8], [UInt8])] = []
         let wanted = vocabularySize - idBytes.count
-        var changedPairs: [Int] = []
-        var isChanged = [Bool]()
-        while idBytes.count < vocabularySize, var top = heap.pop() {
-            let i = Int(pairIndex[top.key]!)
-            if top.count != pairCount[i] {  // stale: re-queue with the current count (counts only fall)
-                top.count = pairCount[i]
-                if top.count > 0 { heap.push(top) }
-                continue
-            }
-            if top.count < 1 || top.count < minFrequency { break }
-            let left = Int32(bitPattern: UInt32(top.key >> 32)), right = Int32(bitPattern: UInt32(truncatingIfNeeded: top.key))
-            let newBytes = idBytes[Int(left)] + idBytes[Int(right)]
-            var newID = tokenTable.lookup(newBytes)
-            if newID < 0 {
-                newID = Int32(idBytes.count)
-                tokenTable.insert(newBytes, value: newID)
-                tokens.append((newBytes, idBytes.count))
-                idBytes.append(newBytes)
-            }
-            merges.append((idBytes[Int(left)], idBytes[Int(right)]))
-
-            // Merge in every word that had the pair, applying HF's per-occurrence count changes.
-            changedPairs.removeAll(keepingCapacity: true)
-            let words = pairWords[i]
-            symbols.withUnsafeMutableBufferPointer { sym in
-                for w32 in words {
-                    let w = Int(w32), s = wordStart[w], c = wordCounts[w]
-                    var len = Int(wordLength[w])
-                    var k = 0
-                    while k < len - 1 {
-                        if sym[s + k] == left && sym[s + k + 1] == right {
-                            if k > 0 {
-                                let prev = sym[s + k - 1]
-                                pairCount[indexOf(PairTable.key(prev, left))] -= c
-                                let j = indexOf(PairTable.key(prev, newID))
-                                pairCount[j] += c
-                                if pairWords[j].last != w32 { pairWords[j].append(w32) }
-                                if j >= isChanged.count { isChanged.append(contentsOf: repeatElement(false, count: j + 1 - isChanged.count)) }
-                                if !isChanged[j] { isChanged[j] = true; changedPairs.append(j) }
-                            }
-                            sym[s + k] = newID
-                            // Remove the right symbol.
-                            var m = k + 1
-                            while m < len - 1 { sym[s + m] = sym[s + m + 1]; m += 1 }
-                            len -= 1
-                            if k < len - 1 {
-                                let next = sym[s + k + 1]
-                                pairCount[indexOf(PairTable.key(right, next))] -= c
-                                let j = indexOf(PairTable.key(newID, next))
-                                pairCount[j] += c
-                                if pairWords[j].last != w32 { pairWords[j].append(w32) }
-                                if j >= isChanged.count { isChanged.append(contentsOf: repeatElement(false, count: j + 1 - isChanged.count)) }
-                                if !isChanged[j] { isChanged[j] = true; changedPairs.append(j) }
-                            }
-                        }
-                        k += 1
-                    }
-                    wordLength[w] = Int32(len)
-                }
-            }
-            for j in changedPairs {
-                isChanged[j] = false
-                if pairCount[j] > 0 { heap.push(TrainerHeapEntry(count: pairCount[j], key: pairKeys[j])) }
-            }
-            if merges.count % 64 == 0 { progress?(TrainingProgress(phase: .merging, done: idBytes.count - 256 - specialTokens.count, total: wanted)) }
-        }
+        let progress = self.progress
+        let baseCount = idBytes.count
+        runBPEMerges(symbols: &symbols, wordStart: wordStart, wordLength: &wordLength, wordCounts: wordCounts,
+                     vocabularySize: vocabularySize, minFrequency: minFrequency, vocabularyCount: { idBytes.count },
+                     newToken: { left, right in
+                         let newBytes = idBytes[Int(left)] + idBytes[Int(right)]
+                         var newID = tokenTable.lookup(newBytes)
+                         if newID < 0 {
+                             newID = Int32(idBytes.count)
+                             tokenTable.insert(newBytes, value: newID)
+                             tokens.append((newBytes, idBytes.count))
+                             idBytes.append(newBytes)
+                         }
+                         merges.append((idBytes[Int(left)], idBytes[Int(right)]))
+                         if merges.count % 64 == 0 { progress?(TrainingProgress(phase: .merging, done: idBytes.count - baseCount, total: wanted)) }
+                         return newID
+                     })
         progress?(TrainingProgress(phase: .merging, done: wanted, total: wanted))
         return (tokens, merges, specials)
     }
@@ -308,5 +233,99 @@ struct TrainerHeapEntry: Comparable {
     let key: UInt64
     static func < (a: TrainerHeapEntry, b: TrainerHeapEntry) -> Bool {
         a.count != b.count ? a.count > b.count : a.key < b.key
+    }
+}
+
+/// The merge loop shared by the BPE and WordPiece trainers (HF BpeTrainer semantics). Words are runs of symbol ids in
+/// `symbols` (`wordStart[w]`, `wordLength[w]`, weight `wordCounts[w]`); merges rewrite them in place. `newToken` is
+/// called for each merge in order with (left, right) and returns the merged id (adding it to the caller's vocabulary
+/// when new); the loop stops when `vocabularyCount()` reaches `vocabularySize`, or the best count is below
+/// `max(1, minFrequency)`. Best = highest count, ties to the smallest (left, right).
+func runBPEMerges(symbols: inout [Int32], wordStart: [Int], wordLength: inout [Int32], wordCounts: [Int],
+                  vocabularySize: Int, minFrequency: Int, vocabularyCount: () -> Int,
+                  newToken: (Int32, Int32) -> Int32) {
+    let wordCount = wordCounts.count
+    // Pair statistics: pair -> index into counts / word lists.
+    var pairIndex: [UInt64: Int32] = [:]
+    var pairCount: [Int] = []
+    var pairWords: [[Int32]] = []
+    var pairKeys: [UInt64] = []
+    @inline(__always) func indexOf(_ key: UInt64) -> Int {
+        if let i = pairIndex[key] { return Int(i) }
+        let i = pairCount.count
+        pairIndex[key] = Int32(i)
+        pairCount.append(0); pairWords.append([]); pairKeys.append(key)
+        return i
+    }
+    for w in 0..<wordCount {
+        let s = wordStart[w], len = Int(wordLength[w]), c = wordCounts[w]
+        if len < 2 { continue }
+        for k in s..<(s + len - 1) {
+            let i = indexOf(PairTable.key(symbols[k], symbols[k + 1]))
+            pairCount[i] += c
+            if pairWords[i].last != Int32(w) { pairWords[i].append(Int32(w)) }
+        }
+    }
+    var heap = BinaryHeap<TrainerHeapEntry>()
+    for i in 0..<pairCount.count where pairCount[i] > 0 {
+        heap.push(TrainerHeapEntry(count: pairCount[i], key: pairKeys[i]))
+    }
+
+    var changedPairs: [Int] = []
+    var isChanged = [Bool]()
+    while vocabularyCount() < vocabularySize, var top = heap.pop() {
+        let i = Int(pairIndex[top.key]!)
+        if top.count != pairCount[i] {  // stale: re-queue with the current count (counts only fall)
+            top.count = pairCount[i]
+            if top.count > 0 { heap.push(top) }
+            continue
+        }
+        if top.count < 1 || top.count < minFrequency { break }
+        let left = Int32(bitPattern: UInt32(top.key >> 32)), right = Int32(bitPattern: UInt32(truncatingIfNeeded: top.key))
+        let newID = newToken(left, right)
+
+        // Merge in every word that had the pair, applying HF's per-occurrence count changes.
+        changedPairs.removeAll(keepingCapacity: true)
+        let words = pairWords[i]
+        symbols.withUnsafeMutableBufferPointer { sym in
+            for w32 in words {
+                let w = Int(w32), s = wordStart[w], c = wordCounts[w]
+                var len = Int(wordLength[w])
+                var k = 0
+                while k < len - 1 {
+                    if sym[s + k] == left && sym[s + k + 1] == right {
+                        if k > 0 {
+                            let prev = sym[s + k - 1]
+                            pairCount[indexOf(PairTable.key(prev, left))] -= c
+                            let j = indexOf(PairTable.key(prev, newID))
+                            pairCount[j] += c
+                            if pairWords[j].last != w32 { pairWords[j].append(w32) }
+                            if j >= isChanged.count { isChanged.append(contentsOf: repeatElement(false, count: j + 1 - isChanged.count)) }
+                            if !isChanged[j] { isChanged[j] = true; changedPairs.append(j) }
+                        }
+                        sym[s + k] = newID
+                        // Remove the right symbol.
+                        var m = k + 1
+                        while m < len - 1 { sym[s + m] = sym[s + m + 1]; m += 1 }
+                        len -= 1
+                        if k < len - 1 {
+                            let next = sym[s + k + 1]
+                            pairCount[indexOf(PairTable.key(right, next))] -= c
+                            let j = indexOf(PairTable.key(newID, next))
+                            pairCount[j] += c
+                            if pairWords[j].last != w32 { pairWords[j].append(w32) }
+                            if j >= isChanged.count { isChanged.append(contentsOf: repeatElement(false, count: j + 1 - isChanged.count)) }
+                            if !isChanged[j] { isChanged[j] = true; changedPairs.append(j) }
+                        }
+                    }
+                    k += 1
+                }
+                wordLength[w] = Int32(len)
+            }
+        }
+        for j in changedPairs {
+            isChanged[j] = false
+            if pairCount[j] > 0 { heap.push(TrainerHeapEntry(count: pairCount[j], key: pairKeys[j])) }
+        }
     }
 }

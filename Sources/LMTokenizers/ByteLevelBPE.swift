@@ -40,6 +40,8 @@ public final class ByteLevelBPE: @unchecked Sendable {
     private let specialByContent: [String: Int]
     /// Merges in priority order as (left id, right id, merged id); what `tokenizer.json` / `merges.txt` writers emit.
     let orderedMerges: [(Int32, Int32, Int32)]
+    /// Number of merges (the length of merges.txt / tokenizer.json `merges`).
+    public var mergeCount: Int { orderedMerges.count }
     private let scratchPool = ScratchPool()
 
     /// Number of ids (one past the largest id, ordinary or special).
