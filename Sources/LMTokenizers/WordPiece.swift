@@ -253,8 +253,17 @@ public final class WordPiece: @unchecked Sendable {
                 throw TokenizerError.invalidArgument(name: "maxLength", expected: "at least \(specials) (room for the special tokens), got \(maxLength)")
             }
             let budget = maxLength - specials
-            while a.count + (b?.count ?? 0) > budget {
-                if let bb = b, bb.count > a.count { b!.removeLast() } else { a.removeLast() }
+            if var second = b, a.count + second.count > budget {
+                // HF longest_first: the shorter sequence (the first on a tie) keeps min(its length, ⌊budget/2⌋),
+                // the other gets the rest; both lose tokens from their ends.
+                let firstIsShorter = a.count <= second.count
+                let shorter = min(a.count, second.count)
+                let keepShorter = min(shorter, budget / 2), keepLonger = budget - keepShorter
+                if firstIsShorter { a.removeLast(a.count - keepShorter); second.removeLast(second.count - keepLonger) }
+                else { second.removeLast(second.count - keepShorter); a.removeLast(a.count - keepLonger) }
+                b = second
+            } else if b == nil, a.count > budget {
+                a.removeLast(a.count - budget)
             }
         }
         var ids: [Int] = [], types: [Int] = []
@@ -276,22 +285,28 @@ public final class WordPiece: @unchecked Sendable {
         return WordPieceEncoding(ids: ids, tokens: ids.map { vocabulary[$0] }, typeIDs: types, attentionMask: mask)
     }
 
-    /// HF's WordPiece decoder: special tokens skipped, `##` pieces glued to the previous token, tokens joined by
-    /// spaces, then BERT's cleanup (no space before `.`, `?`, `!`, `,`, and around `'` contractions).
+    /// HF's WordPiece decoder: special tokens skipped; each later token gets a leading space unless it starts with
+    /// `##` (then the prefix is dropped); BERT's cleanup (" ." -> ".", " 's" -> "'s", …) runs on each token
+    /// separately, as HF's `decode_chain` does, so only single-token patterns ever apply.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = true) throws -> String {
         var out = ""
         var first = true
         for id in ids {
             guard id >= 0, id < vocabulary.count else { throw TokenizerError.unknownTokenID(id) }
-            let token = vocabulary[id]
+            var token = vocabulary[id]
             if skipSpecialTokens && specialTokens.contains(token) { continue }
-            if first { out = token } else if token.hasPrefix(continuingSubwordPrefix) { out += token.dropFirst(continuingSubwordPrefix.count) }
-            else { out += " " + token }
+            if !first {
+                // Compare scalars, not Characters: "##" + a combining mark is one grapheme, so hasPrefix would miss it.
+                if token.unicodeScalars.starts(with: continuingSubwordPrefix.unicodeScalars) {
+                    token = String(token.unicodeScalars.dropFirst(continuingSubwordPrefix.unicodeScalars.count))
+                } else { token = " " + token }
+            }
             first = false
-        }
-        for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                           (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
-            out = out.replacingOccurrences(of: from, with: to)
+            for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                               (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
+                token = token.replacingOccurrences(of: from, with: to)
+            }
+            out += token
         }
         return out
     }

@@ -95,7 +95,8 @@ public final class WordPieceTrainer {
                      vocabularySize: vocabularySize, minFrequency: minFrequency, vocabularyCount: { vocabulary.count },
                      newToken: { left, right in
                          let r = vocabulary[Int(right)]
-                         return intern(vocabulary[Int(left)] + (r.hasPrefix(prefix) ? String(r.dropFirst(prefix.count)) : r))
+                         let stripped = r.unicodeScalars.starts(with: prefix.unicodeScalars) ? String(r.unicodeScalars.dropFirst(prefix.unicodeScalars.count)) : r
+                         return intern(vocabulary[Int(left)] + stripped)
                      })
         return try WordPiece(vocabulary: vocabulary, lowercase: lowercase, continuingSubwordPrefix: continuingSubwordPrefix,
                              specialTokens: specialTokens, source: "trainer")

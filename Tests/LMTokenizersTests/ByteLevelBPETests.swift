@@ -168,3 +168,15 @@ func randomUnicode(_ rng: inout SplitMix64, length: Int) -> String {
     }
     return String(s)
 }
+
+final class LlamaCppGPT2Tests: XCTestCase {
+    struct Fixture: Decodable { let inputs: [String]; let ids: [[Int]] }
+
+    /// llama.cpp's expected ids for its gpt-2 vocabulary (models/ggml-vocab-gpt-2.gguf.inp/.out), on the subset file.
+    func testMatchesLlamaCppExpectedIDs() throws {
+        let fixture: Fixture = try loadFixture("tokenizers/llamacpp_gpt2.json")
+        let gpt2 = try ByteLevelBPE.load(rankFile: fixtureURL("tokenizers/subset_gpt2.tiktoken").path, pattern: .gpt2)
+        XCTAssertEqual(fixture.inputs.count, 46)
+        for (text, ids) in zip(fixture.inputs, fixture.ids) { XCTAssertEqual(gpt2.encodeOrdinary(text), ids, text.debugDescription) }
+    }
+}
