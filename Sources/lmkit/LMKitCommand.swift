@@ -9,6 +9,7 @@ struct LMKitCommand: ParsableCommand {
         abstract: "Build, train and run language models on the CPU.",
         subcommands: [
             BenchCommand.self,
+            TokenizerCommand.self,
         ])
 }
 
@@ -19,5 +20,6 @@ struct BenchCommand: ParsableCommand {
         abstract: "Benchmarks against the reference implementations (release builds only).",
         subcommands: [
             BenchCoreCommand.self,
+            TokenizerBenchCommand.self,
         ])
 }

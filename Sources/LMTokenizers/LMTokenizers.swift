@@ -1,1 +1,0 @@
-// LMTokenizers: see README.md

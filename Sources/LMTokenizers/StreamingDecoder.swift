@@ -1,0 +1,61 @@
+// Token-by-token decoding that never splits a UTF-8 character: bytes of an incomplete trailing sequence are held
+// back until the tokens that complete it arrive, so streamed output has no U+FFFD for a character split across
+// tokens (exo-explore/exo#1691, IAPark/tiktoken_ruby#123). Bytes that can never become valid UTF-8 are emitted
+// as U+FFFD at once, as `decode` would. Not thread-safe: one decoder per stream.
+
+/// Incremental decoder: `push` ids, get the text that is complete so far; `finish` flushes the rest.
+public struct StreamingDecoder {
+    private let tokenizer: ByteLevelBPE
+    private var pending: [UInt8] = []
+
+    public init(_ tokenizer: ByteLevelBPE) { self.tokenizer = tokenizer }
+
+    /// Adds one token and returns the newly complete text (possibly empty).
+    public mutating func push(_ id: Int) throws -> String {
+        try tokenizer.appendBytes(of: id, to: &pending)
+        let keep = StreamingDecoder.incompleteSuffixLength(pending)
+        let ready = pending.count - keep
+        if ready == 0 { return "" }
+        let text = String(decoding: pending[0..<ready], as: UTF8.self)
+        pending.removeFirst(ready)
+        return text
+    }
+
+    /// Returns whatever is held back (an unfinished sequence becomes U+FFFD) and resets the decoder.
+    public mutating func finish() -> String {
+        defer { pending.removeAll() }
+        return String(decoding: pending, as: UTF8.self)
+    }
+
+    /// Bytes currently held back (0...3).
+    public var heldBackByteCount: Int { pending.count }
+
+    /// Length of the suffix of `bytes` that is a proper prefix of a valid UTF-8 sequence (0 if none).
+    static func incompleteSuffixLength(_ bytes: [UInt8]) -> Int {
+        let n = bytes.count
+        var k = 1
+        while k <= min(3, n) {
+            let b = bytes[n - k]
+            if b & 0xC0 != 0x80 {  // a lead byte (or ASCII)
+                let need: Int
+                switch b {
+                case 0xC2...0xDF: need = 2
+                case 0xE0...0xEF: need = 3
+                case 0xF0...0xF4: need = 4
+                default: return 0
+                }
+                guard k < need else { return 0 }
+                // The second byte's range depends on the lead (no overlongs, surrogates or > U+10FFFF).
+                if k >= 2 {
+                    let second = bytes[n - k + 1]
+                    let lo: UInt8 = b == 0xE0 ? 0xA0 : (b == 0xF0 ? 0x90 : 0x80)
+                    let hi: UInt8 = b == 0xED ? 0x9F : (b == 0xF4 ? 0x8F : 0xBF)
+                    if second < lo || second > hi { return 0 }
+                }
+                return k
+            }
+            k += 1
+        }
+        return 0
+    }
+}

@@ -1,0 +1,231 @@
+// `lmkit tokenizer train|encode|decode|info` and `lmkit bench tokenizer`: wiring onto LMTokenizers and
+// LMBenchmarks. Inputs come from files or stdin; every error names the file or flag and exits non-zero.
+import ArgumentParser
+import Foundation
+import LMBenchmarks
+import LMTokenizers
+
+struct TokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Train, run and inspect byte-level BPE and WordPiece tokenizers.",
+        subcommands: [TokenizerTrain.self, TokenizerEncode.self, TokenizerDecode.self, TokenizerInfo.self])
+}
+
+/// How to find a tokenizer: a tokenizer.json / vocab.txt / rank file, GPT-2 vocab.json + merges.txt, or a named encoding.
+struct TokenizerSource: ParsableArguments {
+    @Option(name: .shortAndLong, help: "tokenizer.json (BPE or WordPiece), vocab.txt (WordPiece) or a .tiktoken rank file.")
+    var tokenizer: String?
+    @Option(help: "With a rank file: gpt2, r50k_base, cl100k_base or o200k_base (pattern and special tokens).")
+    var encoding: String?
+    @Option(help: "GPT-2 vocab.json / encoder.json (with --merges).")
+    var vocab: String?
+    @Option(help: "GPT-2 merges.txt / vocab.bpe (with --vocab).")
+    var merges: String?
+
+    func load() throws -> LoadedTokenizer {
+        if let vocab, let merges { return .bpe(try ByteLevelBPE.load(vocabJSON: vocab, merges: merges)) }
+        if vocab != nil || merges != nil { throw ValidationError("--vocab and --merges go together") }
+        guard let path = tokenizer else { throw ValidationError("give --tokenizer PATH (or --vocab and --merges)") }
+        if path.hasSuffix(".tiktoken") || encoding != nil {
+            guard let encoding else {
+                throw ValidationError("\(path): a rank file has no pattern or special tokens; add --encoding cl100k_base|o200k_base|gpt2")
+            }
+            return .bpe(try ByteLevelBPE.load(encoding: encoding, rankFile: path))
+        }
+        if path.hasSuffix(".txt") { return .wordPiece(try WordPiece.load(vocabTXT: path)) }
+        let root = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
+        if let model = root?["model"] as? [String: Any], model["type"] as? String == "WordPiece" {
+            return .wordPiece(try WordPiece.load(tokenizerJSON: path))
+        }
+        return .bpe(try ByteLevelBPE.load(tokenizerJSON: path))
+    }
+}
+
+enum LoadedTokenizer {
+    case bpe(ByteLevelBPE)
+    case wordPiece(WordPiece)
+}
+
+/// Reads each input file (or stdin when none) as UTF-8 text, naming the file on failure.
+func readInputs(_ files: [String]) throws -> [(name: String, text: String)] {
+    if files.isEmpty {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        return [("<stdin>", String(decoding: data, as: UTF8.self))]
+    }
+    return try files.map { path in
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            throw ValidationError("\(path): " + (!exists ? "no such file" : (isDirectory.boolValue ? "is a directory" : "cannot be read")))
+        }
+        return (path, String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Runs a body, turning library errors into clean exits with the message.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as TokenizerError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+struct TokenizerTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "train", abstract: "Train a tokenizer on text files and write tokenizer.json.")
+    @Option(name: .long, parsing: .upToNextOption, help: "Training text files (UTF-8).") var input: [String]
+    @Option(name: .long, help: "Vocabulary size, special tokens and the 256 bytes included.") var vocabSize: Int
+    @Option(name: .long, help: "bpe (byte-level, HF ByteLevelBPETokenizer compatible) or wordpiece (BERT).") var type: String = "bpe"
+    @Option(name: .long, help: "Output tokenizer.json.") var out: String
+    @Option(name: .long, help: "Minimum pair (bpe) / word-piece (wordpiece) frequency.") var minFrequency: Int = 2
+    @Option(name: .long, help: "bpe split pattern: gpt2, cl100k or o200k.") var pattern: String = "gpt2"
+    @Option(name: .long, parsing: .upToNextOption, help: "Special tokens (bpe default: none; wordpiece default: [PAD] [UNK] [CLS] [SEP] [MASK]).")
+    var special: [String] = []
+    @Flag(name: .long, help: "No progress bar.") var quiet = false
+
+    func validate() throws {
+        if input.isEmpty { throw ValidationError("--input needs at least one file") }
+        if vocabSize < 1 { throw ValidationError("--vocab-size must be positive") }
+        if type != "bpe" && type != "wordpiece" { throw ValidationError("--type must be bpe or wordpiece, got \(type)") }
+        if SplitPattern(name: pattern) == nil { throw ValidationError("--pattern must be gpt2, cl100k or o200k, got \(pattern)") }
+    }
+
+    func run() throws {
+        let start = Date()
+        let bar = ProgressBar(enabled: !quiet)
+        try reportingErrors {
+            if type == "bpe" {
+                let tokenizer = try BPETrainer.train(files: input, vocabularySize: vocabSize, minFrequency: minFrequency,
+                                                     pattern: SplitPattern(name: pattern)!, specialTokens: special) { bar.update($0) }
+                bar.finish()
+                let seconds = Date().timeIntervalSince(start)
+                try tokenizer.writeTokenizerJSON(to: out)
+                FileHandle.standardError.write(Data("wrote \(out): \(tokenizer.vocabularySize) tokens, \(tokenizer.mergeCount) merges; training took \(String(format: "%.3f", seconds)) s, peak RSS \(peakRSSMegabytes()) MB\n".utf8))
+            } else {
+                let trainer = try WordPieceTrainer(vocabularySize: vocabSize, minFrequency: minFrequency,
+                                                   specialTokens: special.isEmpty ? WordPiece.bertSpecialTokens : special)
+                for f in input { try trainer.add(file: f) }
+                let tokenizer = try trainer.train()
+                try tokenizer.writeTokenizerJSON(to: out)
+                FileHandle.standardError.write(Data("wrote \(out): \(tokenizer.vocabularySize) tokens in \(String(format: "%.2f", Date().timeIntervalSince(start))) s\n".utf8))
+            }
+        }
+    }
+}
+
+/// This process's peak resident set size in MB (getrusage).
+func peakRSSMegabytes() -> String {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return String(format: "%.1f", Double(usage.ru_maxrss) / 1024)
+}
+
+/// A one-line progress bar on stderr.
+final class ProgressBar {
+    let enabled: Bool
+    private var last = Date.distantPast
+    init(enabled: Bool) { self.enabled = enabled && isatty(2) != 0 }
+    func update(_ p: TrainingProgress) {
+        guard enabled, Date().timeIntervalSince(last) > 0.1 || p.done == p.total else { return }
+        last = Date()
+        let fraction = p.total > 0 ? min(1, Double(p.done) / Double(p.total)) : 0
+        let filled = Int(fraction * 30)
+        let label = p.phase == .countingWords ? "counting words" : "merging       "
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(Int(fraction * 100))%".utf8))
+    }
+    func finish() { if enabled { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
+
+struct TokenizerEncode: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "encode", abstract: "Print token ids of files or stdin (one line per input).")
+    @OptionGroup var source: TokenizerSource
+    @Option(name: .long, help: "Special tokens to encode as special ids: none, all, or a comma-separated list. Others in the text are an error unless --ordinary.")
+    var allowSpecial: String = "none"
+    @Flag(name: .long, help: "Treat special-token text as ordinary text (tiktoken encode_ordinary).") var ordinary = false
+    @Argument(help: "Input files; stdin when none.") var files: [String] = []
+
+    func run() throws {
+        let tokenizer = try reportingErrors { try source.load() }
+        for input in try readInputs(files) {
+            let ids: [Int] = try reportingErrors {
+                switch tokenizer {
+                case let .bpe(bpe):
+                    if ordinary { return bpe.encodeOrdinary(input.text) }
+                    let allowed: SpecialTokenSet = allowSpecial == "all" ? .all : (allowSpecial == "none" ? .none : .some(Set(allowSpecial.split(separator: ",").map(String.init))))
+                    do { return try bpe.encode(input.text, allowedSpecial: allowed) } catch let e as TokenizerError {
+                        throw TokenizerError.malformed(location: input.name, expected: "\(e)")
+                    }
+                case let .wordPiece(wp): return try wp.encode(input.text).ids
+                }
+            }
+            print(ids.map(String.init).joined(separator: " "))
+        }
+    }
+}
+
+struct TokenizerDecode: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decode", abstract: "Turn whitespace-separated token ids (files or stdin) back into text.")
+    @OptionGroup var source: TokenizerSource
+    @Argument(help: "Files of ids; stdin when none.") var files: [String] = []
+
+    func run() throws {
+        let tokenizer = try reportingErrors { try source.load() }
+        for input in try readInputs(files) {
+            var ids: [Int] = []
+            for (n, field) in input.text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "," || $0 == "\r" }).enumerated() {
+                guard let id = Int(field) else { throw ValidationError("\(input.name): item \(n + 1) \(String(field).debugDescription) is not an integer token id") }
+                ids.append(id)
+            }
+            let text: String = try reportingErrors {
+                switch tokenizer {
+                case let .bpe(bpe): return try bpe.decode(ids)
+                case let .wordPiece(wp): return try wp.decode(ids)
+                }
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+}
+
+struct TokenizerInfo: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Describe a tokenizer file.")
+    @OptionGroup var source: TokenizerSource
+
+    func run() throws {
+        switch try reportingErrors({ try source.load() }) {
+        case let .bpe(bpe):
+            print("model: byte-level BPE (\(bpe.mergeRule == .ranks ? "tiktoken rank rule" : "merges-list rule"))")
+            print("vocabulary size: \(bpe.vocabularySize) (\(bpe.ordinaryTokenCount) ordinary, \(bpe.specialTokens.count) special)")
+            print("merges: \(bpe.mergeCount)")
+            let patternName: String
+            switch bpe.pattern { case .gpt2: patternName = "gpt2"; case .cl100k: patternName = "cl100k"; case .o200k: patternName = "o200k"; case let .regex(r): patternName = "regex \(r)" }
+            print("pattern: \(patternName)\(bpe.addPrefixSpace ? " (add_prefix_space)" : "")")
+            print("special tokens: " + bpe.specialTokens.map { "\($0.token)=\($0.id)" }.joined(separator: " "))
+        case let .wordPiece(wp):
+            print("model: WordPiece (lowercase: \(wp.lowercase), strip accents: \(wp.stripAccents))")
+            print("vocabulary size: \(wp.vocabularySize)")
+            print("special tokens: \(wp.specialTokens.joined(separator: " "))")
+            print("continuing-subword prefix: \(wp.continuingSubwordPrefix), max input chars per word: \(wp.maxInputCharactersPerWord)")
+        }
+    }
+}
+
+struct TokenizerBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tokenizer", abstract: "Tokenizer encode and training speed vs tiktoken and HF tokenizers.")
+    @Option(help: "Directory with cl100k_base.tiktoken (Scripts/fixtures/tokenizers_make_fixtures.py fetches it).")
+    var assets: String = ProcessInfo.processInfo.environment["LMKIT_TOKENIZER_ASSETS"] ?? "/tmp/lmkit-tokenizer-assets"
+    @Option(help: "Encode benchmark text size in MB (tinyshakespeare repeated).") var megabytes: Int = 50
+    @Option(help: "Training vocabulary sizes.") var trainVocab: [Int] = [8192, 32768]
+    @Option(help: "Training corpus: tinyshakespeare repeated this many times.") var trainRepeat: Int = 10
+    @Flag(help: "Skip the Python reference runs.") var noReference = false
+    @Flag(help: "Only the encode benchmark.") var encodeOnly = false
+
+    func run() throws {
+        try reportingErrors {
+            try TokenizerBenchmark(assets: assets, megabytes: megabytes, trainVocabularySizes: encodeOnly ? [] : trainVocab,
+                                   trainRepeat: trainRepeat, runReference: !noReference,
+                                   lmkitBinary: CommandLine.arguments[0]).run()
+        }
+    }
+}
