@@ -10,6 +10,7 @@ struct LMKitCommand: ParsableCommand {
         subcommands: [
             BenchCommand.self,
             TokenizerCommand.self,
+            NGramCommand.self,
         ])
 }
 

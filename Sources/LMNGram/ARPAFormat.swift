@@ -1,0 +1,260 @@
+// ARPA back-off model files (Docs/Formats.md, "ARPA"): reading with line-numbered errors, and atomic writing in the
+// layout lmplz produces (tab-separated `log10p<TAB>w1 … wn[<TAB>log10 back-off]`, sections in order, `\end\`).
+// Reading is strict about the header counts and section order, tolerant of spaces vs tabs and of blank lines.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads and writes ARPA files.
+public enum ARPAFormat {
+    /// Reads an ARPA file. Errors name the file and line: missing `\data\`, wrong `ngram N=count` header,
+    /// missing or out-of-order section, bad float, wrong field count, unknown word, missing `\end\`.
+    public static func read(path: String) throws -> NGramTables {
+        var bytes = try readFileBytes(path)
+        bytes.append(0)   // strtod needs a terminator after the last field
+        return try bytes.withUnsafeBytes { try parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), file: path) }
+    }
+
+    /// Parses ARPA text held in memory. The byte after `text` must be readable and not part of a number.
+    public static func parse(_ text: UnsafeRawBufferPointer, file: String) throws -> NGramTables {
+        var reader = LineReader(text: text, file: file)
+        // \data\ header.
+        guard let dataLine = reader.nextNonBlank() else {
+            throw NGramError(file: file, line: reader.lineNumber, "empty file; expected an ARPA model starting with \\data\\")
+        }
+        guard reader.trimmed(dataLine) == "\\data\\" else {
+            throw NGramError(file: file, line: reader.lineNumber, "expected \\data\\, found \"\(reader.preview(dataLine))\"; not an ARPA file")
+        }
+        var counts: [Int] = []
+        while let line = reader.next() {
+            let text = reader.trimmed(line)
+            if text.isEmpty { if counts.isEmpty { continue } else { break } }
+            guard text.hasPrefix("ngram "), let equals = text.firstIndex(of: "=") else {
+                if text.hasPrefix("\\") && !counts.isEmpty { reader.pushBack(); break }
+                throw NGramError(file: file, line: reader.lineNumber, "expected \"ngram N=count\" in the \\data\\ section, found \"\(reader.preview(line))\"")
+            }
+            let orderText = text[text.index(text.startIndex, offsetBy: 6)..<equals].trimmingSpaces()
+            let countText = text[text.index(after: equals)...].trimmingSpaces()
+            guard let order = Int(orderText), let count = Int(countText), count >= 0 else {
+                throw NGramError(file: file, line: reader.lineNumber, "bad count line \"\(text)\": expected \"ngram N=count\" with integers")
+            }
+            guard order == counts.count + 1 else {
+                throw NGramError(file: file, line: reader.lineNumber, "\"ngram \(order)=…\" out of order: expected ngram \(counts.count + 1)=count")
+            }
+            guard order <= NGramModel.maximumOrder else {
+                throw NGramError(file: file, line: reader.lineNumber, "order \(order) exceeds LMKit's maximum of \(NGramModel.maximumOrder)")
+            }
+            counts.append(count)
+        }
+        guard !counts.isEmpty else {
+            throw NGramError(file: file, line: reader.lineNumber, "\\data\\ section lists no \"ngram N=count\" lines")
+        }
+        guard counts[0] >= 1 else { throw NGramError(file: file, line: nil, "\\data\\ says ngram 1=0; a model needs unigrams") }
+
+        var vocabulary = VocabularyBuilder()
+        var seen = [Bool](repeating: false, count: 3)
+        var orders: [NGramOrderTable] = []
+        var unigramProbabilities = [Float](repeating: 0, count: 3)
+        var unigramBackoffs = [Float](repeating: 0, count: 3)
+        var ids = [UInt32](repeating: 0, count: NGramModel.maximumOrder)
+
+        for n in 1...counts.count {
+            guard let header = reader.nextNonBlank() else {
+                throw NGramError(file: file, line: reader.lineNumber, "missing section \\\(n)-grams: (end of file)")
+            }
+            guard reader.trimmed(header) == "\\\(n)-grams:" else {
+                throw NGramError(file: file, line: reader.lineNumber, "expected section header \\\(n)-grams:, found \"\(reader.preview(header))\"")
+            }
+            var table = NGramOrderTable(order: n)
+            if n > 1 {
+                table.wordIds.reserveCapacity(counts[n - 1] * n)
+                table.log10Probabilities.reserveCapacity(counts[n - 1])
+                table.log10Backoffs.reserveCapacity(counts[n - 1])
+            }
+            for entry in 0..<counts[n - 1] {
+                guard let line = reader.next(), !reader.isBlank(line), text[line.lowerBound] != UInt8(ascii: "\\") else {
+                    throw NGramError(file: file, line: reader.lineNumber, "section \\\(n)-grams: ends after \(entry) n-grams but \\data\\ says ngram \(n)=\(counts[n - 1])")
+                }
+                // Fields: probability, n words, optional back-off.
+                var fields: [Range<Int>] = []
+                fields.reserveCapacity(n + 2)
+                var i = line.lowerBound
+                while i < line.upperBound {
+                    while i < line.upperBound && isWordSeparator(text[i]) { i += 1 }
+                    let start = i
+                    while i < line.upperBound && !isWordSeparator(text[i]) { i += 1 }
+                    if i > start { fields.append(start..<i) }
+                }
+                guard fields.count == n + 1 || fields.count == n + 2 else {
+                    throw NGramError(file: file, line: reader.lineNumber, "expected \(n + 1) or \(n + 2) fields (log10 probability, \(n) word\(n > 1 ? "s" : ""), optional back-off), found \(fields.count)")
+                }
+                let probability = try parseFloat(text, fields[0], file: file, line: reader.lineNumber, field: "log10 probability")
+                var backoff: Float = 0
+                if fields.count == n + 2 {
+                    backoff = try parseFloat(text, fields[n + 1], file: file, line: reader.lineNumber, field: "log10 back-off")
+                }
+                if n == 1 {
+                    let word = UnsafeRawBufferPointer(rebasing: text[fields[1]])
+                    let before = vocabulary.count
+                    let id = Int(vocabulary.id(of: word))
+                    if id < 3 {
+                        if seen[id] { throw duplicate(text, fields[1...1], file: file, line: reader.lineNumber) }
+                        seen[id] = true
+                    } else if vocabulary.count == before {
+                        throw duplicate(text, fields[1...1], file: file, line: reader.lineNumber)
+                    } else {
+                        unigramProbabilities.append(0)
+                        unigramBackoffs.append(0)
+                    }
+                    unigramProbabilities[id] = probability
+                    unigramBackoffs[id] = backoff
+                } else {
+                    for j in 0..<n {
+                        let word = UnsafeRawBufferPointer(rebasing: text[fields[j + 1]])
+                        guard let id = vocabulary.existingId(of: word) else {
+                            throw NGramError(file: file, line: reader.lineNumber, "word \"\(String(decoding: word, as: UTF8.self))\" of this \(n)-gram is not among the 1-grams")
+                        }
+                        ids[j] = id
+                    }
+                    table.append(words: ids[0..<n], log10Probability: probability, log10Backoff: backoff)
+                }
+            }
+            if n == 1 {
+                if !seen[Int(SpecialWord.unknown)] {
+                    // KenLM substitutes -100 for a missing <unk> (lm/read_arpa.cc); we do the same.
+                    unigramProbabilities[Int(SpecialWord.unknown)] = -100
+                }
+                for (id, name) in [(1, "<s>"), (2, "</s>")] where !seen[id] {
+                    throw NGramError(file: file, line: reader.lineNumber, "the 1-grams lack \(name); an ARPA model must contain <s> and </s>")
+                }
+                table.wordIds = (0..<UInt32(vocabulary.count)).map { $0 }
+                table.log10Probabilities = unigramProbabilities
+                table.log10Backoffs = unigramBackoffs
+            }
+            orders.append(table)
+        }
+        guard let end = reader.nextNonBlank() else {
+            throw NGramError(file: file, line: reader.lineNumber, "missing \\end\\ after the \\\(counts.count)-grams: section (truncated file?)")
+        }
+        guard reader.trimmed(end) == "\\end\\" else {
+            throw NGramError(file: file, line: reader.lineNumber, "expected \\end\\ after \(counts.last!) \(counts.count)-grams, found \"\(reader.preview(end))\" (more n-grams than \\data\\ says?)")
+        }
+        return NGramTables(vocabulary: vocabulary.words(), orders: orders)
+    }
+
+    private static func duplicate(_ text: UnsafeRawBufferPointer, _ fields: ArraySlice<Range<Int>>, file: String, line: Int) -> NGramError {
+        let word = String(decoding: UnsafeRawBufferPointer(rebasing: text[fields.first!]), as: UTF8.self)
+        return NGramError(file: file, line: line, "the 1-gram \"\(word)\" appears twice")
+    }
+
+    private static func parseFloat(_ text: UnsafeRawBufferPointer, _ field: Range<Int>, file: String, line: Int,
+                                   field name: String) throws -> Float {
+        var end: UnsafeMutablePointer<CChar>?
+        let start = (text.baseAddress! + field.lowerBound).assumingMemoryBound(to: CChar.self)
+        let value = strtod(start, &end)
+        guard let end, UnsafeRawPointer(end) == text.baseAddress! + field.upperBound, !value.isNaN else {
+            let shown = String(decoding: UnsafeRawBufferPointer(rebasing: text[field]), as: UTF8.self)
+            throw NGramError(file: file, line: line, "bad \(name) \"\(shown)\": expected a decimal number")
+        }
+        return Float(value)
+    }
+
+    /// Writes `tables` as an ARPA file, atomically. N-grams keep the order they have in `tables`.
+    public static func write(_ tables: NGramTables, to path: String) throws {
+        let writer = try AtomicFileWriter(path: path)
+        try writer.write("\n\\data\\\n")
+        for (n, count) in tables.counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
+        var words = tables.vocabulary.map { Array($0.utf8) }
+        _ = words.count
+        for n in 1...tables.order {
+            try writer.write("\n\\\(n)-grams:\n")
+            let table = tables.orders[n - 1]
+            for i in 0..<table.count {
+                try writer.write(format(table.log10Probabilities[i]))
+                for j in 0..<n {
+                    try writer.write(byte: j == 0 ? 0x09 : 0x20)
+                    try words[Int(table.wordIds[i * n + j])].withUnsafeBytes { try writer.write($0) }
+                }
+                if n < tables.order {
+                    try writer.write(byte: 0x09)
+                    try writer.write(format(table.log10Backoffs[i]))
+                }
+                try writer.write(byte: 0x0A)
+            }
+        }
+        words.removeAll()
+        try writer.write("\n\\end\\\n")
+        try writer.commit()
+    }
+
+    /// Shortest round-tripping decimal for a Float, "0" for zero and "-99" for lmplz's log10(0) stand-in.
+    static func format(_ value: Float) -> String {
+        if value == 0 { return "0" }
+        if value == value.rounded() && abs(value) < 1e6 { return String(Int(value)) }
+        return value.description
+    }
+}
+
+/// Splits a byte buffer into lines (LF, CR stripped) and tracks the 1-based line number of the last line returned.
+struct LineReader {
+    let text: UnsafeRawBufferPointer
+    let file: String
+    private var position = 0
+    private var previousPosition = 0
+    private(set) var lineNumber = 0
+
+    init(text: UnsafeRawBufferPointer, file: String) {
+        self.text = text
+        self.file = file
+    }
+
+    mutating func next() -> Range<Int>? {
+        guard position < text.count else { return nil }
+        previousPosition = position
+        lineNumber += 1
+        let start = position
+        var end: Int
+        if let found = memchr(text.baseAddress! + start, 0x0A, text.count - start) {
+            end = text.baseAddress!.distance(to: UnsafeRawPointer(found))
+            position = end + 1
+        } else {
+            end = text.count
+            position = end
+        }
+        if end > start && text[end - 1] == 0x0D { end -= 1 }
+        return start..<end
+    }
+
+    /// Un-reads the last line (once).
+    mutating func pushBack() {
+        position = previousPosition
+        lineNumber -= 1
+    }
+
+    mutating func nextNonBlank() -> Range<Int>? {
+        while let line = next() { if !isBlank(line) { return line } }
+        return nil
+    }
+
+    func isBlank(_ line: Range<Int>) -> Bool { line.allSatisfy { isWordSeparator(text[$0]) } }
+
+    func trimmed(_ line: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: text[line]), as: UTF8.self).trimmingSpaces()
+    }
+
+    func preview(_ line: Range<Int>) -> String {
+        let shown = String(decoding: UnsafeRawBufferPointer(rebasing: text[line.prefix(60)]), as: UTF8.self)
+        return line.count > 60 ? shown + "…" : shown
+    }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,1 +1,0 @@
-// LMNGram: see README.md

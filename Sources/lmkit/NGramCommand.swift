@@ -1,0 +1,251 @@
+// `lmkit ngram build|query|perplexity|convert`: wiring onto LMNGram (estimation, ARPA, binary, query), with the
+// flag names of KenLM's lmplz / query where they exist. Progress goes to stderr; results to stdout or files.
+// Every user error (bad flag, unreadable or malformed file) exits with a message naming the file and line.
+import ArgumentParser
+import Foundation
+import LMNGram
+
+struct NGramCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ngram",
+        abstract: "Kneser-Ney n-gram language models (KenLM-compatible ARPA, LMKit binary).",
+        subcommands: [NGramBuildCommand.self, NGramQueryCommand.self, NGramPerplexityCommand.self, NGramConvertCommand.self])
+}
+
+/// Loads a model from an LMKit binary (detected by its magic) or an ARPA file.
+func loadNGramModel(_ path: String) throws -> NGramModel {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        throw ValidationError("cannot open model file \(path)")
+    }
+    let head = handle.readData(ofLength: 8)
+    try? handle.close()
+    if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path) }
+    return try NGramModel(tables: ARPAFormat.read(path: path))
+}
+
+/// Runs `body`, turning NGramError into a clean exit with the message (no stack trace, no crash).
+func reportingNGramErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as NGramError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func stderrLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+
+struct NGramBuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Estimate an interpolated modified Kneser-Ney model from a text corpus (like lmplz).")
+
+    @Option(name: [.customShort("o"), .long], help: "Model order N (lmplz -o).")
+    var order: Int
+
+    @Option(name: .long, help: "Corpus: one sentence per line, words separated by whitespace.")
+    var text: String
+
+    @Option(name: .long, help: "Write the model as an ARPA file here.")
+    var arpa: String?
+
+    @Option(name: .long, help: "Write the model in LMKit's mmap-able binary format here.")
+    var binary: String?
+
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Per-order adjusted-count thresholds (lmplz --prune), e.g. --prune 0 0 1; first must be 0.")
+    var prune: [Int] = []
+
+    @Option(name: .long, parsing: .upToNextOption,
+            help: "Fallback discounts for counts 1 2 3+ when the corpus is too small for Kneser-Ney discounts (lmplz --discount_fallback; default 0.5 1 1.5 when given without values).")
+    var discountFallback: [Double] = []
+
+    @Flag(name: .long, help: "Use lmplz's default fallback discounts 0.5 1 1.5 when needed.")
+    var useDiscountFallback = false
+
+    func validate() throws {
+        if arpa == nil && binary == nil { throw ValidationError("give --arpa PATH and/or --binary PATH for the output") }
+        if order < 1 || order > NGramModel.maximumOrder { throw ValidationError("--order must be 1…\(NGramModel.maximumOrder), got \(order)") }
+        if !discountFallback.isEmpty && discountFallback.count != 3 {
+            throw ValidationError("--discount-fallback takes 3 values (for adjusted counts 1, 2, 3+), got \(discountFallback.count)")
+        }
+    }
+
+    func run() throws {
+        try reportingNGramErrors {
+            let fallback: [Double]? = !discountFallback.isEmpty ? discountFallback
+                : (useDiscountFallback ? KneserNeyOptions.defaultFallbackDiscounts : nil)
+            let options = KneserNeyOptions(order: order, pruneThresholds: prune, discountFallback: fallback)
+            let start = Date()
+            let bar = StageProgress(title: "ngram build")
+            let result = try estimateKneserNey(corpusFile: text, options: options) { stage, fraction in
+                bar.update(stage.rawValue, fraction)
+            }
+            bar.finish()
+            stderrLine("read \(result.wordCount) words in \(result.sentenceCount) sentences; vocabulary \(result.tables.vocabulary.count)")
+            for (n, discount) in result.discounts.enumerated() {
+                let amounts = discount.amounts[1...].map { String(format: "%.6f", $0) }.joined(separator: " ")
+                stderrLine("order \(n + 1): \(result.tables.counts[n]) n-grams, discounts \(amounts)\(discount.usedFallback ? " (fallback)" : "")")
+            }
+            if let arpa { try ARPAFormat.write(result.tables, to: arpa) }
+            if let binary { try NGramModel(tables: result.tables).write(binaryTo: binary) }
+            stderrLine(String(format: "done in %.2f s", Date().timeIntervalSince(start)))
+        }
+    }
+}
+
+/// Reads sentences (lines) from a file or stdin.
+func readSentenceLines(_ path: String?) throws -> [String] {
+    if let path {
+        let bytes = try readFileBytes(path)
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .dropLast(bytes.last == 0x0A ? 1 : 0).map(String.init)
+    }
+    var lines: [String] = []
+    while let line = readLine() { lines.append(line) }
+    return lines
+}
+
+struct NGramQueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Score sentences like KenLM's query: per-word log10 p and n-gram length, totals and perplexity.")
+
+    @Argument(help: "Model: ARPA file or LMKit binary.")
+    var model: String
+
+    @Option(name: .long, help: "Sentences to score, one per line (default: stdin).")
+    var text: String?
+
+    @Flag(name: .long, help: "Do not start sentences with <s> (query -n).")
+    var noBeginSentence = false
+
+    @Flag(name: .long, help: "Do not score </s> at the end of each sentence.")
+    var noEndSentence = false
+
+    @Option(name: .long, help: "Output level: word (per-word scores), sentence (totals per sentence) or summary.")
+    var verbosity: String = "word"
+
+    func validate() throws {
+        if !["word", "sentence", "summary"].contains(verbosity) {
+            throw ValidationError("--verbosity must be word, sentence or summary, got \(verbosity)")
+        }
+    }
+
+    func run() throws {
+        try reportingNGramErrors {
+            let lm = try loadNGramModel(model)
+            let lines = try readSentenceLines(text)
+            var corpus = NGramCorpusScore()
+            var output = ""
+            for line in lines {
+                var ids: [UInt32] = []
+                var words: [String] = []
+                for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }) {
+                    ids.append(lm.wordId(String(word)))
+                    words.append(String(word))
+                }
+                words.append("</s>")
+                var index = 0
+                let sentence = lm.scoreSentence(ids, begin: !noBeginSentence, end: !noEndSentence) { score in
+                    if verbosity == "word" {
+                        output += "\(words[index])=\(score.wordId) \(score.ngramLength) \(score.log10Probability)\t"
+                    }
+                    index += 1
+                }
+                if verbosity != "summary" {
+                    output += "Total: \(Float(sentence.log10Total)) OOV: \(sentence.outOfVocabularyCount)\n"
+                }
+                corpus.log10Total += sentence.log10Total
+                corpus.log10OutOfVocabulary += sentence.log10OutOfVocabulary
+                corpus.tokenCount += sentence.tokenCount
+                corpus.outOfVocabularyCount += sentence.outOfVocabularyCount
+                corpus.sentenceCount += 1
+                if output.utf8.count > 1 << 16 { print(output, terminator: ""); output = "" }
+            }
+            print(output, terminator: "")
+            printPerplexity(corpus)
+        }
+    }
+}
+
+func printPerplexity(_ corpus: NGramCorpusScore) {
+    print("Perplexity including OOVs:\t\(corpus.perplexityIncludingOOVs)")
+    print("Perplexity excluding OOVs:\t\(corpus.perplexityExcludingOOVs)")
+    print("OOVs:\t\(corpus.outOfVocabularyCount)")
+    print("Tokens:\t\(corpus.tokenCount)")
+}
+
+struct NGramPerplexityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perplexity",
+        abstract: "Corpus perplexity with and without OOVs (as KenLM's query summary).")
+
+    @Argument(help: "Model: ARPA file or LMKit binary.")
+    var model: String
+
+    @Option(name: .long, help: "Test text, one sentence per line.")
+    var text: String
+
+    func run() throws {
+        try reportingNGramErrors {
+            let lm = try loadNGramModel(model)
+            let bytes = try readFileBytes(text)
+            let corpus = bytes.withUnsafeBytes { scoreCorpus(lm, $0) }
+            print("Sentences:\t\(corpus.sentenceCount)")
+            printPerplexity(corpus)
+        }
+    }
+}
+
+struct NGramConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert ARPA → LMKit binary or LMKit binary → ARPA (input format detected from the file).")
+
+    @Argument(help: "Input model (ARPA or LMKit binary).")
+    var input: String
+
+    @Argument(help: "Output path.")
+    var output: String
+
+    @Option(name: .long, help: "Output format: binary or arpa (default: the opposite of the input).")
+    var to: String?
+
+    func validate() throws {
+        if let to, to != "binary" && to != "arpa" { throw ValidationError("--to must be binary or arpa, got \(to)") }
+    }
+
+    func run() throws {
+        try reportingNGramErrors {
+            let lm = try loadNGramModel(input)
+            let target = to ?? (lm.source.isEmpty ? "binary" : "arpa")
+            if target == "binary" {
+                try lm.write(binaryTo: output)
+            } else {
+                try ARPAFormat.write(lm.tables(), to: output)
+            }
+            stderrLine("wrote \(target) model (order \(lm.order), counts \(lm.counts.map(String.init).joined(separator: " "))) to \(output)")
+        }
+    }
+}
+
+/// A one-line progress display on stderr for staged work.
+final class StageProgress {
+    let title: String
+    let start = Date()
+    let isTerminal = isatty(2) != 0
+
+    init(title: String) { self.title = title }
+
+    func update(_ stage: String, _ fraction: Double) {
+        let elapsed = Date().timeIntervalSince(start)
+        let width = 20
+        let filled = Int((fraction * Double(width)).rounded())
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = String(format: "%@ [%@] %@ %.1fs", title, bar, stage, elapsed)
+        if isTerminal { FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8)) } else { stderrLine(line) }
+    }
+
+    func finish() { if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
