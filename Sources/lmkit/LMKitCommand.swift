@@ -9,6 +9,7 @@ struct LMKitCommand: ParsableCommand {
         abstract: "Build, train and run language models on the CPU.",
         subcommands: [
             BenchCommand.self,
+            Word2VecCommand.self,
         ])
 }
 
@@ -18,5 +19,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks against the reference implementations (release builds only).",
         subcommands: [
+            BenchWord2VecCommand.self,
         ])
 }
