@@ -15,7 +15,7 @@ public struct Word2VecVocabulary: Sendable {
     /// Number of lines (sentences before the 10 000-token split) in the corpus.
     public let sentenceCount: Int
     /// Keep-threshold per word as gensim's `sample_int`: a word is kept when `sampleInt > next 32-bit random`.
-    /// `round(min(1, (sqrt(c / t) + 1) · t / c) · 2³²)` with `t = sample · retained tokens`.
+    /// `⌊min(1, (sqrt(c / t) + 1) · t / c) · (2³² − 1)⌋` with `t = sample · retained tokens`.
     public let sampleInt: [UInt64]
     /// gensim's `cum_table`: cumulative `count^0.75` scaled to `2³¹ − 1`, used to draw negative samples.
     public let cumTable: [UInt32]
@@ -119,7 +119,7 @@ public struct Word2VecVocabulary: Sendable {
             let v = Double(c)
             var p = ((v / thresholdCount).squareRoot() + 1) * (thresholdCount / v)
             if p >= 1 || sample == 0 { p = 1 }
-            return UInt64((p * 4294967296.0).rounded(.toNearestOrEven))
+            return UInt64(p * 4294967295.0)  // np.uint32(p * (2**32 - 1)): truncation
         }
     }
 
