@@ -10,8 +10,8 @@ public enum WordVectorFormat: String, Sendable, CaseIterable {
 }
 
 extension WordVectors {
-    /// Loads a word2vec vector file. `format` nil means detect: binary when the bytes after the first word are not
-    /// all printable number characters.
+    /// Loads a word2vec vector file. `format` nil means detect: binary unless the rest of the first entry's line
+    /// (at most 4·D bytes) consists of number characters only.
     public static func load(path: String, format: WordVectorFormat? = nil) throws -> WordVectors {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Word2VecError("\(path): cannot read vector file")
@@ -43,8 +43,9 @@ extension WordVectors {
         var j = i + 1
         while j < end {
             let b = bytes[j]
+            if b == 0x0A { return .text }  // a whole first line of number characters
             let numeric = (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x2D || b == 0x2B || b == 0x65 || b == 0x45
-                || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 || b == 0x6E || b == 0x61 || b == 0x69 || b == 0x66
+                || b == 0x20 || b == 0x0D || b == 0x09 || b == 0x6E || b == 0x61 || b == 0x69 || b == 0x66
             if !numeric { return .binary }
             j += 1
         }

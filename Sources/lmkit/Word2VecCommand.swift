@@ -161,8 +161,10 @@ struct BenchWord2VecCommand: ParsableCommand {
     @Option(help: "Thread counts to compare (comma-separated).") var threads = "1,2"
     @Option(help: "Python interpreter for gensim.") var python = "python3"
     @Flag(name: .customLong("skip-reference"), help: "Only time LMKit.") var skipReference = false
+    @Flag(help: "Time the vector kernels (LMKit SIMD vs OpenBLAS sdot/saxpy) instead of training.") var kernels = false
 
     func run() throws {
+        if kernels { runVectorKernelBenchmark(); return }
         try runOrExit {
             var options = Word2VecBenchmarkOptions()
             options.corpus = corpus; options.words = words; options.architecture = architecture; options.epochs = epochs
