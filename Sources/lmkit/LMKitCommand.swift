@@ -11,6 +11,7 @@ struct LMKitCommand: ParsableCommand {
             BenchCommand.self,
             TokenizerCommand.self,
             NGramCommand.self,
+            Word2VecCommand.self,
         ])
 }
 
@@ -22,5 +23,6 @@ struct BenchCommand: ParsableCommand {
         subcommands: [
             BenchCoreCommand.self,
             TokenizerBenchCommand.self,
+            BenchWord2VecCommand.self,
         ])
 }

@@ -1,1 +1,0 @@
-// LMWord2Vec: see README.md
