@@ -9,6 +9,7 @@ struct LMKitCommand: ParsableCommand {
         abstract: "Build, train and run language models on the CPU.",
         subcommands: [
             BenchCommand.self,
+            SafetensorsCommand.self,
         ])
 }
 
