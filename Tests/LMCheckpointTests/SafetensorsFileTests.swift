@@ -99,7 +99,7 @@ final class SafetensorsFileTests: XCTestCase {
         var data: [UInt8] = []
         for v: Float in [1.5, -2] { withUnsafeBytes(of: v) { data.append(contentsOf: $0) } }
         let path = try makeTemporaryDirectory(self) + "/misaligned.safetensors"
-        FileManager.default.createFile(atPath: path, contents: Data(safetensorsBytes(header: padded, data: data)))
+        try Data(safetensorsBytes(header: padded, data: data)).write(to: URL(fileURLWithPath: path))
         let file = try SafetensorsFile(path: path)
         XCTAssertFalse(file.isZeroCopy(file.entry("x")!))
         XCTAssertEqual(try file.tensor("x").toArray(), [1.5, -2])
@@ -110,7 +110,7 @@ final class SafetensorsFileTests: XCTestCase {
     private func assertRejects(_ bytes: [UInt8], _ kind: SafetensorsError.Kind, mentioning fragments: [String] = [],
                                file: StaticString = #filePath, line: UInt = #line) throws {
         let path = try makeTemporaryDirectory(self) + "/bad.safetensors"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         do {
             _ = try SafetensorsFile(path: path)
             XCTFail("accepted a corrupt file; expected \(kind)", file: file, line: line)
