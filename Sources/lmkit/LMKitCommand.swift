@@ -12,6 +12,7 @@ struct LMKitCommand: ParsableCommand {
             TokenizerCommand.self,
             NGramCommand.self,
             Word2VecCommand.self,
+            SafetensorsCommand.self,
         ])
 }
 

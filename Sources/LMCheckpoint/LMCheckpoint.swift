@@ -1,1 +1,0 @@
-// LMCheckpoint: see README.md
