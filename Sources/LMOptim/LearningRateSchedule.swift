@@ -65,4 +65,9 @@ extension Optimizer {
         for i in groups.indices { groups[i].learningRate = schedule.learningRate(at: step, base: groups[i].initialLearningRate) }
         return groups.first?.learningRate ?? 0
     }
+
+    /// `applySchedule(schedule, step: stepCount)`: the rate for the coming update, counted by completed steps, so a
+    /// resumed optimizer (its `stepCount` restored by `loadStateDict`) continues the schedule where it stopped.
+    @discardableResult
+    public func applySchedule(_ schedule: any LearningRateSchedule) -> Double { applySchedule(schedule, step: stepCount) }
 }

@@ -34,5 +34,8 @@ final class LearningRateScheduleTests: XCTestCase {
         XCTAssertEqual(lr, 0.05, accuracy: 1e-15)
         XCTAssertEqual(opt.groups[1].learningRate, 0.005, accuracy: 1e-15)
         XCTAssertEqual(opt.groups[1].initialLearningRate, 0.01)
+        a.grad = Tensor([0, 0], shape: [2])
+        opt.step(); opt.step(); opt.step()
+        XCTAssertEqual(opt.applySchedule(LinearSchedule(warmupSteps: 4, totalSteps: 10)), 0.075, accuracy: 1e-15) // step 3
     }
 }
