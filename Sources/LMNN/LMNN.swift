@@ -1,1 +1,0 @@
-// LMNN: see README.md

@@ -1,0 +1,154 @@
+// Module: the base class of every layer. Parameters and sub-modules are found by reflection (Mirror) over stored
+// properties, so `blocks[0].attn.qkv.weight` is named `blocks.0.attn.qkv.weight` with no registration calls
+// (torch.nn.Module.named_parameters / state_dict naming; mlx-swift MLXNN/Module.swift finds children the same way).
+// Tensors held through `@Buffer` are buffers, not parameters; `children` can be overridden to rename or hide keys.
+import LMTensor
+
+/// A property wrapper marking a tensor as a buffer: state of a module that is not trained (masks, running
+/// statistics, rotary tables). Buffers never appear in `namedParameters()`; persistent ones are part of
+/// `stateDict()` (torch `register_buffer(name, tensor, persistent=...)`).
+@propertyWrapper
+public final class Buffer {
+    public var wrappedValue: Tensor
+    /// Whether the buffer is saved in `stateDict()`. Derived buffers (a causal mask) should not be.
+    public let persistent: Bool
+    public init(wrappedValue: Tensor, persistent: Bool = true) {
+        self.wrappedValue = wrappedValue
+        self.persistent = persistent
+    }
+}
+
+/// Base class of layers and models.
+///
+/// Stored properties are walked in declaration order (base-class properties first):
+/// - a `Tensor` (or `Tensor?` holding one) is a parameter named after the property;
+/// - a `Module` is a child whose names are prefixed with `property.`;
+/// - an array of modules or tensors numbers its elements: `blocks.0.…`, `blocks.1.…`;
+/// - a `[String: Module]` dictionary uses its keys, sorted;
+/// - `@Buffer` tensors are buffers; anything else (Ints, Bools, configs, closures) is ignored.
+open class Module {
+    /// Whether the module is in training mode (dropout active). Set with `train()` / `eval()`, which propagate to children.
+    public fileprivate(set) var isTraining: Bool = true
+
+    public init() {}
+
+    /// The named members this module exposes to the parameter walk: by default every stored property, found by
+    /// reflection, with the leading `_` of `@Buffer` storage removed. Override to rename keys (e.g. torch's
+    /// `Sequential` numbering) or to hide members.
+    open var children: [(name: String, value: Any)] {
+        var mirrors: [Mirror] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
+        while let m = mirror { mirrors.append(m); mirror = m.superclassMirror }
+        var out: [(name: String, value: Any)] = []
+        for m in mirrors.reversed() {
+            for child in m.children {
+                guard var label = child.label else { continue }
+                if child.value is Buffer, label.hasPrefix("_") { label.removeFirst() }
+                out.append((label, child.value))
+            }
+        }
+        return out
+    }
+
+    /// Visits every parameter, buffer and sub-module below this one with its dotted name.
+    private func walk(prefix: String, parameter: (String, Tensor) -> Void, buffer: (String, Buffer) -> Void,
+                      module: (String, Module) -> Void) {
+        func visit(_ name: String, _ value: Any) {
+            if let t = value as? Tensor { parameter(name, t); return }
+            if let b = value as? Buffer { buffer(name, b); return }
+            if let m = value as? Module {
+                module(name, m)
+                m.walk(prefix: name + ".", parameter: parameter, buffer: buffer, module: module)
+                return
+            }
+            let mirror = Mirror(reflecting: value)
+            switch mirror.displayStyle {
+            case .collection?:
+                for (i, element) in mirror.children.enumerated() { visit("\(name).\(i)", element.value) }
+            case .dictionary?:
+                // Keys sorted so names never depend on hashing order.
+                let pairs = mirror.children.compactMap { pair -> (String, Any)? in
+                    let kv = Array(Mirror(reflecting: pair.value).children)
+                    guard kv.count == 2, let key = kv[0].value as? String else { return nil }
+                    return (key, kv[1].value)
+                }
+                for (key, v) in pairs.sorted(by: { $0.0 < $1.0 }) { visit("\(name).\(key)", v) }
+            case .optional?:
+                if let some = mirror.children.first { visit(name, some.value) }
+            default:
+                return
+            }
+        }
+        for (name, value) in children { visit(prefix + name, value) }
+    }
+
+    /// Every parameter with its dotted name, in declaration order. A tensor reachable under two names (tied
+    /// weights) is listed once, under the first name, as torch's `named_parameters()` does.
+    public func namedParameters() -> [(name: String, tensor: Tensor)] {
+        var seen = Set<ObjectIdentifier>()
+        var out: [(name: String, tensor: Tensor)] = []
+        walk(prefix: "", parameter: { name, t in
+            if seen.insert(ObjectIdentifier(t)).inserted { out.append((name, t)) }
+        }, buffer: { _, _ in }, module: { _, _ in })
+        return out
+    }
+
+    /// The parameters, in the order of `namedParameters()`.
+    public func parameters() -> [Tensor] { namedParameters().map(\.tensor) }
+
+    /// Every buffer with its dotted name (persistent or not).
+    public func namedBuffers() -> [(name: String, tensor: Tensor, persistent: Bool)] {
+        var out: [(name: String, tensor: Tensor, persistent: Bool)] = []
+        walk(prefix: "", parameter: { _, _ in }, buffer: { name, b in out.append((name, b.wrappedValue, b.persistent)) },
+             module: { _, _ in })
+        return out
+    }
+
+    /// Every sub-module below this one with its dotted name (not including self), parents before children.
+    public func namedModules() -> [(name: String, module: Module)] {
+        var out: [(name: String, module: Module)] = []
+        walk(prefix: "", parameter: { _, _ in }, buffer: { _, _ in }, module: { out.append(($0, $1)) })
+        return out
+    }
+
+    /// Parameters and persistent buffers by dotted name, sharing storage with the module (no copies). Tied weights
+    /// appear under every name, as in torch's `state_dict()`.
+    public func stateDict() -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        walk(prefix: "", parameter: { out[$0] = $1 }, buffer: { name, b in if b.persistent { out[name] = b.wrappedValue } },
+             module: { _, _ in })
+        return out
+    }
+
+    /// The keys of `stateDict()` in walk order (parameters and persistent buffers as declared).
+    public func stateDictKeys() -> [String] {
+        var out: [String] = []
+        walk(prefix: "", parameter: { name, _ in out.append(name) }, buffer: { name, b in if b.persistent { out.append(name) } },
+             module: { _, _ in })
+        return out
+    }
+
+    /// Total number of scalar parameters (tied tensors counted once, as `sum(p.numel() for p in m.parameters())`).
+    public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.tensor.count } }
+
+    /// Sets training mode on this module and every sub-module.
+    @discardableResult public func train(_ on: Bool = true) -> Self {
+        isTraining = on
+        for (_, m) in namedModules() { m.isTraining = on }
+        return self
+    }
+
+    /// Sets evaluation mode (`train(false)`) on this module and every sub-module.
+    @discardableResult public func eval() -> Self { train(false) }
+
+    /// Clears the accumulated gradient of every parameter.
+    public func zeroGrad() { for p in parameters() { p.grad = nil } }
+
+    /// Marks every parameter as trainable (`true`) or frozen (`false`).
+    public func requiresGrad(_ on: Bool) { for p in parameters() { p.requiresGrad = on } }
+}
+
+/// A module mapping one tensor to one tensor, usable inside `Sequential`.
+public protocol UnaryLayer: Module {
+    func callAsFunction(_ x: Tensor) -> Tensor
+}

@@ -1,0 +1,78 @@
+// Adam (Kingma & Ba 2015) with L2 weight decay, and AdamW (Loshchilov & Hutter 2019) with decoupled decay,
+// following torch.optim.adam._single_tensor_adam operation by operation in float32 (lerp for the first moment,
+// mul + addcmul for the second, bias corrections in double, denom = √v / √bc₂ + ε, addcdiv) so 10 steps agree with
+// torch to float rounding. Not implemented: amsgrad, maximize, capturable/fused variants.
+
+import Foundation
+import LMTensor
+
+/// Adam: g ← g + λθ (L2, only when weightDecay > 0); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+/// θ ← θ − η/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε).
+public class Adam: Optimizer {
+    public let beta1: Double
+    public let beta2: Double
+    public let eps: Double
+    /// AdamW's decoupled decay (θ ← θ(1 − ηλ) before the moment update) instead of L2 in the gradient.
+    public let decoupledWeightDecay: Bool
+
+    override public var stateFields: [String] { ["exp_avg", "exp_avg_sq"] }
+
+    public init(groups: [ParameterGroup], beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+                decoupledWeightDecay: Bool = false) {
+        precondition((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam: betas (\(beta1), \(beta2)) must lie in [0, 1)")
+        precondition(eps >= 0, "Adam: invalid eps \(eps)")
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.decoupledWeightDecay = decoupledWeightDecay
+        super.init(groups: groups)
+    }
+
+    /// One group; torch.optim.Adam defaults (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0).
+    public convenience init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Double = 1e-3, beta1: Double = 0.9,
+                            beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)],
+                  beta1: beta1, beta2: beta2, eps: eps)
+    }
+
+    override public func update(name: String, parameter: Tensor, gradient: Tensor, group: ParameterGroup, step: Int) {
+        let n = parameter.count
+        let p = parameter.pointer(Float.self), g = gradient.pointer(Float.self)
+        let m = stateTensor(name, "exp_avg", like: parameter).pointer(Float.self)
+        let v = stateTensor(name, "exp_avg_sq", like: parameter).pointer(Float.self)
+        let lr = group.learningRate, wd = group.weightDecay
+        let decay = Float(1 - lr * wd), l2 = Float(decoupledWeightDecay ? 0 : wd)
+        let applyDecoupled = decoupledWeightDecay && wd != 0
+        let lerpWeight = Float(1 - beta1), b2 = Float(beta2), oneMinusB2 = Float(1 - beta2)
+        let bias1 = 1 - Foundation.pow(beta1, Double(step)), bias2 = 1 - Foundation.pow(beta2, Double(step))
+        let negStepSize = Float(-(lr / bias1)), bias2Sqrt = Float(Foundation.pow(bias2, 0.5)), epsF = Float(eps)
+        // ATen's lerp switches form at weight 0.5 (at::native::lerp); both branches kept for β₁ ≤ 0.5.
+        let smallWeight = Swift.abs(lerpWeight) < 0.5
+        for i in 0..<n {
+            if applyDecoupled { p[i] *= decay }
+            var d = g[i]
+            if l2 != 0 { d = d.addingProduct(p[i], l2) }
+            let diff = d - m[i]
+            m[i] = smallWeight ? m[i].addingProduct(lerpWeight, diff) : d - diff * (1 - lerpWeight)
+            v[i] = (v[i] * b2).addingProduct(oneMinusB2 * d, d) // torch: mul_ then addcmul_ (scalar path contracted to an FMA)
+            let denom = v[i].squareRoot() / bias2Sqrt + epsF
+            p[i] = p[i] + negStepSize * m[i] / denom
+        }
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay, θ ← θ(1 − ηλ) before the Adam update. torch.optim.AdamW defaults
+/// (lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight decay 0.01). Use `ParameterGroup.decayAndNoDecay` to exempt
+/// biases and norm weights.
+public final class AdamW: Adam {
+    public init(groups: [ParameterGroup], beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) {
+        super.init(groups: groups, beta1: beta1, beta2: beta2, eps: eps, decoupledWeightDecay: true)
+    }
+
+    /// One group with the given learning rate and decoupled weight decay.
+    public convenience init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Double = 1e-3, beta1: Double = 0.9,
+                            beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0.01) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)],
+                  beta1: beta1, beta2: beta2, eps: eps)
+    }
+}

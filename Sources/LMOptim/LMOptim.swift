@@ -1,1 +1,0 @@
-// LMOptim: see README.md

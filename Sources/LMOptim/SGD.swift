@@ -1,0 +1,49 @@
+// Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay, following
+// torch.optim.sgd._single_tensor_sgd step for step (torch's first momentum step copies the gradient into the buffer).
+// Alpha-scaled adds use a fused multiply-add, as ATen's vectorized `add(self, other, alpha)` does.
+
+import LMTensor
+
+/// SGD: g ← g + λθ; b ← μb + (1 − τ)g (b₁ = g); g ← g + μb (Nesterov) or b; θ ← θ − ηg.
+public final class SGD: Optimizer {
+    public let momentum: Double
+    public let dampening: Double
+    public let nesterov: Bool
+
+    override public var stateFields: [String] { momentum != 0 ? ["momentum_buffer"] : [] }
+
+    public init(groups: [ParameterGroup], momentum: Double = 0, dampening: Double = 0, nesterov: Bool = false) {
+        precondition(momentum >= 0, "SGD: invalid momentum \(momentum)")
+        precondition(!nesterov || (momentum > 0 && dampening == 0), "SGD: Nesterov momentum requires a momentum and zero dampening")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        super.init(groups: groups)
+    }
+
+    /// One group with the given learning rate and weight decay.
+    public convenience init(_ parameters: [(name: String, tensor: Tensor)], learningRate: Double, momentum: Double = 0,
+                            dampening: Double = 0, weightDecay: Double = 0, nesterov: Bool = false) {
+        self.init(groups: [ParameterGroup(parameters, learningRate: learningRate, weightDecay: weightDecay)],
+                  momentum: momentum, dampening: dampening, nesterov: nesterov)
+    }
+
+    override public func update(name: String, parameter: Tensor, gradient: Tensor, group: ParameterGroup, step: Int) {
+        let n = parameter.count
+        let p = parameter.pointer(Float.self), g = gradient.pointer(Float.self)
+        let wd = Float(group.weightDecay), lr = Float(-group.learningRate)
+        let mu = Float(momentum), oneMinusDampening = Float(1 - dampening)
+        let hasMomentum = momentum != 0
+        let firstStep = hasMomentum && state[name]?["momentum_buffer"] == nil
+        let buf: UnsafeMutablePointer<Float>? = hasMomentum ? stateTensor(name, "momentum_buffer", like: parameter).pointer(Float.self) : nil
+        for i in 0..<n {
+            var d = g[i]
+            if wd != 0 { d = d.addingProduct(p[i], wd) }
+            if let buf {
+                buf[i] = firstStep ? d : (buf[i] * mu).addingProduct(d, oneMinusDampening)
+                d = nesterov ? d.addingProduct(buf[i], mu) : buf[i]
+            }
+            p[i] = p[i].addingProduct(d, lr)
+        }
+    }
+}

@@ -1,0 +1,99 @@
+// The reflective parameter walk: a nanoGPT-shaped model must produce exactly torch's state-dict keys, shapes and
+// parameter count (fixture from Scripts/fixtures/nn_fixture.py); buffers, tied weights, optionals, dictionaries,
+// train/eval propagation and zeroGrad.
+import XCTest
+import LMTensor
+@testable import LMNN
+
+/// Mirrors the torch TinyGPT in nn_fixture.py. Property names are the checkpoint keys, hence `ln1`, `ln_f`.
+final class TinyAttention: Module {
+    let qkv: Linear, proj: Linear
+    @Buffer(persistent: false) var mask: Tensor = Tensor.trilMask(4, 4)
+    init(_ c: Int, _ g: Generator) { qkv = Linear(c, 3 * c, generator: g); proj = Linear(c, c, generator: g) }
+}
+final class TinyBlock: Module {
+    let ln1: LayerNorm, attn: TinyAttention, ln2: LayerNorm, mlp: Sequential
+    init(_ c: Int, _ g: Generator) {
+        ln1 = LayerNorm(c); attn = TinyAttention(c, g); ln2 = LayerNorm(c)
+        mlp = Sequential(Linear(c, 4 * c, generator: g), Activation.gelu(.tanh), Linear(4 * c, c, generator: g))
+    }
+}
+final class TinyGPT: Module {
+    let wte: Embedding
+    let blocks: [TinyBlock]
+    let ln_f: LayerNorm
+    let head: Linear
+    init(vocabularySize: Int = 11, c: Int = 8, layers: Int = 2, generator g: Generator = Generator(seed: 0)) {
+        wte = Embedding(vocabularySize, c, generator: g)
+        blocks = (0..<layers).map { _ in TinyBlock(c, g) }
+        ln_f = LayerNorm(c)
+        head = Linear(c, vocabularySize, bias: false, generator: g)
+    }
+}
+
+final class ModuleTests: XCTestCase {
+    func testStateDictKeysShapesAndCountMatchTorch() throws {
+        let expected = try NNFixture.load().tiny_gpt
+        let model = TinyGPT()
+        XCTAssertEqual(model.stateDictKeys(), expected.state_dict_keys)
+        let state = model.stateDict()
+        for (key, shape) in expected.shapes { XCTAssertEqual(state[key]?.shape, shape, key) }
+        XCTAssertEqual(model.parameterCount, expected.parameter_count)
+        XCTAssertEqual(model.namedParameters().count, expected.state_dict_keys.count)
+    }
+
+    func testBuffersAreNotParameters() {
+        final class WithBuffers: Module {
+            let weight = Tensor.ones([3]).requiringGrad()
+            @Buffer var runningMean: Tensor = Tensor.zeros([3])
+            @Buffer(persistent: false) var causalMask: Tensor = Tensor.trilMask(2, 2)
+        }
+        let m = WithBuffers()
+        XCTAssertEqual(m.namedParameters().map(\.name), ["weight"])
+        XCTAssertEqual(m.namedBuffers().map(\.name), ["runningMean", "causalMask"])
+        XCTAssertEqual(m.stateDictKeys(), ["weight", "runningMean"])
+        XCTAssertEqual(Set(m.stateDict().keys), ["weight", "runningMean"])
+        XCTAssertEqual(m.parameterCount, 3)
+    }
+
+    func testTiedWeightsOptionalsAndDictionaries() {
+        final class Tied: Module {
+            let embed: Embedding
+            let head: Linear
+            let extra: Linear?
+            let missing: Linear? = nil
+            let heads: [String: Linear]
+            override init() {
+                let g = Generator(seed: 1)
+                embed = Embedding(6, 4, generator: g)
+                head = Linear(weight: embed.weight, bias: nil) // GPT-2 weight tying
+                extra = Linear(4, 1, generator: g)
+                heads = ["z": Linear(4, 2, generator: g), "a": Linear(4, 3, bias: false, generator: g)]
+            }
+        }
+        let m = Tied()
+        XCTAssertEqual(m.namedParameters().map(\.name),
+                       ["embed.weight", "extra.weight", "extra.bias", "heads.a.weight", "heads.z.weight", "heads.z.bias"])
+        XCTAssertEqual(m.stateDictKeys(),
+                       ["embed.weight", "head.weight", "extra.weight", "extra.bias", "heads.a.weight", "heads.z.weight", "heads.z.bias"])
+        XCTAssertTrue(m.stateDict()["head.weight"] === m.stateDict()["embed.weight"])
+        XCTAssertEqual(m.parameterCount, 24 + 4 + 1 + 12 + 8 + 2)
+    }
+
+    func testTrainEvalPropagatesAndZeroGrad() {
+        let model = TinyGPT()
+        XCTAssertTrue(model.isTraining)
+        model.eval()
+        XCTAssertFalse(model.isTraining)
+        XCTAssertTrue(model.namedModules().allSatisfy { !$0.module.isTraining })
+        XCTAssertTrue(model.namedModules().contains { $0.name == "blocks.1.mlp.1" })
+        model.train()
+        XCTAssertTrue(model.namedModules().allSatisfy { $0.module.isTraining })
+
+        let logits = model.head(model.ln_f(model.wte([1, 2, 3])))
+        logits.crossEntropy(targets: [2, 3, 4]).backward()
+        XCTAssertNotNil(model.head.weight.grad)
+        model.zeroGrad()
+        XCTAssertTrue(model.parameters().allSatisfy { $0.grad == nil })
+    }
+}

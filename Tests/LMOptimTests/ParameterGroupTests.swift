@@ -1,0 +1,30 @@
+// The nanoGPT decay / no-decay split.
+import XCTest
+import LMTensor
+@testable import LMOptim
+
+final class ParameterGroupTests: XCTestCase {
+    func testDecayAndNoDecaySplitsByRank() {
+        let params: [(name: String, tensor: Tensor)] = [
+            ("wte.weight", Tensor(zeros: [10, 4])), ("ln.weight", Tensor(zeros: [4])), ("fc.weight", Tensor(zeros: [8, 4])),
+            ("fc.bias", Tensor(zeros: [8])),
+        ]
+        let groups = ParameterGroup.decayAndNoDecay(params, learningRate: 6e-4, weightDecay: 0.1)
+        XCTAssertEqual(groups.count, 2)
+        XCTAssertEqual(groups[0].parameters.map(\.name), ["wte.weight", "fc.weight"])
+        XCTAssertEqual(groups[0].weightDecay, 0.1)
+        XCTAssertEqual(groups[1].parameters.map(\.name), ["ln.weight", "fc.bias"])
+        XCTAssertEqual(groups[1].weightDecay, 0)
+        XCTAssertEqual(ParameterGroup.decayAndNoDecay([params[1]], learningRate: 1, weightDecay: 0.1).count, 1)
+    }
+
+    /// A parameter in a no-decay group is untouched by AdamW's decay when its gradient is zero; one with decay shrinks.
+    func testNoDecayGroupIsNotDecayed() {
+        let w = Tensor([1, 1, 1, 1], shape: [2, 2], requiresGrad: true), b = Tensor([1, 1], shape: [2], requiresGrad: true)
+        let opt = AdamW(groups: ParameterGroup.decayAndNoDecay([("w", w), ("b", b)], learningRate: 0.1, weightDecay: 0.5))
+        w.grad = Tensor(zeros: [2, 2]); b.grad = Tensor(zeros: [2])
+        opt.step()
+        XCTAssertEqual(b.toArray(), [1, 1])
+        XCTAssertEqual(w.toArray(), [Float](repeating: Float(1 - 0.1 * 0.5), count: 4))
+    }
+}
