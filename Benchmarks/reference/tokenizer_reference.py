@@ -17,12 +17,12 @@ def ensure(*mods):
         except ImportError: subprocess.run([sys.executable, "-m", "pip", "install", "-q", pip_name], check=True)
 
 def chunks_of(text, size=65536):
-    out, start = [], 0
-    b = text
+    """Cut after the first newline at or past each `size` bytes (LMKit's TokenizerBenchmark.chunks uses the same rule)."""
+    out, start, b = [], 0, text.encode()
     while start < len(b):
-        end = b.find("\n", start + size)
+        end = b.find(b"\n", start + size)
         end = len(b) if end < 0 else end + 1
-        out.append(b[start:end]); start = end
+        out.append(b[start:end].decode()); start = end
     return out
 
 def best_of(n, fn):
@@ -61,7 +61,7 @@ def main():
         text = open(a.text, encoding="utf-8").read()
         mb = len(text.encode()) / 1e6
         chunks = chunks_of(text)
-        s, encs = best_of(a.repeats, lambda: tok.encode_batch(chunks, add_special_tokens=False))
+        s, encs = best_of(1, lambda: tok.encode_batch(chunks, add_special_tokens=False))
         print(json.dumps({"tool": "hf_tokenizers", "threads": int(os.environ.get("RAYON_NUM_THREADS", "0")), "seconds": s,
                           "mb_per_s": mb / s, "tokens": sum(len(e.ids) for e in encs)}))
     else:

@@ -9,7 +9,7 @@ struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
         abstract: "Train, run and inspect byte-level BPE and WordPiece tokenizers.",
-        subcommands: [TokenizerTrain.self, TokenizerEncode.self, TokenizerDecode.self, TokenizerInfo.self])
+        subcommands: [TokenizerTrain.self, TokenizerEncode.self, TokenizerDecode.self, TokenizerInfo.self, TokenizerConvert.self])
 }
 
 /// How to find a tokenizer: a tokenizer.json / vocab.txt / rank file, GPT-2 vocab.json + merges.txt, or a named encoding.
@@ -154,7 +154,7 @@ struct TokenizerEncode: ParsableCommand {
                     if ordinary { return bpe.encodeOrdinary(input.text) }
                     let allowed: SpecialTokenSet = allowSpecial == "all" ? .all : (allowSpecial == "none" ? .none : .some(Set(allowSpecial.split(separator: ",").map(String.init))))
                     do { return try bpe.encode(input.text, allowedSpecial: allowed) } catch let e as TokenizerError {
-                        throw TokenizerError.malformed(location: input.name, expected: "\(e)")
+                        throw TokenizerError.malformed(location: input.name, expected: "\(e) (CLI: --allow-special TOKEN,… or --ordinary)")
                     }
                 case let .wordPiece(wp): return try wp.encode(input.text).ids
                 }
@@ -207,6 +207,31 @@ struct TokenizerInfo: ParsableCommand {
             print("vocabulary size: \(wp.vocabularySize)")
             print("special tokens: \(wp.specialTokens.joined(separator: " "))")
             print("continuing-subword prefix: \(wp.continuingSubwordPrefix), max input chars per word: \(wp.maxInputCharactersPerWord)")
+        }
+    }
+}
+
+struct TokenizerConvert: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "convert",
+        abstract: "Write a tokenizer in another format: tokenizer.json (.json), a tiktoken rank file (.tiktoken), GPT-2 vocab.json + merges.txt (--merges-out), or vocab.txt (WordPiece).")
+    @OptionGroup var source: TokenizerSource
+    @Option(name: .long, help: "Output file; the format follows the extension.") var out: String
+    @Option(name: .long, help: "With a vocab.json --out: where to write merges.txt.") var mergesOut: String?
+
+    func run() throws {
+        let tokenizer = try reportingErrors { try source.load() }
+        try reportingErrors {
+            switch tokenizer {
+            case let .bpe(bpe):
+                if let mergesOut { try bpe.writeVocabAndMerges(vocabJSON: out, merges: mergesOut) }
+                else if out.hasSuffix(".tiktoken") { try bpe.writeRankFile(to: out) }
+                else if out.hasSuffix(".json") { try bpe.writeTokenizerJSON(to: out) }
+                else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json or .tiktoken path (or vocab.json with --merges-out), got \(out)") }
+            case let .wordPiece(wp):
+                if out.hasSuffix(".txt") { try wp.writeVocabTXT(to: out) }
+                else if out.hasSuffix(".json") { try wp.writeTokenizerJSON(to: out) }
+                else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json or .txt path for WordPiece, got \(out)") }
+            }
         }
     }
 }
