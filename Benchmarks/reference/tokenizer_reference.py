@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--text"); ap.add_argument("--rank-file"); ap.add_argument("--tokenizer-json")
     ap.add_argument("--threads", type=int, default=1); ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--corpus"); ap.add_argument("--vocab-size", type=int)
+    ap.add_argument("--compare", help="train: an LMKit tokenizer.json whose merges must equal HF's")
     a = ap.parse_args()
     if a.mode == "tiktoken":
         ensure(("tiktoken", "tiktoken"))
@@ -72,8 +73,16 @@ def main():
         tok.train([a.corpus], vocab_size=a.vocab_size, min_frequency=2, show_progress=False)
         s = time.perf_counter() - t
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"tool": "hf_tokenizers_train", "vocab_size": a.vocab_size, "seconds": s, "peak_rss_mb": rss,
-                          "threads": int(os.environ.get("RAYON_NUM_THREADS", "0"))}))
+        result = {"tool": "hf_tokenizers_train", "vocab_size": a.vocab_size, "seconds": s, "peak_rss_mb": rss,
+                  "threads": int(os.environ.get("RAYON_NUM_THREADS", "0"))}
+        if a.compare:
+            norm = lambda ms: [m if isinstance(m, str) else " ".join(m) for m in ms]
+            theirs = norm(json.loads(tok.to_str())["model"]["merges"])
+            ours = norm(json.load(open(a.compare, encoding="utf-8"))["model"]["merges"])
+            first = next((i for i, (x, y) in enumerate(zip(ours, theirs)) if x != y), None)
+            result["same_merges"] = ours == theirs
+            result["merges_note"] = "identical" if ours == theirs else f"first difference at merge {first}; counts {len(ours)} vs {len(theirs)}"
+        print(json.dumps(result))
 
 if __name__ == "__main__":
     main()

@@ -141,6 +141,9 @@ public final class ByteLevelBPE: @unchecked Sendable {
         tokenLength = length
     }
 
+    /// Drops the piece caches (they persist across calls; benchmarks clear them to time cold runs).
+    public func clearCache() { scratchPool.removeAll() }
+
     // MARK: Token lookups
 
     /// The bytes of token `id` (ordinary or special), or nil if the id is unused.
@@ -494,6 +497,10 @@ final class ScratchPool: @unchecked Sendable {
     func take() -> EncodeScratch {
         lock.lock(); defer { lock.unlock() }
         return free.popLast() ?? EncodeScratch()
+    }
+    func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        free.removeAll()
     }
     func give(_ s: EncodeScratch) {
         lock.lock(); defer { lock.unlock() }
