@@ -109,7 +109,7 @@ public struct TokenizerBenchmark {
         print("   1 thread = one call on the whole text; 2 threads = batch over 64 KiB line-aligned chunks. HF treats the special-token texts in the awkward corpus as specials (tiktoken's encode_ordinary does not), so its count there differs by design.")
         print("| corpus | MB | threads | LMKit MB/s | tiktoken MB/s | LMKit/tiktoken | HF MB/s | LMKit/HF | same token count |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for (name, path, text) in [("tinyshakespeare×\(big.utf8.count / shakespeare.utf8.count)", bigPath, big), ("awkward strings", awkwardPath, awkward)] {
+        for (name, path, text) in megabytes == 0 ? [] : [("tinyshakespeare×\(big.utf8.count / shakespeare.utf8.count)", bigPath, big), ("awkward strings", awkwardPath, awkward)] {
             let mb = Double(text.utf8.count) / 1e6
             let chunks = TokenizerBenchmark.chunks(text)
             for threads in [1, 2] {

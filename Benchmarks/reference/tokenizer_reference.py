@@ -72,7 +72,8 @@ def main():
         t = time.perf_counter()
         tok.train([a.corpus], vocab_size=a.vocab_size, min_frequency=2, show_progress=False)
         s = time.perf_counter() - t
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child of a big process reports the parent's size.
+        rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
         result = {"tool": "hf_tokenizers_train", "vocab_size": a.vocab_size, "seconds": s, "peak_rss_mb": rss,
                   "threads": int(os.environ.get("RAYON_NUM_THREADS", "0"))}
         if a.compare:

@@ -113,8 +113,14 @@ struct TokenizerTrain: ParsableCommand {
     }
 }
 
-/// This process's peak resident set size in MB (getrusage).
+/// This process's peak resident set size in MB: VmHWM from /proc/self/status (getrusage's ru_maxrss is kept across
+/// exec on Linux, so a child of a large process would report its parent's size).
 func peakRSSMegabytes() -> String {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+        return String(format: "%.1f", kb / 1024)
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return String(format: "%.1f", Double(usage.ru_maxrss) / 1024)
@@ -245,10 +251,11 @@ struct TokenizerBenchCommand: ParsableCommand {
     @Option(help: "Training corpus: tinyshakespeare repeated this many times.") var trainRepeat: Int = 10
     @Flag(help: "Skip the Python reference runs.") var noReference = false
     @Flag(help: "Only the encode benchmark.") var encodeOnly = false
+    @Flag(help: "Only the training benchmark.") var trainOnly = false
 
     func run() throws {
         try reportingErrors {
-            try TokenizerBenchmark(assets: assets, megabytes: megabytes, trainVocabularySizes: encodeOnly ? [] : trainVocab,
+            try TokenizerBenchmark(assets: assets, megabytes: trainOnly ? 0 : megabytes, trainVocabularySizes: encodeOnly ? [] : trainVocab,
                                    trainRepeat: trainRepeat, runReference: !noReference,
                                    lmkitBinary: CommandLine.arguments[0]).run()
         }
