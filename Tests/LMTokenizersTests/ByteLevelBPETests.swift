@@ -106,6 +106,19 @@ final class ByteLevelBPETests: XCTestCase {
         }
     }
 
+    func testHeapMergeEqualsArrayMerge() throws {
+        let fixture: TiktokenAwkwardFixture = try loadFixture("tokenizers/tiktoken_awkward.json")
+        var rng = SplitMix64(seed: 99)
+        for (name, _, _) in Self.encodings {
+            let tokenizer = try loadSubset(name, fixture: fixture)
+            for _ in 0..<60 {
+                let alphabet = Array("abc aé".utf8)
+                let piece = (0..<(2 + Int(rng.next() % 400))).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+                XCTAssertEqual(tokenizer.mergeForTesting(piece, long: true), tokenizer.mergeForTesting(piece, long: false), name)
+            }
+        }
+    }
+
     func testDecodeRejectsUnknownIDs() throws {
         let fixture: TiktokenAwkwardFixture = try loadFixture("tokenizers/tiktoken_awkward.json")
         let tokenizer = try loadSubset("gpt2", fixture: fixture)
