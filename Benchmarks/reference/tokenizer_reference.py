@@ -17,12 +17,12 @@ def ensure(*mods):
         except ImportError: subprocess.run([sys.executable, "-m", "pip", "install", "-q", pip_name], check=True)
 
 def chunks_of(text, size=65536):
-    out, start = [], 0
-    b = text
+    """Cut after the first newline at or past each `size` bytes (LMKit's TokenizerBenchmark.chunks uses the same rule)."""
+    out, start, b = [], 0, text.encode()
     while start < len(b):
-        end = b.find("\n", start + size)
+        end = b.find(b"\n", start + size)
         end = len(b) if end < 0 else end + 1
-        out.append(b[start:end]); start = end
+        out.append(b[start:end].decode()); start = end
     return out
 
 def best_of(n, fn):
@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--text"); ap.add_argument("--rank-file"); ap.add_argument("--tokenizer-json")
     ap.add_argument("--threads", type=int, default=1); ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--corpus"); ap.add_argument("--vocab-size", type=int)
+    ap.add_argument("--compare", help="train: an LMKit tokenizer.json whose merges must equal HF's")
     a = ap.parse_args()
     if a.mode == "tiktoken":
         ensure(("tiktoken", "tiktoken"))
@@ -61,7 +62,7 @@ def main():
         text = open(a.text, encoding="utf-8").read()
         mb = len(text.encode()) / 1e6
         chunks = chunks_of(text)
-        s, encs = best_of(a.repeats, lambda: tok.encode_batch(chunks, add_special_tokens=False))
+        s, encs = best_of(1, lambda: tok.encode_batch(chunks, add_special_tokens=False))
         print(json.dumps({"tool": "hf_tokenizers", "threads": int(os.environ.get("RAYON_NUM_THREADS", "0")), "seconds": s,
                           "mb_per_s": mb / s, "tokens": sum(len(e.ids) for e in encs)}))
     else:
@@ -71,9 +72,18 @@ def main():
         t = time.perf_counter()
         tok.train([a.corpus], vocab_size=a.vocab_size, min_frequency=2, show_progress=False)
         s = time.perf_counter() - t
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"tool": "hf_tokenizers_train", "vocab_size": a.vocab_size, "seconds": s, "peak_rss_mb": rss,
-                          "threads": int(os.environ.get("RAYON_NUM_THREADS", "0"))}))
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child of a big process reports the parent's size.
+        rss = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+        result = {"tool": "hf_tokenizers_train", "vocab_size": a.vocab_size, "seconds": s, "peak_rss_mb": rss,
+                  "threads": int(os.environ.get("RAYON_NUM_THREADS", "0"))}
+        if a.compare:
+            norm = lambda ms: [m if isinstance(m, str) else " ".join(m) for m in ms]
+            theirs = norm(json.loads(tok.to_str())["model"]["merges"])
+            ours = norm(json.load(open(a.compare, encoding="utf-8"))["model"]["merges"])
+            first = next((i for i, (x, y) in enumerate(zip(ours, theirs)) if x != y), None)
+            result["same_merges"] = ours == theirs
+            result["merges_note"] = "identical" if ours == theirs else f"first difference at merge {first}; counts {len(ours)} vs {len(theirs)}"
+        print(json.dumps(result))
 
 if __name__ == "__main__":
     main()

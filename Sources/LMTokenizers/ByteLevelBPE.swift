@@ -141,6 +141,9 @@ public final class ByteLevelBPE: @unchecked Sendable {
         tokenLength = length
     }
 
+    /// Drops the piece caches (they persist across calls; benchmarks clear them to time cold runs).
+    public func clearCache() { scratchPool.removeAll() }
+
     // MARK: Token lookups
 
     /// The bytes of token `id` (ordinary or special), or nil if the id is unused.
@@ -319,6 +322,10 @@ public final class ByteLevelBPE: @unchecked Sendable {
     /// a scan over a few dozen Int32s beats a heap's bookkeeping (pieces over 256 bytes use the heap variant).
     private func bytePairMerge(_ piece: UnsafePointer<UInt8>, _ len: Int, into out: inout [Int], _ scratch: EncodeScratch) {
         if len > 256 { bytePairMergeLong(piece, len, into: &out); return }
+        bytePairMergeArray(piece, len, into: &out, scratch)
+    }
+
+    private func bytePairMergeArray(_ piece: UnsafePointer<UInt8>, _ len: Int, into out: inout [Int], _ scratch: EncodeScratch) {
         scratch.reserve(len)
         let ids = scratch.ids, ranks = scratch.ranks, merged = scratch.merged
         var count = len
@@ -345,6 +352,16 @@ public final class ByteLevelBPE: @unchecked Sendable {
             if at > 0 { score(at - 1) }
         }
         for k in 0..<count { out.append(Int(ids[k])) }
+    }
+
+    /// Test hook: merges one piece with the array path (`long == false`, any length) or the heap path.
+    func mergeForTesting(_ piece: [UInt8], long: Bool) -> [Int] {
+        var out: [Int] = []
+        piece.withUnsafeBufferPointer { b in
+            if long { bytePairMergeLong(b.baseAddress!, b.count, into: &out) }
+            else { withScratch { scratch in bytePairMergeArray(b.baseAddress!, b.count, into: &out, scratch) } }
+        }
+        return out
     }
 
     /// The same merge order for long pieces with a doubly linked list and a binary heap: O(n log n), not O(n²).
@@ -494,6 +511,10 @@ final class ScratchPool: @unchecked Sendable {
     func take() -> EncodeScratch {
         lock.lock(); defer { lock.unlock() }
         return free.popLast() ?? EncodeScratch()
+    }
+    func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        free.removeAll()
     }
     func give(_ s: EncodeScratch) {
         lock.lock(); defer { lock.unlock() }

@@ -27,6 +27,23 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
     return h ^ (h >> 32)
 }
 
+/// Equality of two byte ranges, 8 bytes per step. Keys are short (most under 8 bytes), where a libc `memcmp` call
+/// costs more than the comparison: perf showed memcmp at 9% of encode time before this.
+@inline(__always)
+func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 8 <= n {
+        if ra.loadUnaligned(fromByteOffset: i, as: UInt64.self) != rb.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+        i += 8
+    }
+    while i < n {
+        if a[i] != b[i] { return false }
+        i += 1
+    }
+    return true
+}
+
 /// Maps byte strings to `Int32` values. Keys are copied into one arena; lookups take a pointer and a length.
 struct ByteSpanTable {
     private(set) var arena: [UInt8] = []
@@ -60,7 +77,7 @@ struct ByteSpanTable {
                         if e == 0 { return -1 }
                         let entry = e - 1
                         if hashes[entry] == h && Int(keyLength[entry]) == n
-                            && memcmp(arena.baseAddress! + Int(keyStart[entry]), p, n) == 0 {
+                            && bytesEqual(arena.baseAddress! + Int(keyStart[entry]), p, n) {
                             return values[entry]
                         }
                         slot = (slot + 1) & mask

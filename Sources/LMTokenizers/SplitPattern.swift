@@ -36,11 +36,18 @@ public enum SplitPattern: Equatable, Sendable {
     /// The original GPT-2 pattern as HF `tokenizers` ByteLevel uses it (equivalent to `.gpt2`).
     public static let gpt2OriginalRegex = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
 
+    /// The pattern as written into tokenizer.json for HF `tokenizers` (Oniguruma). Oniguruma reads `{1,3}+` as
+    /// "one or more runs of 1-3", not as a possessive `{1,3}`, which would glue all digits into one piece; a bounded
+    /// repetition at the end of an alternative never backtracks anyway, so dropping the `+` keeps tiktoken's meaning.
+    public var huggingFaceRegexString: String {
+        regexString.replacingOccurrences(of: #"\p{N}{1,3}+"#, with: #"\p{N}{1,3}"#)
+    }
+
     /// Recognizes the built-in patterns from their text (so a tokenizer.json with cl100k's Split regex gets the fast scanner).
     public init(regexString: String) {
         switch regexString {
         case SplitPattern.gpt2.regexString, SplitPattern.gpt2OriginalRegex: self = .gpt2
-        case SplitPattern.cl100k.regexString: self = .cl100k
+        case SplitPattern.cl100k.regexString, SplitPattern.cl100k.huggingFaceRegexString: self = .cl100k
         case SplitPattern.o200k.regexString: self = .o200k
         default: self = .regex(regexString)
         }

@@ -228,14 +228,17 @@ extension ByteLevelBPE {
         if pattern == .gpt2 {
             preTokenizer = "{\"type\":\"ByteLevel\",\"add_prefix_space\":\(addPrefixSpace),\"trim_offsets\":true,\"use_regex\":true}"
         } else {
-            preTokenizer = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\(jsonString(pattern.regexString))},\"behavior\":\"Isolated\",\"invert\":false},"
+            preTokenizer = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\(jsonString(pattern.huggingFaceRegexString))},\"behavior\":\"Isolated\",\"invert\":false},"
                 + "{\"type\":\"ByteLevel\",\"add_prefix_space\":\(addPrefixSpace),\"trim_offsets\":true,\"use_regex\":false}]}"
         }
+        // Specials go into model.vocab too: HF ignores added_tokens' ids and gives an added token the next free id
+        // unless the model vocabulary already has it.
         var vocabText = "{"
         var first = true
-        for id in 0..<vocabularySize where !isSpecial(id) {
+        for id in 0..<vocabularySize {
             guard let b = bytes(forID: id) else { continue }
-            vocabText += (first ? "" : ",") + jsonString(ByteLevelAlphabet.encode(b)) + ":\(id)"
+            let text = isSpecial(id) ? String(decoding: b, as: UTF8.self) : ByteLevelAlphabet.encode(b)
+            vocabText += (first ? "" : ",") + jsonString(text) + ":\(id)"
             first = false
         }
         vocabText += "}"

@@ -9,7 +9,7 @@ struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
         abstract: "Train, run and inspect byte-level BPE and WordPiece tokenizers.",
-        subcommands: [TokenizerTrain.self, TokenizerEncode.self, TokenizerDecode.self, TokenizerInfo.self])
+        subcommands: [TokenizerTrain.self, TokenizerEncode.self, TokenizerDecode.self, TokenizerInfo.self, TokenizerConvert.self])
 }
 
 /// How to find a tokenizer: a tokenizer.json / vocab.txt / rank file, GPT-2 vocab.json + merges.txt, or a named encoding.
@@ -113,8 +113,14 @@ struct TokenizerTrain: ParsableCommand {
     }
 }
 
-/// This process's peak resident set size in MB (getrusage).
+/// This process's peak resident set size in MB: VmHWM from /proc/self/status (getrusage's ru_maxrss is kept across
+/// exec on Linux, so a child of a large process would report its parent's size).
 func peakRSSMegabytes() -> String {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+        return String(format: "%.1f", kb / 1024)
+    }
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return String(format: "%.1f", Double(usage.ru_maxrss) / 1024)
@@ -154,7 +160,7 @@ struct TokenizerEncode: ParsableCommand {
                     if ordinary { return bpe.encodeOrdinary(input.text) }
                     let allowed: SpecialTokenSet = allowSpecial == "all" ? .all : (allowSpecial == "none" ? .none : .some(Set(allowSpecial.split(separator: ",").map(String.init))))
                     do { return try bpe.encode(input.text, allowedSpecial: allowed) } catch let e as TokenizerError {
-                        throw TokenizerError.malformed(location: input.name, expected: "\(e)")
+                        throw TokenizerError.malformed(location: input.name, expected: "\(e) (CLI: --allow-special TOKEN,… or --ordinary)")
                     }
                 case let .wordPiece(wp): return try wp.encode(input.text).ids
                 }
@@ -211,6 +217,31 @@ struct TokenizerInfo: ParsableCommand {
     }
 }
 
+struct TokenizerConvert: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "convert",
+        abstract: "Write a tokenizer in another format: tokenizer.json (.json), a tiktoken rank file (.tiktoken), GPT-2 vocab.json + merges.txt (--merges-out), or vocab.txt (WordPiece).")
+    @OptionGroup var source: TokenizerSource
+    @Option(name: .long, help: "Output file; the format follows the extension.") var out: String
+    @Option(name: .long, help: "With a vocab.json --out: where to write merges.txt.") var mergesOut: String?
+
+    func run() throws {
+        let tokenizer = try reportingErrors { try source.load() }
+        try reportingErrors {
+            switch tokenizer {
+            case let .bpe(bpe):
+                if let mergesOut { try bpe.writeVocabAndMerges(vocabJSON: out, merges: mergesOut) }
+                else if out.hasSuffix(".tiktoken") { try bpe.writeRankFile(to: out) }
+                else if out.hasSuffix(".json") { try bpe.writeTokenizerJSON(to: out) }
+                else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json or .tiktoken path (or vocab.json with --merges-out), got \(out)") }
+            case let .wordPiece(wp):
+                if out.hasSuffix(".txt") { try wp.writeVocabTXT(to: out) }
+                else if out.hasSuffix(".json") { try wp.writeTokenizerJSON(to: out) }
+                else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json or .txt path for WordPiece, got \(out)") }
+            }
+        }
+    }
+}
+
 struct TokenizerBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tokenizer", abstract: "Tokenizer encode and training speed vs tiktoken and HF tokenizers.")
     @Option(help: "Directory with cl100k_base.tiktoken (Scripts/fixtures/tokenizers_make_fixtures.py fetches it).")
@@ -220,10 +251,11 @@ struct TokenizerBenchCommand: ParsableCommand {
     @Option(help: "Training corpus: tinyshakespeare repeated this many times.") var trainRepeat: Int = 10
     @Flag(help: "Skip the Python reference runs.") var noReference = false
     @Flag(help: "Only the encode benchmark.") var encodeOnly = false
+    @Flag(help: "Only the training benchmark.") var trainOnly = false
 
     func run() throws {
         try reportingErrors {
-            try TokenizerBenchmark(assets: assets, megabytes: megabytes, trainVocabularySizes: encodeOnly ? [] : trainVocab,
+            try TokenizerBenchmark(assets: assets, megabytes: trainOnly ? 0 : megabytes, trainVocabularySizes: encodeOnly ? [] : trainVocab,
                                    trainRepeat: trainRepeat, runReference: !noReference,
                                    lmkitBinary: CommandLine.arguments[0]).run()
         }
