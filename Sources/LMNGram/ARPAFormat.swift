@@ -166,27 +166,55 @@ public enum ARPAFormat {
         let writer = try AtomicFileWriter(path: path)
         try writer.write("\n\\data\\\n")
         for (n, count) in tables.counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
-        var words = tables.vocabulary.map { Array($0.utf8) }
-        _ = words.count
+        // Lines are assembled in one reusable byte buffer: per-line Strings cost more than the formatting itself.
+        var blob: [UInt8] = []
+        var offsets: [Int] = [0]
+        offsets.reserveCapacity(tables.vocabulary.count + 1)
+        for word in tables.vocabulary {
+            blob.append(contentsOf: word.utf8)
+            offsets.append(blob.count)
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 17)
         for n in 1...tables.order {
             try writer.write("\n\\\(n)-grams:\n")
             let table = tables.orders[n - 1]
-            for i in 0..<table.count {
-                try writer.write(format(table.log10Probabilities[i]))
-                for j in 0..<n {
-                    try writer.write(byte: j == 0 ? 0x09 : 0x20)
-                    try words[Int(table.wordIds[i * n + j])].withUnsafeBytes { try writer.write($0) }
+            try table.wordIds.withUnsafeBufferPointer { ids in
+                try blob.withUnsafeBufferPointer { words in
+                    for i in 0..<table.count {
+                        appendFloat(table.log10Probabilities[i], to: &buffer)
+                        for j in 0..<n {
+                            buffer.append(j == 0 ? 0x09 : 0x20)
+                            let id = Int(ids[i * n + j])
+                            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: words[offsets[id]..<offsets[id + 1]]))
+                        }
+                        if n < tables.order {
+                            buffer.append(0x09)
+                            appendFloat(table.log10Backoffs[i], to: &buffer)
+                        }
+                        buffer.append(0x0A)
+                        if buffer.count >= 1 << 16 {
+                            try buffer.withUnsafeBytes { try writer.write($0) }
+                            buffer.removeAll(keepingCapacity: true)
+                        }
+                    }
                 }
-                if n < tables.order {
-                    try writer.write(byte: 0x09)
-                    try writer.write(format(table.log10Backoffs[i]))
-                }
-                try writer.write(byte: 0x0A)
             }
+            try buffer.withUnsafeBytes { try writer.write($0) }
+            buffer.removeAll(keepingCapacity: true)
         }
-        words.removeAll()
         try writer.write("\n\\end\\\n")
         try writer.commit()
+    }
+
+    @inline(__always)
+    static func appendFloat(_ value: Float, to buffer: inout [UInt8]) {
+        if value == 0 {
+            buffer.append(0x30)
+        } else {
+            var text = format(value)
+            text.withUTF8 { buffer.append(contentsOf: $0) }
+        }
     }
 
     /// Shortest round-tripping decimal for a Float, "0" for zero and "-99" for lmplz's log10(0) stand-in.

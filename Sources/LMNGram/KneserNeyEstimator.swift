@@ -109,6 +109,8 @@ struct NGramKeyCodec {
 struct OrderState {
     var suffixKeys: [UInt128] = []
     var adjustedCounts: [UInt32] = []
+    /// Occurrences in the corpus; `--prune` compares these with the thresholds (as lmplz does).
+    var rawCounts: [UInt32] = []
     var log10Probabilities: [Float] = []
     var backoffs: [Float] = []      // gamma (linear) of the n-gram as a context; 1 when it is none
     var probabilities: [Float] = [] // interpolated p, linear
@@ -170,13 +172,14 @@ struct KneserNeyEstimator {
         return UInt32(n - 1 < thresholds.count ? thresholds[n - 1] : last)
     }
 
-    /// Which n-grams survive `--prune`: adjusted count above the order's threshold, or needed by a surviving
+    /// Which n-grams survive `--prune`: raw count above the order's threshold (lmplz compares occurrences, not
+    /// continuation counts: with `--prune 0 0 1 2` a trigram seen twice after one word stays), or needed by a surviving
     /// (n+1)-gram as its suffix (for interpolation) or its context (for the back-off). Indexed like `suffixKeys`.
     func survivors(_ states: [OrderState]) -> [[Bool]] {
         var survives = [[Bool]](repeating: [], count: order + 1)
         for n in stride(from: order, through: 2, by: -1) {
             let t = threshold(n)
-            var flags = states[n].adjustedCounts.map { $0 > t }
+            var flags = states[n].rawCounts.map { $0 > t }
             if n < order {
                 let higher = states[n + 1].suffixKeys
                 let keys = states[n].suffixKeys
@@ -264,32 +267,43 @@ struct KneserNeyEstimator {
             topKeys = []
             states[order].suffixKeys = topUnique
             states[order].adjustedCounts = topCounts
+            states[order].rawCounts = topCounts
             progress?(.adjusting, 0)
             // Lower orders: continuation counts of suffixes (runs in the sorted higher order) merged with <s> n-grams.
             for n in stride(from: order - 1, through: 2, by: -1) {
                 let (beginUnique, beginCounts) = Self.sortAndCount(&beginKeys[n])
                 let higher = states[n + 1].suffixKeys
+                let higherRaw = states[n + 1].rawCounts
                 var keys: [UInt128] = []
                 var counts: [UInt32] = []
+                var raw: [UInt32] = []
                 keys.reserveCapacity(higher.count)
                 counts.reserveCapacity(higher.count)
+                raw.reserveCapacity(higher.count)
                 var i = 0, b = 0
                 while i < higher.count || b < beginUnique.count {
                     let suffix = i < higher.count ? codec.dropLowWord(higher[i]) : UInt128.max
                     if b < beginUnique.count && beginUnique[b] < suffix {
                         keys.append(beginUnique[b])
                         counts.append(beginCounts[b])
+                        raw.append(beginCounts[b])
                         b += 1
                         continue
                     }
                     var j = i + 1
-                    while j < higher.count && codec.dropLowWord(higher[j]) == suffix { j += 1 }
+                    var occurrences = higherRaw[i]
+                    while j < higher.count && codec.dropLowWord(higher[j]) == suffix {
+                        occurrences &+= higherRaw[j]
+                        j += 1
+                    }
                     keys.append(suffix)
                     counts.append(UInt32(j - i))
+                    raw.append(occurrences)
                     i = j
                 }
                 states[n].suffixKeys = keys
                 states[n].adjustedCounts = counts
+                states[n].rawCounts = raw
             }
             for key in states[2].suffixKeys { unigramCounts[Int(codec.word(key, 1))] += 1 }
         }

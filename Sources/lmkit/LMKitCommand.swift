@@ -19,5 +19,6 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks against the reference implementations (release builds only).",
         subcommands: [
+            BenchNGramCommand.self,
         ])
 }

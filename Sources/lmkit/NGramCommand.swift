@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import LMNGram
+import LMBenchmarks
 
 struct NGramCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -248,4 +249,37 @@ final class StageProgress {
     }
 
     func finish() { if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
+
+/// `lmkit bench ngram`: build time, peak RSS and query speed vs KenLM (lmplz, Python kenlm) on gcide.
+struct BenchNGramCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ngram",
+        abstract: "LMKit vs KenLM: build time and peak RSS (lmplz -S 1G), query words/s (python kenlm), on gcide.")
+
+    @Option(help: "Training words taken from Debian dict-gcide.")
+    var words: Int = 2_000_000
+
+    @Option(name: [.customShort("o"), .long], help: "Model order.")
+    var order: Int = 5
+
+    @Option(help: "Working directory (corpus, models).")
+    var workDirectory: String = "/tmp/lmkit-bench-ngram"
+
+    @Option(help: "Python interpreter for Benchmarks/reference/ngram_reference.py.")
+    var python: String = "python3"
+
+    func validate() throws {
+        if words < 1000 { throw ValidationError("--words must be at least 1000") }
+        if order < 1 || order > NGramModel.maximumOrder { throw ValidationError("--order must be 1…\(NGramModel.maximumOrder)") }
+    }
+
+    func run() throws {
+        var options = NGramBenchmarkOptions()
+        options.words = words
+        options.order = order
+        options.workDirectory = workDirectory
+        options.python = python
+        try reportingNGramErrors { try NGramBenchmark.run(options) }
+    }
 }

@@ -25,6 +25,14 @@ final class KneserNeyEstimatorTests: XCTestCase {
         assertSameModel(result.tables, try ARPAFormat.read(path: ngramFixture("shakespeare500.o3_prune011.arpa")))
     }
 
+    /// Rising thresholds: lmplz prunes lower orders by raw count, so a trigram seen twice after the same word survives
+    /// even though its continuation count is 1 and its 4-gram extension is pruned.
+    func testRisingPruneThresholdsEqualLmplz() throws {
+        let options = KneserNeyOptions(order: 5, pruneThresholds: [0, 0, 1, 2, 2], discountFallback: KneserNeyOptions.defaultFallbackDiscounts)
+        let result = try estimateKneserNey(corpusFile: corpus, options: options)
+        assertSameModel(result.tables, try ARPAFormat.read(path: ngramFixture("shakespeare500.o5_fallback_prune00122.arpa")))
+    }
+
     func testPruneLastThresholdAppliesToHigherOrders() throws {
         let short = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, pruneThresholds: [0, 1]))
         let long = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, pruneThresholds: [0, 1, 1]))
