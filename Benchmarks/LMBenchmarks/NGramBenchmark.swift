@@ -29,6 +29,7 @@ public enum NGramBenchmark {
     /// Result of one child process.
     struct ChildRun {
         var seconds: Double
+        var cpuSeconds: Double
         var peakResidentKilobytes: Int
     }
 
@@ -60,12 +61,16 @@ public enum NGramBenchmark {
     }
 
     /// Spawns `executable arguments`, waits with wait4 and returns wall time and the child's own peak RSS.
-    static func spawnAndMeasure(_ executable: String, _ arguments: [String]) throws -> ChildRun {
+    static func spawnAndMeasure(_ executable: String, _ arguments: [String], stderrPath: String) throws -> ChildRun {
         var pid: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let start = DispatchTime.now().uptimeNanoseconds
-        let status = posix_spawn(&pid, executable, nil, nil, argv, environ)
+        let status = posix_spawn(&pid, executable, &actions, nil, argv, environ)
         guard status == 0 else { throw NGramError(file: executable, "cannot start: \(String(cString: strerror(status)))") }
         var waitStatus: Int32 = 0
         var usage = rusage()
@@ -74,7 +79,8 @@ public enum NGramBenchmark {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         guard waitStatus == 0 else { throw NGramError(file: executable, "\(arguments.joined(separator: " ")) exited with status \(waitStatus)") }
-        return ChildRun(seconds: seconds, peakResidentKilobytes: Int(usage.ru_maxrss))
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return ChildRun(seconds: seconds, cpuSeconds: cpu, peakResidentKilobytes: Int(usage.ru_maxrss))
     }
 
     public static func run(_ options: NGramBenchmarkOptions) throws {
@@ -89,10 +95,14 @@ public enum NGramBenchmark {
             ? (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             : options.lmkitExecutable
         let lmkitBuild = try spawnAndMeasure(lmkitExecutable, ["ngram", "build", "-o", String(options.order), "--text", train,
-                                                               "--arpa", work + "/lmkit.arpa", "--binary", work + "/lmkit.lmkbin"])
+                                                               "--arpa", work + "/lmkit.arpa"],
+                                            stderrPath: work + "/lmkit-build.log")
+        // The binary for the query test is made outside the timing (lmplz's build writes ARPA only).
+        try NGramModel(tables: ARPAFormat.read(path: work + "/lmkit.arpa")).write(binaryTo: work + "/lmkit.lmkbin")
         let lmplz = try reference(options, ["lmplz", "--out", work, "--order", String(options.order)])
         let lmplzSeconds = lmplz["seconds"] as? Double ?? .nan
         let lmplzRSS = lmplz["peak_rss_kb"] as? Int ?? 0
+        let lmplzCPU = lmplz["cpu_seconds"] as? Double ?? .nan
 
         // Query: LMKit's mmap binary in process (best of 3, tokenization included) vs Python kenlm on lmplz's ARPA.
         let model = try NGramModel(binaryFile: work + "/lmkit.lmkbin")
@@ -118,6 +128,8 @@ public enum NGramBenchmark {
         row("", "LMKit", "KenLM", "ratio (LMKit speed / KenLM)")
         row("build -o \(options.order) → ARPA (s)", String(format: "%.2f", lmkitBuild.seconds),
             String(format: "%.2f (lmplz -S 1G)", lmplzSeconds), String(format: "%.2f×", lmplzSeconds / lmkitBuild.seconds))
+        row("build CPU user+sys (s)", String(format: "%.2f", lmkitBuild.cpuSeconds),
+            String(format: "%.2f", lmplzCPU), String(format: "%.2f×", lmplzCPU / lmkitBuild.cpuSeconds))
         row("build peak RSS (MB)", String(format: "%.0f", Double(lmkitBuild.peakResidentKilobytes) / 1024),
             String(format: "%.0f", Double(lmplzRSS) / 1024), "")
         row("query (words/s, incl. </s>)", String(format: "%.0f", lmkitRate), String(format: "%.0f (python kenlm)", kenlmRate),

@@ -60,7 +60,8 @@ def run_lmplz(out, order):
         seconds = time.perf_counter() - start
     if status != 0:
         sys.exit(f"lmplz failed (status {status}); see {out}/lmplz.log")
-    print(json.dumps({"seconds": seconds, "peak_rss_kb": usage.ru_maxrss, "arpa": os.path.join(out, "lmplz.arpa")}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_kb": usage.ru_maxrss,
+                      "arpa": os.path.join(out, "lmplz.arpa")}))
 
 
 def run_query(model_path, text_path):

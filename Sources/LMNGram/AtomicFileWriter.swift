@@ -45,7 +45,7 @@ public final class AtomicFileWriter {
 
     /// Appends raw bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        if bytes.count >= bufferLimit {
+        if bytes.count >= 1 << 16 {
             try flush()
             try writeAll(bytes)
         } else {

@@ -225,6 +225,39 @@ struct NGramBinaryLayout {
                     }
                 }
             }
+            // Mark contexts without extensions (KenLM's right-state minimization): a zero back-off is stored as -0.0
+            // when no (n+1)-gram starts with the n-gram, so a query drops it from its state and skips probes that
+            // cannot hit. Scores are unchanged (-0.0 adds nothing).
+            for id in 0..<vocabularySize where unigrams[id].y == 0 { unigrams[id].y = -0.0 }
+            for n in stride(from: 2, to: order, by: 1) {
+                let slotBase = (base + tableOffsets[n]).assumingMemoryBound(to: NGramSlot.self)
+                for index in 0..<slots[n] where slotBase[index].key != 0 && slotBase[index].log10Backoff == 0 {
+                    slotBase[index].log10Backoff = -0.0
+                }
+            }
+            for n in stride(from: 2, through: order, by: 1) {
+                let ids = tables.orders[n - 1].wordIds
+                let lowerSlots = (base + tableOffsets[n - 1]).assumingMemoryBound(to: NGramSlot.self)
+                let lowerMask = slots[n - 1] - 1
+                ids.withUnsafeBufferPointer { ids in
+                    for i in 0..<tables.orders[n - 1].count {
+                        if n == 2 {
+                            let id = Int(ids[i * 2])
+                            if unigrams[id].y == 0 { unigrams[id].y = 0 }
+                            continue
+                        }
+                        let key = NGramHashing.key(of: UnsafeBufferPointer(rebasing: ids[i * n ..< i * n + n - 1]))
+                        var index = Int(truncatingIfNeeded: key) & lowerMask
+                        while lowerSlots[index].key != 0 {
+                            if lowerSlots[index].key == key {
+                                if lowerSlots[index].log10Backoff == 0 { lowerSlots[index].log10Backoff = 0 }
+                                break
+                            }
+                            index = (index + 1) & lowerMask
+                        }
+                    }
+                }
+            }
         }
         return image
     }

@@ -273,6 +273,8 @@ public final class NGramModel: @unchecked Sendable {
             j += 1
         }
         next.length = min(matched, order - 1)
+        // Drop context words whose n-gram has no extension (back-off stored as -0.0): no longer n-gram can match.
+        while next.length > 0 && next.backoffs[next.length - 1].bitPattern == (-Float.zero).bitPattern { next.length -= 1 }
         return NGramWordScore(log10Probability: log10Probability, ngramLength: matched, wordId: word)
     }
 
