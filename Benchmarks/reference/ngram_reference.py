@@ -2,7 +2,7 @@
 """Reference side of `lmkit bench ngram`: prepares the gcide corpus and times KenLM on it.
 
   prepare --out DIR --words N   writes DIR/train.txt (first N words of Debian dict-gcide, one line per sentence:
-                                the dictionary's non-empty lines, lowercased) and DIR/test.txt (the next N/10 words);
+                                the dictionary's non-empty lines, lowercased) and DIR/test.txt (the next N/4 words);
                                 installs dict-gcide with apt when /usr/share/dictd/gcide.dict.dz is missing.
   lmplz --out DIR --order N     runs `lmplz -o N -S 1G` (built from the kenlm sdist under /tmp by
                                 Scripts/fixtures/ngram_kenlm_build.py) and prints JSON: wall seconds, peak RSS (wait4).
@@ -38,7 +38,7 @@ def prepare(out, words):
             continue
         if count < words:
             train.append(" ".join(tokens))
-        elif count < words + words // 10:
+        elif count < words + words // 4:
             test.append(" ".join(tokens))
         else:
             break
@@ -70,7 +70,7 @@ def run_query(model_path, text_path):
     with open(text_path, encoding="utf-8") as f:
         sentences = [line.rstrip("\n") for line in f]
     best = None
-    for _ in range(3):
+    for _ in range(5):
         start = time.perf_counter()
         total = 0.0
         for sentence in sentences:

@@ -20,7 +20,10 @@ func loadNGramModel(_ path: String) throws -> NGramModel {
     }
     let head = handle.readData(ofLength: 8)
     try? handle.close()
-    if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path) }
+    if head == Data("LMKNGRAM".utf8) {
+        let method = ProcessInfo.processInfo.environment["LMKIT_NGRAM_LOAD"] == "map" ? NGramModel.LoadMethod.map : .read
+        return try NGramModel(binaryFile: path, method: method)
+    }
     return try NGramModel(tables: ARPAFormat.read(path: path))
 }
 
