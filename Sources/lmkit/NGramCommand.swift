@@ -16,7 +16,7 @@ struct NGramCommand: ParsableCommand {
 /// Loads a model from an LMKit binary (detected by its magic) or an ARPA file.
 func loadNGramModel(_ path: String) throws -> NGramModel {
     guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw ValidationError("cannot open model file \(path)")
+        throw NGramError(file: path, "cannot open the model file (expected an ARPA file or an LMKit binary)")
     }
     let head = handle.readData(ofLength: 8)
     try? handle.close()
