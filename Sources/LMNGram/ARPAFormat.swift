@@ -163,48 +163,9 @@ public enum ARPAFormat {
 
     /// Writes `tables` as an ARPA file, atomically. N-grams keep the order they have in `tables`.
     public static func write(_ tables: NGramTables, to path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try writer.write("\n\\data\\\n")
-        for (n, count) in tables.counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
-        // Lines are assembled in one reusable byte buffer: per-line Strings cost more than the formatting itself.
-        var blob: [UInt8] = []
-        var offsets: [Int] = [0]
-        offsets.reserveCapacity(tables.vocabulary.count + 1)
-        for word in tables.vocabulary {
-            blob.append(contentsOf: word.utf8)
-            offsets.append(blob.count)
-        }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 17)
-        for n in 1...tables.order {
-            try writer.write("\n\\\(n)-grams:\n")
-            let table = tables.orders[n - 1]
-            try table.wordIds.withUnsafeBufferPointer { ids in
-                try blob.withUnsafeBufferPointer { words in
-                    for i in 0..<table.count {
-                        appendFloat(table.log10Probabilities[i], to: &buffer)
-                        for j in 0..<n {
-                            buffer.append(j == 0 ? 0x09 : 0x20)
-                            let id = Int(ids[i * n + j])
-                            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: words[offsets[id]..<offsets[id + 1]]))
-                        }
-                        if n < tables.order {
-                            buffer.append(0x09)
-                            appendFloat(table.log10Backoffs[i], to: &buffer)
-                        }
-                        buffer.append(0x0A)
-                        if buffer.count >= 1 << 16 {
-                            try buffer.withUnsafeBytes { try writer.write($0) }
-                            buffer.removeAll(keepingCapacity: true)
-                        }
-                    }
-                }
-            }
-            try buffer.withUnsafeBytes { try writer.write($0) }
-            buffer.removeAll(keepingCapacity: true)
-        }
-        try writer.write("\n\\end\\\n")
-        try writer.commit()
+        let writer = try ARPAStreamWriter(path: path, vocabulary: tables.vocabulary, counts: tables.counts)
+        for table in tables.orders { try writer.write(table) }
+        try writer.finish()
     }
 
     @inline(__always)
@@ -222,6 +183,70 @@ public enum ARPAFormat {
         if value == 0 { return "0" }
         if value == value.rounded() && abs(value) < 1e6 { return String(Int(value)) }
         return value.description
+    }
+}
+
+/// Writes an ARPA file one order at a time (the header needs only the counts), then commits it atomically.
+/// Estimation hands orders over as it finishes them, so the whole model is never held in list form.
+public final class ARPAStreamWriter {
+    private let writer: AtomicFileWriter
+    private let counts: [Int]
+    private var blob: [UInt8] = []
+    private var offsets: [Int] = [0]
+    private var nextOrder = 1
+
+    /// Creates the temporary file and writes the `\data\` section.
+    public init(path: String, vocabulary: [String], counts: [Int]) throws {
+        writer = try AtomicFileWriter(path: path)
+        self.counts = counts
+        offsets.reserveCapacity(vocabulary.count + 1)
+        for word in vocabulary {
+            blob.append(contentsOf: word.utf8)
+            offsets.append(blob.count)
+        }
+        try writer.write("\n\\data\\\n")
+        for (n, count) in counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
+    }
+
+    /// Writes the next order's section; orders must come 1, 2, … with the counts given at creation.
+    public func write(_ table: NGramOrderTable) throws {
+        let n = table.order
+        precondition(n == nextOrder && table.count == counts[n - 1], "ARPA sections must come in order with the announced counts")
+        nextOrder += 1
+        try writer.write("\n\\\(n)-grams:\n")
+        // Lines are assembled in one reusable byte buffer: per-line Strings cost more than the formatting itself.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 17)
+        let highest = counts.count
+        try table.wordIds.withUnsafeBufferPointer { ids in
+            try blob.withUnsafeBufferPointer { words in
+                for i in 0..<table.count {
+                    ARPAFormat.appendFloat(table.log10Probabilities[i], to: &buffer)
+                    for j in 0..<n {
+                        buffer.append(j == 0 ? 0x09 : 0x20)
+                        let id = Int(ids[i * n + j])
+                        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: words[offsets[id]..<offsets[id + 1]]))
+                    }
+                    if n < highest {
+                        buffer.append(0x09)
+                        ARPAFormat.appendFloat(table.log10Backoffs[i], to: &buffer)
+                    }
+                    buffer.append(0x0A)
+                    if buffer.count >= 1 << 16 {
+                        try buffer.withUnsafeBytes { try writer.write($0) }
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+        }
+        try buffer.withUnsafeBytes { try writer.write($0) }
+    }
+
+    /// Writes `\end\`, fsyncs and renames the file into place.
+    public func finish() throws {
+        precondition(nextOrder == counts.count + 1, "ARPA file finished after \(nextOrder - 1) of \(counts.count) orders")
+        try writer.write("\n\\end\\\n")
+        try writer.commit()
     }
 }
 

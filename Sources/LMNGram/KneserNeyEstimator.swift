@@ -57,19 +57,35 @@ public enum KneserNeyStage: String, Sendable {
          probabilities = "probabilities", done = "done"
 }
 
+/// Receives a model order by order as estimation finishes each one, so it can be written without holding the whole
+/// model (`ARPAStreamWriter`). `begin` comes first, with the vocabulary and the n-gram count of every order.
+public struct KneserNeyOutputSink {
+    public var begin: (_ vocabulary: [String], _ counts: [Int]) throws -> Void
+    public var order: (NGramOrderTable) throws -> Void
+
+    public init(begin: @escaping ([String], [Int]) throws -> Void, order: @escaping (NGramOrderTable) throws -> Void) {
+        self.begin = begin
+        self.order = order
+    }
+}
+
 /// Estimates a model from a corpus file (one sentence per line). Errors name the file and line.
+/// With `sink`, each order goes to it as soon as it is complete and `result.tables.orders` stays empty (lower peak memory).
 public func estimateKneserNey(corpusFile path: String, options: KneserNeyOptions,
-                              progress: ((KneserNeyStage, Double) -> Void)? = nil) throws -> KneserNeyResult {
-    let bytes = try readFileBytes(path)
-    let corpus = try bytes.withUnsafeBytes { try tokenizeCorpus($0, file: path) }
-    return try estimateKneserNey(corpus: corpus, options: options, file: path, progress: progress)
+                              progress: ((KneserNeyStage, Double) -> Void)? = nil,
+                              sink: KneserNeyOutputSink? = nil) throws -> KneserNeyResult {
+    var corpus = try readFileBytes(path).withUnsafeBytes { try tokenizeCorpus($0, file: path) }
+    var estimator = try KneserNeyEstimator(corpus: corpus, options: options, file: path, progress: progress)
+    corpus = TokenizedCorpus(vocabulary: [], tokens: [], sentenceCount: 0)   // the estimator holds the only copy now
+    return try estimator.run(sink: sink)
 }
 
 /// Estimates a model from an already tokenized corpus. `file` only labels errors.
 public func estimateKneserNey(corpus: TokenizedCorpus, options: KneserNeyOptions, file: String = "",
-                              progress: ((KneserNeyStage, Double) -> Void)? = nil) throws -> KneserNeyResult {
+                              progress: ((KneserNeyStage, Double) -> Void)? = nil,
+                              sink: KneserNeyOutputSink? = nil) throws -> KneserNeyResult {
     var estimator = try KneserNeyEstimator(corpus: corpus, options: options, file: file, progress: progress)
-    return try estimator.run()
+    return try estimator.run(sink: sink)
 }
 
 /// Packs n-grams of ≤ N words into one UInt128, `bitsPerWord` bits per word.
@@ -225,7 +241,7 @@ struct KneserNeyEstimator {
         return (unique, counts)
     }
 
-    mutating func run() throws -> KneserNeyResult {
+    mutating func run(sink: KneserNeyOutputSink? = nil) throws -> KneserNeyResult {
         progress?(.counting, 0)
         let tokens = corpus.tokens
         let B = codec.bitsPerWord
@@ -317,6 +333,16 @@ struct KneserNeyEstimator {
 
         let pruning = (1...order).contains { threshold($0) > 0 }
         let survives = pruning ? survivors(states) : []
+        if let sink {
+            var counts = [vocabularySize]
+            for n in stride(from: 2, through: order, by: 1) {
+                counts.append(pruning ? survives[n].lazy.filter { $0 }.count : states[n].suffixKeys.count)
+            }
+            try sink.begin(corpus.vocabulary, counts)
+        }
+        func output(_ table: NGramOrderTable, into tables: inout NGramTables) throws {
+            if let sink { try sink.order(table) } else { tables.orders.append(table) }
+        }
 
         progress?(.probabilities, 0)
         // Unigrams: p(w) = (a(w) - D) / Σa + γ / (|V| - 1); <s> gets no mass of its own.
@@ -403,11 +429,11 @@ struct KneserNeyEstimator {
             }
             // Order n-1 is complete now (its back-offs came from order n): emit it.
             if n == 2 {
-                tables.orders.append(unigramTable(unigramProbabilities, unigramBackoffs))
+                try output(unigramTable(unigramProbabilities, unigramBackoffs), into: &tables)
             } else {
-                tables.orders.append(emit(order: n - 1, contextOrder: previousContextOrder,
-                                          probabilities: previousProbabilities, backoffs: previousBackoffs,
-                                          keep: pruning ? survives[n - 1] : nil))
+                try output(emit(order: n - 1, contextOrder: previousContextOrder,
+                                 probabilities: previousProbabilities, backoffs: previousBackoffs,
+                                 keep: pruning ? survives[n - 1] : nil), into: &tables)
             }
             previousProbabilities = probabilities
             previousSuffixKeys = state.suffixKeys
@@ -415,11 +441,11 @@ struct KneserNeyEstimator {
             previousBackoffs = [Float](repeating: 1, count: count)
         }
         if order == 1 {
-            tables.orders.append(unigramTable(unigramProbabilities, unigramBackoffs))
+            try output(unigramTable(unigramProbabilities, unigramBackoffs), into: &tables)
         } else {
-            tables.orders.append(emit(order: order, contextOrder: previousContextOrder,
-                                      probabilities: previousProbabilities, backoffs: nil,
-                                      keep: pruning ? survives[order] : nil))
+            try output(emit(order: order, contextOrder: previousContextOrder,
+                             probabilities: previousProbabilities, backoffs: nil,
+                             keep: pruning ? survives[order] : nil), into: &tables)
         }
         progress?(.done, 1)
         return KneserNeyResult(tables: tables, discounts: discounts, wordCount: corpus.wordCount,

@@ -82,16 +82,24 @@ struct NGramBuildCommand: ParsableCommand {
             let options = KneserNeyOptions(order: order, pruneThresholds: prune, discountFallback: fallback)
             let start = Date()
             let bar = StageProgress(title: "ngram build")
-            let result = try estimateKneserNey(corpusFile: text, options: options) { stage, fraction in
+            // ARPA only: stream each order to the file as it is finished (lower peak memory); the binary needs it all.
+            var streamed: ARPAStreamWriter?
+            let sink: KneserNeyOutputSink? = (arpa != nil && binary == nil) ? KneserNeyOutputSink(
+                begin: { vocabulary, counts in streamed = try ARPAStreamWriter(path: arpa!, vocabulary: vocabulary, counts: counts) },
+                order: { try streamed!.write($0) }) : nil
+            let result = try estimateKneserNey(corpusFile: text, options: options, progress: { stage, fraction in
                 bar.update(stage.rawValue, fraction)
-            }
+            }, sink: sink)
             bar.finish()
-            stderrLine("read \(result.wordCount) words in \(result.sentenceCount) sentences; vocabulary \(result.tables.vocabulary.count)")
+            try streamed?.finish()
+            let counts = result.tables.orders.isEmpty ? [] : result.tables.counts
+            stderrLine("read \(result.wordCount) words in \(result.sentenceCount) sentences")
             for (n, discount) in result.discounts.enumerated() {
                 let amounts = discount.amounts[1...].map { String(format: "%.6f", $0) }.joined(separator: " ")
-                stderrLine("order \(n + 1): \(result.tables.counts[n]) n-grams, discounts \(amounts)\(discount.usedFallback ? " (fallback)" : "")")
+                let count = n < counts.count ? "\(counts[n]) n-grams, " : ""
+                stderrLine("order \(n + 1): \(count)discounts \(amounts)\(discount.usedFallback ? " (fallback)" : "")")
             }
-            if let arpa { try ARPAFormat.write(result.tables, to: arpa) }
+            if sink == nil, let arpa { try ARPAFormat.write(result.tables, to: arpa) }
             if let binary { try NGramModel(tables: result.tables).write(binaryTo: binary) }
             stderrLine(String(format: "done in %.2f s", Date().timeIntervalSince(start)))
         }
