@@ -474,6 +474,9 @@ struct KneserNeyEstimator {
                                sentenceCount: corpus.sentenceCount)
     }
 
+    /// Off only in tests, to exercise the unpacked `ContextOrder` used for very wide keys.
+    var packContextKeys = true
+
     // Order n-1 data carried into the next loop iteration.
     var previousSuffixKeys: [UInt128] = []
     var previousContextOrder = ContextOrder()
@@ -517,7 +520,7 @@ struct KneserNeyEstimator {
     func contextSorted(_ suffixKeys: [UInt128], order n: Int) -> ContextOrder {
         var indexBits = 1
         while (1 << indexBits) < suffixKeys.count { indexBits += 1 }
-        if n * codec.bitsPerWord + indexBits <= 128 {
+        if packContextKeys && n * codec.bitsPerWord + indexBits <= 128 {
             var packed = [UInt128](repeating: 0, count: suffixKeys.count)
             for i in suffixKeys.indices {
                 packed[i] = (codec.reverse(suffixKeys[i], n) << UInt128(indexBits)) | UInt128(i)

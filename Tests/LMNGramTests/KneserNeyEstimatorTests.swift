@@ -20,6 +20,27 @@ final class KneserNeyEstimatorTests: XCTestCase {
         XCTAssertTrue(result.discounts[4].usedFallback, "500 lines have too few repeated 5-grams for KN discounts")
     }
 
+    /// The unpacked context order (for keys too wide to pack with an index) gives the same model.
+    func testUnpackedContextOrderEqualsLmplz() throws {
+        let bytes = try readFileBytes(corpus)
+        let tokenized = try bytes.withUnsafeBytes { try tokenizeCorpus($0, file: corpus) }
+        var estimator = try KneserNeyEstimator(corpus: tokenized, options: KneserNeyOptions(order: 3, pruneThresholds: [0, 1, 1]),
+                                               file: corpus, progress: nil)
+        estimator.packContextKeys = false
+        assertSameModel(try estimator.run().tables, try ARPAFormat.read(path: ngramFixture("shakespeare500.o3_prune011.arpa")))
+    }
+
+    func testStreamingSinkWritesTheSameARPA() throws {
+        let path = temporaryPath("streamed.arpa")
+        var writer: ARPAStreamWriter?
+        let sink = KneserNeyOutputSink(begin: { writer = try ARPAStreamWriter(path: path, vocabulary: $0, counts: $1) },
+                                       order: { try writer!.write($0) })
+        let result = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3), sink: sink)
+        try writer!.finish()
+        XCTAssertTrue(result.tables.orders.isEmpty)
+        assertSameModel(try ARPAFormat.read(path: path), try ARPAFormat.read(path: ngramFixture("shakespeare500.o3.arpa")))
+    }
+
     func testPruneEqualsLmplz() throws {
         let result = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, pruneThresholds: [0, 1, 1]))
         assertSameModel(result.tables, try ARPAFormat.read(path: ngramFixture("shakespeare500.o3_prune011.arpa")))
