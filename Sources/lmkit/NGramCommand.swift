@@ -14,16 +14,13 @@ struct NGramCommand: ParsableCommand {
 }
 
 /// Loads a model from an LMKit binary (detected by its magic) or an ARPA file.
-func loadNGramModel(_ path: String) throws -> NGramModel {
+func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws -> NGramModel {
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw NGramError(file: path, "cannot open the model file (expected an ARPA file or an LMKit binary)")
     }
     let head = handle.readData(ofLength: 8)
     try? handle.close()
-    if head == Data("LMKNGRAM".utf8) {
-        let method = ProcessInfo.processInfo.environment["LMKIT_NGRAM_LOAD"] == "map" ? NGramModel.LoadMethod.map : .read
-        return try NGramModel(binaryFile: path, method: method)
-    }
+    if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path, method: method) }
     return try NGramModel(tables: ARPAFormat.read(path: path))
 }
 
@@ -126,6 +123,9 @@ struct NGramQueryCommand: ParsableCommand {
     @Argument(help: "Model: ARPA file or LMKit binary.")
     var model: String
 
+    @Option(help: "How to load an LMKit binary: map (mmap, instant) or read (into huge-page memory, like KenLM's -l read).")
+    var load: NGramModel.LoadMethod = .map
+
     @Option(name: .long, help: "Sentences to score, one per line (default: stdin).")
     var text: String?
 
@@ -146,7 +146,7 @@ struct NGramQueryCommand: ParsableCommand {
 
     func run() throws {
         try reportingNGramErrors {
-            let lm = try loadNGramModel(model)
+            let lm = try loadNGramModel(model, method: load)
             let lines = try readSentenceLines(text)
             var corpus = NGramCorpusScore()
             var output = ""
@@ -196,12 +196,15 @@ struct NGramPerplexityCommand: ParsableCommand {
     @Argument(help: "Model: ARPA file or LMKit binary.")
     var model: String
 
+    @Option(help: "How to load an LMKit binary: map (mmap, instant) or read (into huge-page memory, like KenLM's -l read).")
+    var load: NGramModel.LoadMethod = .map
+
     @Option(name: .long, help: "Test text, one sentence per line.")
     var text: String
 
     func run() throws {
         try reportingNGramErrors {
-            let lm = try loadNGramModel(model)
+            let lm = try loadNGramModel(model, method: load)
             let bytes = try readFileBytes(text)
             let corpus = bytes.withUnsafeBytes { scoreCorpus(lm, $0) }
             print("Sentences:\t\(corpus.sentenceCount)")
@@ -294,3 +297,5 @@ struct BenchNGramCommand: ParsableCommand {
         try reportingNGramErrors { try NGramBenchmark.run(options) }
     }
 }
+
+extension NGramModel.LoadMethod: ExpressibleByArgument {}
