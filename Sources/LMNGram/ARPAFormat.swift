@@ -11,14 +11,15 @@ import Darwin
 public enum ARPAFormat {
     /// Reads an ARPA file. Errors name the file and line: missing `\data\`, wrong `ngram N=count` header,
     /// missing or out-of-order section, bad float, wrong field count, unknown word, missing `\end\`.
-    public static func read(path: String) throws -> NGramTables {
+    /// `progress` receives the fraction of n-grams read (every 2^16 lines), for progress bars on large files.
+    public static func read(path: String, progress: ((Double) -> Void)? = nil) throws -> NGramTables {
         var bytes = try readFileBytes(path)
         bytes.append(0)   // strtod needs a terminator after the last field
-        return try bytes.withUnsafeBytes { try parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), file: path) }
+        return try bytes.withUnsafeBytes { try parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), file: path, progress: progress) }
     }
 
     /// Parses ARPA text held in memory. The byte after `text` must be readable and not part of a number.
-    public static func parse(_ text: UnsafeRawBufferPointer, file: String) throws -> NGramTables {
+    public static func parse(_ text: UnsafeRawBufferPointer, file: String, progress: ((Double) -> Void)? = nil) throws -> NGramTables {
         var reader = LineReader(text: text, file: file)
         // \data\ header.
         guard let dataLine = reader.nextNonBlank() else {
@@ -73,7 +74,10 @@ public enum ARPAFormat {
                 table.log10Probabilities.reserveCapacity(counts[n - 1])
                 table.log10Backoffs.reserveCapacity(counts[n - 1])
             }
+            let total = Double(max(1, counts.reduce(0, +)))
+            let before = Double(counts[0..<(n - 1)].reduce(0, +))
             for entry in 0..<counts[n - 1] {
+                if let progress, entry & 0xFFFF == 0 { progress((before + Double(entry)) / total) }
                 guard let line = reader.next(), !reader.isBlank(line), text[line.lowerBound] != UInt8(ascii: "\\") else {
                     throw NGramError(file: file, line: reader.lineNumber, "section \\\(n)-grams: ends after \(entry) n-grams but \\data\\ says ngram \(n)=\(counts[n - 1])")
                 }

@@ -21,7 +21,11 @@ func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws
     let head = handle.readData(ofLength: 8)
     try? handle.close()
     if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path, method: method) }
-    return try NGramModel(tables: ARPAFormat.read(path: path))
+    let bar = StageProgress(title: "reading \(path)")
+    let tables = try ARPAFormat.read(path: path) { bar.update("n-grams", $0) }
+    bar.update("building lookup tables", 1)
+    bar.finish()
+    return try NGramModel(tables: tables)
 }
 
 /// Runs `body`, turning NGramError into a clean exit with the message (no stack trace, no crash).
@@ -250,10 +254,16 @@ final class StageProgress {
     let title: String
     let start = Date()
     let isTerminal = isatty(2) != 0
+    private var lastLine = Date.distantPast
 
     init(title: String) { self.title = title }
 
     func update(_ stage: String, _ fraction: Double) {
+        // Off a terminal (logs, pipes) print at most one line per second.
+        if !isTerminal {
+            if Date().timeIntervalSince(lastLine) < 1 && fraction < 1 { return }
+            lastLine = Date()
+        }
         let elapsed = Date().timeIntervalSince(start)
         let width = 20
         let filled = Int((fraction * Double(width)).rounded())
