@@ -11,14 +11,15 @@ import Darwin
 public enum ARPAFormat {
     /// Reads an ARPA file. Errors name the file and line: missing `\data\`, wrong `ngram N=count` header,
     /// missing or out-of-order section, bad float, wrong field count, unknown word, missing `\end\`.
-    public static func read(path: String) throws -> NGramTables {
+    /// `progress` receives the fraction of n-grams read (every 2^16 lines), for progress bars on large files.
+    public static func read(path: String, progress: ((Double) -> Void)? = nil) throws -> NGramTables {
         var bytes = try readFileBytes(path)
         bytes.append(0)   // strtod needs a terminator after the last field
-        return try bytes.withUnsafeBytes { try parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), file: path) }
+        return try bytes.withUnsafeBytes { try parse(UnsafeRawBufferPointer(rebasing: $0.dropLast()), file: path, progress: progress) }
     }
 
     /// Parses ARPA text held in memory. The byte after `text` must be readable and not part of a number.
-    public static func parse(_ text: UnsafeRawBufferPointer, file: String) throws -> NGramTables {
+    public static func parse(_ text: UnsafeRawBufferPointer, file: String, progress: ((Double) -> Void)? = nil) throws -> NGramTables {
         var reader = LineReader(text: text, file: file)
         // \data\ header.
         guard let dataLine = reader.nextNonBlank() else {
@@ -73,7 +74,10 @@ public enum ARPAFormat {
                 table.log10Probabilities.reserveCapacity(counts[n - 1])
                 table.log10Backoffs.reserveCapacity(counts[n - 1])
             }
+            let total = Double(max(1, counts.reduce(0, +)))
+            let before = Double(counts[0..<(n - 1)].reduce(0, +))
             for entry in 0..<counts[n - 1] {
+                if let progress, entry & 0xFFFF == 0 { progress((before + Double(entry)) / total) }
                 guard let line = reader.next(), !reader.isBlank(line), text[line.lowerBound] != UInt8(ascii: "\\") else {
                     throw NGramError(file: file, line: reader.lineNumber, "section \\\(n)-grams: ends after \(entry) n-grams but \\data\\ says ngram \(n)=\(counts[n - 1])")
                 }
@@ -163,30 +167,19 @@ public enum ARPAFormat {
 
     /// Writes `tables` as an ARPA file, atomically. N-grams keep the order they have in `tables`.
     public static func write(_ tables: NGramTables, to path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try writer.write("\n\\data\\\n")
-        for (n, count) in tables.counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
-        var words = tables.vocabulary.map { Array($0.utf8) }
-        _ = words.count
-        for n in 1...tables.order {
-            try writer.write("\n\\\(n)-grams:\n")
-            let table = tables.orders[n - 1]
-            for i in 0..<table.count {
-                try writer.write(format(table.log10Probabilities[i]))
-                for j in 0..<n {
-                    try writer.write(byte: j == 0 ? 0x09 : 0x20)
-                    try words[Int(table.wordIds[i * n + j])].withUnsafeBytes { try writer.write($0) }
-                }
-                if n < tables.order {
-                    try writer.write(byte: 0x09)
-                    try writer.write(format(table.log10Backoffs[i]))
-                }
-                try writer.write(byte: 0x0A)
-            }
+        let writer = try ARPAStreamWriter(path: path, vocabulary: tables.vocabulary, counts: tables.counts)
+        for table in tables.orders { try writer.write(table) }
+        try writer.finish()
+    }
+
+    @inline(__always)
+    static func appendFloat(_ value: Float, to buffer: inout [UInt8]) {
+        if value == 0 {
+            buffer.append(0x30)
+        } else {
+            var text = format(value)
+            text.withUTF8 { buffer.append(contentsOf: $0) }
         }
-        words.removeAll()
-        try writer.write("\n\\end\\\n")
-        try writer.commit()
     }
 
     /// Shortest round-tripping decimal for a Float, "0" for zero and "-99" for lmplz's log10(0) stand-in.
@@ -194,6 +187,70 @@ public enum ARPAFormat {
         if value == 0 { return "0" }
         if value == value.rounded() && abs(value) < 1e6 { return String(Int(value)) }
         return value.description
+    }
+}
+
+/// Writes an ARPA file one order at a time (the header needs only the counts), then commits it atomically.
+/// Estimation hands orders over as it finishes them, so the whole model is never held in list form.
+public final class ARPAStreamWriter {
+    private let writer: AtomicFileWriter
+    private let counts: [Int]
+    private var blob: [UInt8] = []
+    private var offsets: [Int] = [0]
+    private var nextOrder = 1
+
+    /// Creates the temporary file and writes the `\data\` section.
+    public init(path: String, vocabulary: [String], counts: [Int]) throws {
+        writer = try AtomicFileWriter(path: path)
+        self.counts = counts
+        offsets.reserveCapacity(vocabulary.count + 1)
+        for word in vocabulary {
+            blob.append(contentsOf: word.utf8)
+            offsets.append(blob.count)
+        }
+        try writer.write("\n\\data\\\n")
+        for (n, count) in counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
+    }
+
+    /// Writes the next order's section; orders must come 1, 2, … with the counts given at creation.
+    public func write(_ table: NGramOrderTable) throws {
+        let n = table.order
+        precondition(n == nextOrder && table.count == counts[n - 1], "ARPA sections must come in order with the announced counts")
+        nextOrder += 1
+        try writer.write("\n\\\(n)-grams:\n")
+        // Lines are assembled in one reusable byte buffer: per-line Strings cost more than the formatting itself.
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 17)
+        let highest = counts.count
+        try table.wordIds.withUnsafeBufferPointer { ids in
+            try blob.withUnsafeBufferPointer { words in
+                for i in 0..<table.count {
+                    ARPAFormat.appendFloat(table.log10Probabilities[i], to: &buffer)
+                    for j in 0..<n {
+                        buffer.append(j == 0 ? 0x09 : 0x20)
+                        let id = Int(ids[i * n + j])
+                        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: words[offsets[id]..<offsets[id + 1]]))
+                    }
+                    if n < highest {
+                        buffer.append(0x09)
+                        ARPAFormat.appendFloat(table.log10Backoffs[i], to: &buffer)
+                    }
+                    buffer.append(0x0A)
+                    if buffer.count >= 1 << 16 {
+                        try buffer.withUnsafeBytes { try writer.write($0) }
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+        }
+        try buffer.withUnsafeBytes { try writer.write($0) }
+    }
+
+    /// Writes `\end\`, fsyncs and renames the file into place.
+    public func finish() throws {
+        precondition(nextOrder == counts.count + 1, "ARPA file finished after \(nextOrder - 1) of \(counts.count) orders")
+        try writer.write("\n\\end\\\n")
+        try writer.commit()
     }
 }
 

@@ -45,7 +45,7 @@ public final class AtomicFileWriter {
 
     /// Appends raw bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        if bytes.count >= bufferLimit {
+        if bytes.count >= 1 << 16 {
             try flush()
             try writeAll(bytes)
         } else {
@@ -69,7 +69,11 @@ public final class AtomicFileWriter {
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
+            #if canImport(Glibc)
             let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            #else
+            let written = Darwin.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            #endif
             if written < 0 {
                 if errno == EINTR { continue }
                 throw NGramError(file: path, "write failed: \(String(cString: strerror(errno)))")

@@ -74,7 +74,7 @@ struct NGramBinaryLayout {
         guard vocabularyTableSlots > vocabularySize, vocabularyTableSlots & (vocabularyTableSlots - 1) == 0 else {
             throw fail("header field vocabulary_table_slots = \(vocabularyTableSlots); expected a power of two above the vocabulary size")
         }
-        vocabularyTableOffset = try section(Self.fieldVocabularyTable, "vocabulary_table", bytes: vocabularyTableSlots * 4)
+        vocabularyTableOffset = try section(Self.fieldVocabularyTable, "vocabulary_table", bytes: vocabularyTableSlots * 16)
         unigramOffset = try section(Self.fieldUnigrams, "unigrams", bytes: vocabularySize * 8)
         // Vocabulary offsets must be non-decreasing and inside the blob, or word() would read outside the file.
         var previous: UInt64 = 0
@@ -86,8 +86,8 @@ struct NGramBinaryLayout {
             previous = value
         }
         for id in 0..<vocabularyTableSlots {
-            let value = image.loadUnaligned(fromByteOffset: vocabularyTableOffset + id * 4, as: UInt32.self)
-            guard Int(value) <= vocabularySize else {
+            let value = image.loadUnaligned(fromByteOffset: vocabularyTableOffset + id * 16 + 8, as: UInt64.self)
+            guard value <= UInt64(vocabularySize) else {
                 throw fail("vocabulary table slot \(id) holds word \(Int(value) - 1), beyond the vocabulary size \(vocabularySize)")
             }
         }
@@ -138,7 +138,7 @@ struct NGramBinaryLayout {
         let vocabularySlots = NGramHashing.powerOfTwo(atLeast: vocabularySize * 2)
         let offsetsOffset = take((vocabularySize + 1) * 8)
         let blobOffset = take(blob.count)
-        let vocabularyTableOffset = take(vocabularySlots * 4)
+        let vocabularyTableOffset = take(vocabularySlots * 16)
         let unigramOffset = take(vocabularySize * 8)
         var slots = [Int](repeating: 0, count: order + 1)
         var tableOffsets = [Int](repeating: 0, count: order + 1)
@@ -168,19 +168,23 @@ struct NGramBinaryLayout {
             // Vocabulary.
             wordOffsets.withUnsafeBytes { (base + offsetsOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
             blob.withUnsafeBytes { if $0.count > 0 { (base + blobOffset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            let vocabularyTable = (base + vocabularyTableOffset).assumingMemoryBound(to: UInt32.self)
+            let vocabularyTable = (base + vocabularyTableOffset).assumingMemoryBound(to: VocabularySlot.self)
             for id in 0..<vocabularySize {
                 let start = Int(wordOffsets[id]), length = Int(wordOffsets[id + 1]) - start
-                var index = Int(truncatingIfNeeded: NGramHashing.hashBytes(base + blobOffset + start, length)) & (vocabularySlots - 1)
-                while vocabularyTable[index] != 0 {
-                    let other = Int(vocabularyTable[index] - 1)
-                    let otherStart = Int(wordOffsets[other]), otherLength = Int(wordOffsets[other + 1]) - otherStart
-                    if otherLength == length && memcmp(base + blobOffset + start, base + blobOffset + otherStart, length) == 0 {
-                        throw NGramError(file: "", "word \"\(tables.vocabulary[id])\" appears twice in the vocabulary (ids \(other) and \(id))")
+                let hash = NGramHashing.hashBytes(base + blobOffset + start, length)
+                var index = Int(truncatingIfNeeded: hash) & (vocabularySlots - 1)
+                while vocabularyTable[index].idPlusOne != 0 {
+                    if vocabularyTable[index].hash == hash {
+                        let other = Int(vocabularyTable[index].idPlusOne - 1)
+                        let otherStart = Int(wordOffsets[other]), otherLength = Int(wordOffsets[other + 1]) - otherStart
+                        let same = otherLength == length && memcmp(base + blobOffset + start, base + blobOffset + otherStart, length) == 0
+                        throw NGramError(file: "", same
+                            ? "word \"\(tables.vocabulary[id])\" appears twice in the vocabulary (ids \(other) and \(id))"
+                            : "64-bit hash collision between the words \"\(tables.vocabulary[other])\" and \"\(tables.vocabulary[id])\"; please report it")
                     }
                     index = (index + 1) & (vocabularySlots - 1)
                 }
-                vocabularyTable[index] = UInt32(id + 1)
+                vocabularyTable[index] = VocabularySlot(hash: hash, idPlusOne: UInt64(id + 1))
             }
             // Unigrams: (log10 p, log10 back-off) by id.
             let unigrams = (base + unigramOffset).assumingMemoryBound(to: SIMD2<Float>.self)
@@ -222,6 +226,39 @@ struct NGramBinaryLayout {
                         slotBase[index] = NGramSlot(key: key, log10Probability: table.log10Probabilities[i],
                                                     log10Backoff: n == order ? 0 : table.log10Backoffs[i])
                         for j in 0..<n { idBase[index * n + j] = words[j] }
+                    }
+                }
+            }
+            // Mark contexts without extensions (KenLM's right-state minimization): a zero back-off is stored as -0.0
+            // when no (n+1)-gram starts with the n-gram, so a query drops it from its state and skips probes that
+            // cannot hit. Scores are unchanged (-0.0 adds nothing).
+            for id in 0..<vocabularySize where unigrams[id].y == 0 { unigrams[id].y = -0.0 }
+            for n in stride(from: 2, to: order, by: 1) {
+                let slotBase = (base + tableOffsets[n]).assumingMemoryBound(to: NGramSlot.self)
+                for index in 0..<slots[n] where slotBase[index].key != 0 && slotBase[index].log10Backoff == 0 {
+                    slotBase[index].log10Backoff = -0.0
+                }
+            }
+            for n in stride(from: 2, through: order, by: 1) {
+                let ids = tables.orders[n - 1].wordIds
+                let lowerSlots = (base + tableOffsets[n - 1]).assumingMemoryBound(to: NGramSlot.self)
+                let lowerMask = slots[n - 1] - 1
+                ids.withUnsafeBufferPointer { ids in
+                    for i in 0..<tables.orders[n - 1].count {
+                        if n == 2 {
+                            let id = Int(ids[i * 2])
+                            if unigrams[id].y == 0 { unigrams[id].y = 0 }
+                            continue
+                        }
+                        let key = NGramHashing.key(of: UnsafeBufferPointer(rebasing: ids[i * n ..< i * n + n - 1]))
+                        var index = Int(truncatingIfNeeded: key) & lowerMask
+                        while lowerSlots[index].key != 0 {
+                            if lowerSlots[index].key == key {
+                                if lowerSlots[index].log10Backoff == 0 { lowerSlots[index].log10Backoff = 0 }
+                                break
+                            }
+                            index = (index + 1) & lowerMask
+                        }
                     }
                 }
             }

@@ -28,10 +28,13 @@ enum NGramHashing {
     static func slotKey(_ key: UInt64) -> UInt64 { key == 0 ? 1 : key }
 
     /// Key of n-gram `words` (oldest first).
-    static func key(of words: some BidirectionalCollection<UInt32>) -> UInt64 {
-        var iterator = words.reversed().makeIterator()
-        var key = unigramKey(iterator.next()!)
-        while let word = iterator.next() { key = extendLeft(key, with: word) }
+    static func key(of words: UnsafeBufferPointer<UInt32>) -> UInt64 {
+        var index = words.count - 1
+        var key = unigramKey(words[index])
+        while index > 0 {
+            index -= 1
+            key = extendLeft(key, with: words[index])
+        }
         return slotKey(key)
     }
 

@@ -78,6 +78,12 @@ public struct NGramCorpusScore: Equatable, Sendable {
     }
 }
 
+/// One slot of the vocabulary table (16 bytes): the word's 64-bit hash and its id + 1 (0 = empty).
+struct VocabularySlot {
+    var hash: UInt64
+    var idPlusOne: UInt64
+}
+
 /// One slot of an order's hash table (16 bytes): `key == 0` marks an empty slot.
 @usableFromInline
 struct NGramSlot {
@@ -126,7 +132,7 @@ public final class NGramModel: @unchecked Sendable {
     @usableFromInline let orderTables: [NGramTableView]
     let vocabularyOffsets: UnsafePointer<UInt64>
     let vocabularyBlob: UnsafePointer<UInt8>
-    let vocabularyTable: UnsafePointer<UInt32>
+    let vocabularyTable: UnsafePointer<VocabularySlot>
     let vocabularyMask: Int
 
     init(image: UnsafeRawBufferPointer, source: String, release: @escaping () -> Void) throws {
@@ -147,7 +153,7 @@ public final class NGramModel: @unchecked Sendable {
         unigrams = (base + layout.unigramOffset).assumingMemoryBound(to: SIMD2<Float>.self)
         vocabularyOffsets = UnsafePointer((base + layout.vocabularyOffsetsOffset).assumingMemoryBound(to: UInt64.self))
         vocabularyBlob = UnsafePointer((base + layout.vocabularyBlobOffset).assumingMemoryBound(to: UInt8.self))
-        vocabularyTable = UnsafePointer((base + layout.vocabularyTableOffset).assumingMemoryBound(to: UInt32.self))
+        vocabularyTable = UnsafePointer((base + layout.vocabularyTableOffset).assumingMemoryBound(to: VocabularySlot.self))
         vocabularyMask = layout.vocabularyTableSlots - 1
         var tables: [NGramTableView] = [NGramTableView(slots: UnsafePointer(bitPattern: 16)!, mask: 0,
                                                       wordIds: UnsafePointer(bitPattern: 16)!, count: layout.vocabularySize)]
@@ -166,9 +172,49 @@ public final class NGramModel: @unchecked Sendable {
     /// Builds the lookup image in memory from list-form tables.
     public convenience init(tables: NGramTables) throws {
         let bytes = try NGramBinaryLayout.makeImage(from: tables)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 64)
+        let (buffer, release) = try allocateHugePageMemory(bytes.count, file: "")
         bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        try self.init(image: UnsafeRawBufferPointer(buffer), source: "", release: { buffer.deallocate() })
+        try self.init(image: UnsafeRawBufferPointer(buffer), source: "", release: release)
+    }
+
+    /// How a binary model file is brought into memory (KenLM's `query -l`).
+    public enum LoadMethod: String, Sendable, CaseIterable {
+        /// mmap the file: instant, pages read on first touch, shared between processes; 4 KiB pages.
+        case map
+        /// Read the file into anonymous memory advised for transparent huge pages: slower to load, but queries take
+        /// far fewer TLB misses (the default, as KenLM's probing model allocates with huge pages too).
+        case read
+    }
+
+    /// Loads a file written by `write(binaryTo:)`, by mmap or by reading it into huge-page memory.
+    public convenience init(binaryFile path: String, method: LoadMethod) throws {
+        if method == .map {
+            try self.init(binaryFile: path)
+            return
+        }
+        let descriptor = open(path, O_RDONLY)
+        if descriptor < 0 { throw NGramError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw NGramError(file: path, "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        let size = Int(info.st_size)
+        guard size >= NGramBinaryLayout.headerBytes else {
+            throw NGramError(file: path, "file is \(size) bytes, shorter than the \(NGramBinaryLayout.headerBytes)-byte header of an LMKit n-gram binary")
+        }
+        let (buffer, release) = try allocateHugePageMemory(size, file: path)
+        var offset = 0
+        while offset < size {
+            let got = read(descriptor, buffer.baseAddress! + offset, size - offset)
+            if got < 0 && errno == EINTR { continue }
+            if got <= 0 {
+                release()
+                throw NGramError(file: path, "read failed after \(offset) of \(size) bytes: \(got < 0 ? String(cString: strerror(errno)) : "unexpected end of file")")
+            }
+            offset += got
+        }
+        try self.init(image: UnsafeRawBufferPointer(buffer), source: path, release: release)
     }
 
     /// Memory-maps a file written by `write(binaryTo:)`; the pages are read lazily by the kernel.
@@ -203,14 +249,14 @@ public final class NGramModel: @unchecked Sendable {
     /// The id of a word given as UTF-8 bytes, or 0 (`<unk>`) when it is not in the vocabulary.
     public func wordId(utf8 bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return SpecialWord.unknown }
-        var index = Int(truncatingIfNeeded: NGramHashing.hashBytes(base, bytes.count)) & vocabularyMask
+        // Words are identified by their 64-bit hash, as KenLM's vocabulary does: one cache miss per word instead of
+        // three (slot, offsets, bytes). Collisions between vocabulary words are rejected when the model is built.
+        let hash = NGramHashing.hashBytes(base, bytes.count)
+        var index = Int(truncatingIfNeeded: hash) & vocabularyMask
         while true {
-            let stored = vocabularyTable[index]
-            if stored == 0 { return SpecialWord.unknown }
-            let id = Int(stored - 1)
-            let start = Int(vocabularyOffsets[id])
-            let length = Int(vocabularyOffsets[id + 1]) - start
-            if length == bytes.count && memcmp(vocabularyBlob + start, base, length) == 0 { return UInt32(id) }
+            let slot = vocabularyTable[index]
+            if slot.idPlusOne == 0 { return SpecialWord.unknown }
+            if slot.hash == hash { return UInt32(truncatingIfNeeded: slot.idPlusOne - 1) }
             index = (index + 1) & vocabularyMask
         }
     }
@@ -273,6 +319,8 @@ public final class NGramModel: @unchecked Sendable {
             j += 1
         }
         next.length = min(matched, order - 1)
+        // Drop context words whose n-gram has no extension (back-off stored as -0.0): no longer n-gram can match.
+        while next.length > 0 && next.backoffs[next.length - 1].bitPattern == (-Float.zero).bitPattern { next.length -= 1 }
         return NGramWordScore(log10Probability: log10Probability, ngramLength: matched, wordId: word)
     }
 
@@ -370,6 +418,8 @@ public func isWordSeparator(_ byte: UInt8) -> Bool {
 
 /// Scores every line of `text` as a sentence (with `<s>` and `</s>`), for perplexity. Lines are split on LF.
 public func scoreCorpus(_ model: NGramModel, _ text: UnsafeRawBufferPointer, begin: Bool = true, end: Bool = true) -> NGramCorpusScore {
+    // Measured and rejected (gcide order 5, 589 K tokens): a first pass touching every slot a sentence will probe,
+    // so cache misses overlap, gave no gain (4.03 M vs 4.03 M words/s); the out-of-order core already overlaps them.
     var total = NGramCorpusScore()
     var ids: [UInt32] = []
     var lineStart = 0
@@ -389,4 +439,15 @@ public func scoreCorpus(_ model: NGramModel, _ text: UnsafeRawBufferPointer, beg
         lineStart = lineEnd + 1
     }
     return total
+}
+
+/// Anonymous memory rounded to 2 MiB and advised for transparent huge pages (a hint: without THP it is plain memory).
+func allocateHugePageMemory(_ size: Int, file: String) throws -> (UnsafeMutableRawBufferPointer, () -> Void) {
+    let hugePage = 2 << 20
+    let rounded = max(hugePage, (size + hugePage - 1) / hugePage * hugePage)
+    guard let memory = mmap(nil, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED else {
+        throw NGramError(file: file, "cannot allocate \(rounded) bytes: \(String(cString: strerror(errno)))")
+    }
+    _ = madvise(memory, rounded, MADV_HUGEPAGE)
+    return (UnsafeMutableRawBufferPointer(start: memory, count: size), { munmap(memory, rounded) })
 }

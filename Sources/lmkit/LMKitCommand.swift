@@ -25,5 +25,6 @@ struct BenchCommand: ParsableCommand {
             BenchCoreCommand.self,
             TokenizerBenchCommand.self,
             BenchWord2VecCommand.self,
+            BenchNGramCommand.self,
         ])
 }

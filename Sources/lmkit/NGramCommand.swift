@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import LMNGram
+import LMBenchmarks
 
 struct NGramCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,14 +14,18 @@ struct NGramCommand: ParsableCommand {
 }
 
 /// Loads a model from an LMKit binary (detected by its magic) or an ARPA file.
-func loadNGramModel(_ path: String) throws -> NGramModel {
+func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws -> NGramModel {
     guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw ValidationError("cannot open model file \(path)")
+        throw NGramError(file: path, "cannot open the model file (expected an ARPA file or an LMKit binary)")
     }
     let head = handle.readData(ofLength: 8)
     try? handle.close()
-    if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path) }
-    return try NGramModel(tables: ARPAFormat.read(path: path))
+    if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path, method: method) }
+    let bar = StageProgress(title: "reading \(path)")
+    let tables = try ARPAFormat.read(path: path) { bar.update("n-grams", $0) }
+    bar.update("building lookup tables", 1)
+    bar.finish()
+    return try NGramModel(tables: tables)
 }
 
 /// Runs `body`, turning NGramError into a clean exit with the message (no stack trace, no crash).
@@ -78,16 +83,24 @@ struct NGramBuildCommand: ParsableCommand {
             let options = KneserNeyOptions(order: order, pruneThresholds: prune, discountFallback: fallback)
             let start = Date()
             let bar = StageProgress(title: "ngram build")
-            let result = try estimateKneserNey(corpusFile: text, options: options) { stage, fraction in
+            // ARPA only: stream each order to the file as it is finished (lower peak memory); the binary needs it all.
+            var streamed: ARPAStreamWriter?
+            let sink: KneserNeyOutputSink? = (arpa != nil && binary == nil) ? KneserNeyOutputSink(
+                begin: { vocabulary, counts in streamed = try ARPAStreamWriter(path: arpa!, vocabulary: vocabulary, counts: counts) },
+                order: { try streamed!.write($0) }) : nil
+            let result = try estimateKneserNey(corpusFile: text, options: options, progress: { stage, fraction in
                 bar.update(stage.rawValue, fraction)
-            }
+            }, sink: sink)
             bar.finish()
-            stderrLine("read \(result.wordCount) words in \(result.sentenceCount) sentences; vocabulary \(result.tables.vocabulary.count)")
+            try streamed?.finish()
+            let counts = result.tables.orders.isEmpty ? [] : result.tables.counts
+            stderrLine("read \(result.wordCount) words in \(result.sentenceCount) sentences")
             for (n, discount) in result.discounts.enumerated() {
                 let amounts = discount.amounts[1...].map { String(format: "%.6f", $0) }.joined(separator: " ")
-                stderrLine("order \(n + 1): \(result.tables.counts[n]) n-grams, discounts \(amounts)\(discount.usedFallback ? " (fallback)" : "")")
+                let count = n < counts.count ? "\(counts[n]) n-grams, " : ""
+                stderrLine("order \(n + 1): \(count)discounts \(amounts)\(discount.usedFallback ? " (fallback)" : "")")
             }
-            if let arpa { try ARPAFormat.write(result.tables, to: arpa) }
+            if sink == nil, let arpa { try ARPAFormat.write(result.tables, to: arpa) }
             if let binary { try NGramModel(tables: result.tables).write(binaryTo: binary) }
             stderrLine(String(format: "done in %.2f s", Date().timeIntervalSince(start)))
         }
@@ -114,6 +127,9 @@ struct NGramQueryCommand: ParsableCommand {
     @Argument(help: "Model: ARPA file or LMKit binary.")
     var model: String
 
+    @Option(help: "How to load an LMKit binary: map (mmap, instant) or read (into huge-page memory, like KenLM's -l read).")
+    var load: NGramModel.LoadMethod = .map
+
     @Option(name: .long, help: "Sentences to score, one per line (default: stdin).")
     var text: String?
 
@@ -134,7 +150,7 @@ struct NGramQueryCommand: ParsableCommand {
 
     func run() throws {
         try reportingNGramErrors {
-            let lm = try loadNGramModel(model)
+            let lm = try loadNGramModel(model, method: load)
             let lines = try readSentenceLines(text)
             var corpus = NGramCorpusScore()
             var output = ""
@@ -184,12 +200,15 @@ struct NGramPerplexityCommand: ParsableCommand {
     @Argument(help: "Model: ARPA file or LMKit binary.")
     var model: String
 
+    @Option(help: "How to load an LMKit binary: map (mmap, instant) or read (into huge-page memory, like KenLM's -l read).")
+    var load: NGramModel.LoadMethod = .map
+
     @Option(name: .long, help: "Test text, one sentence per line.")
     var text: String
 
     func run() throws {
         try reportingNGramErrors {
-            let lm = try loadNGramModel(model)
+            let lm = try loadNGramModel(model, method: load)
             let bytes = try readFileBytes(text)
             let corpus = bytes.withUnsafeBytes { scoreCorpus(lm, $0) }
             print("Sentences:\t\(corpus.sentenceCount)")
@@ -235,10 +254,16 @@ final class StageProgress {
     let title: String
     let start = Date()
     let isTerminal = isatty(2) != 0
+    private var lastLine = Date.distantPast
 
     init(title: String) { self.title = title }
 
     func update(_ stage: String, _ fraction: Double) {
+        // Off a terminal (logs, pipes) print at most one line per second.
+        if !isTerminal {
+            if Date().timeIntervalSince(lastLine) < 1 && fraction < 1 { return }
+            lastLine = Date()
+        }
         let elapsed = Date().timeIntervalSince(start)
         let width = 20
         let filled = Int((fraction * Double(width)).rounded())
@@ -249,3 +274,38 @@ final class StageProgress {
 
     func finish() { if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
+
+/// `lmkit bench ngram`: build time, peak RSS and query speed vs KenLM (lmplz, Python kenlm) on gcide.
+struct BenchNGramCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ngram",
+        abstract: "LMKit vs KenLM: build time and peak RSS (lmplz -S 1G), query words/s (python kenlm), on gcide.")
+
+    @Option(help: "Training words taken from Debian dict-gcide.")
+    var words: Int = 2_000_000
+
+    @Option(name: [.customShort("o"), .long], help: "Model order.")
+    var order: Int = 5
+
+    @Option(help: "Working directory (corpus, models).")
+    var workDirectory: String = "/tmp/lmkit-bench-ngram"
+
+    @Option(help: "Python interpreter for Benchmarks/reference/ngram_reference.py.")
+    var python: String = "python3"
+
+    func validate() throws {
+        if words < 1000 { throw ValidationError("--words must be at least 1000") }
+        if order < 1 || order > NGramModel.maximumOrder { throw ValidationError("--order must be 1…\(NGramModel.maximumOrder)") }
+    }
+
+    func run() throws {
+        var options = NGramBenchmarkOptions()
+        options.words = words
+        options.order = order
+        options.workDirectory = workDirectory
+        options.python = python
+        try reportingNGramErrors { try NGramBenchmark.run(options) }
+    }
+}
+
+extension NGramModel.LoadMethod: ExpressibleByArgument {}
