@@ -21,13 +21,18 @@ final class Word2VecTrainerTests: XCTestCase {
 
     private func train(_ corpus: CorpusFile, _ edit: (inout Word2VecConfiguration) -> Void) throws -> WordVectors {
         var c = Word2VecConfiguration()
-        c.vectorSize = 16; c.window = 3; c.epochs = 3; c.threads = 1; c.minCount = 1; c.sample = 0
+        // 20 dimensions: not a multiple of 16, so the row padding (stride 32) is exercised.
+        c.vectorSize = 20; c.window = 3; c.epochs = 3; c.threads = 1; c.minCount = 1; c.sample = 0
         edit(&c)
         let vocab = try Word2VecVocabulary(counting: corpus, minCount: c.minCount, sample: c.sample)
         let model = try Word2VecModel(vocabulary: vocab, configuration: c)
         let report = model.train(corpus: corpus)
         XCTAssertEqual(report.rawWords, 1500 * 12 * c.epochs)
-        return model.wordVectors
+        // Row padding must stay zero and never reach the exported vectors.
+        for w in 0..<vocab.words.count { for i in c.vectorSize..<model.stride { XCTAssertEqual(model.syn0[w * model.stride + i], 0) } }
+        let vectors = model.wordVectors
+        XCTAssertEqual(vectors.vectors.count, vocab.words.count * c.vectorSize)
+        return vectors
     }
 
     func testEveryObjectiveSeparatesTopics() throws {
