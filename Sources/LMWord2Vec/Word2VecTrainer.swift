@@ -11,6 +11,7 @@ import Synchronization
 public struct Word2VecConfiguration: Sendable, Equatable {
     /// Skip-gram (predict context from word; gensim `sg=1`) or CBOW (predict word from the context mean; `sg=0`).
     public enum Architecture: String, Sendable { case skipGram = "skipgram", cbow }
+    /// gensim's default is CBOW (`sg=0`); `lmkit word2vec train` defaults to skip-gram, as the parity run.
     public var architecture: Architecture = .cbow
     /// Embedding dimension (`vector_size`, `-size`).
     public var vectorSize = 100
@@ -39,6 +40,7 @@ public struct Word2VecConfiguration: Sendable, Equatable {
     /// CBOW: average (true, `cbow_mean=1`) or sum the context vectors.
     public var cbowMean = true
 
+    /// gensim 4.4 defaults.
     public init() {}
 
     /// Throws a `Word2VecError` naming the first invalid field.
@@ -65,6 +67,7 @@ public struct Word2VecProgress: Sendable {
     public var alpha: Float
     /// Corpus tokens processed so far (all epochs), and tokens actually trained (after vocabulary and subsampling).
     public var rawWords: Int
+    /// Tokens trained so far (after vocabulary trimming and subsampling).
     public var effectiveWords: Int
     /// Seconds since training started.
     public var elapsed: Double
@@ -84,7 +87,9 @@ public struct Word2VecTrainingReport: Sendable {
 
 /// A word2vec model: vocabulary plus input (`syn0`, the word vectors) and output (`syn1neg`, `syn1`) weights.
 public final class Word2VecModel: @unchecked Sendable {
+    /// The hyper-parameters the model was created with.
     public let configuration: Word2VecConfiguration
+    /// The vocabulary; row `i` of every weight matrix belongs to `vocabulary.words[i]`.
     public let vocabulary: Word2VecVocabulary
     let tree: HuffmanTree?
     let syn0: UnsafeMutablePointer<Float>
