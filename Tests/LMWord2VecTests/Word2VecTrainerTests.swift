@@ -73,4 +73,23 @@ final class Word2VecTrainerTests: XCTestCase {
         c = Word2VecConfiguration(); c.minAlpha = 1
         XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("alpha")) }
     }
+
+    func testText8StyleSingleLineIsCutInto10000TokenSentences() throws {
+        // 25 000 tokens on one line without a final newline: must train as 10 000 + 10 000 + 5 000 token sentences
+        // (gensim Text8Corpus), never overflowing the 10 000-token sentence buffer.
+        let text = (0..<25_000).map { "t\($0 % 50)" }.joined(separator: " ")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("w2v-text8-\(getpid()).txt").path
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let corpus = try CorpusFile(path: path)
+        for architecture in [Word2VecConfiguration.Architecture.skipGram, .cbow] {
+            var c = Word2VecConfiguration()
+            c.architecture = architecture; c.vectorSize = 8; c.epochs = 1; c.threads = 2; c.minCount = 1; c.sample = 0
+            let vocab = try Word2VecVocabulary(counting: corpus, minCount: 1, sample: 0)
+            XCTAssertEqual(vocab.words.count, 50)
+            let report = try Word2VecModel(vocabulary: vocab, configuration: c).train(corpus: corpus)
+            XCTAssertEqual(report.rawWords, 25_000)
+            XCTAssertEqual(report.effectiveWords, 25_000)
+        }
+    }
 }
