@@ -179,6 +179,8 @@ public final class Word2VecModel: @unchecked Sendable {
 final class SharedProgress: Sendable {
     let raw = Atomic<Int>(0)
     let effective = Atomic<Int>(0)
+    /// Receives the OR of the prefetching loads; never read, it only makes those loads observable.
+    let prefetchSink = Atomic<UInt32>(0)
 }
 
 /// One training thread: its random stream, sentence buffer and scratch rows.
@@ -256,7 +258,7 @@ struct Worker {
         }
         negatives.deallocate()
         targets.deallocate()
-        if prefetchSink == 0x7FC0_0001 { shared.raw.wrappingAdd(0, ordering: .relaxed) }
+        shared.prefetchSink.store(prefetchSink, ordering: .relaxed)  // an observable use, so the early loads stay
     }
 
     /// Publishes this thread's counts and recomputes the linearly decaying learning rate from global progress.
