@@ -14,7 +14,7 @@ final class Word2VecTrainerTests: XCTestCase {
             text += (0..<12).map { _ in "\(topic)\(next() % 20)" }.joined(separator: " ") + "\n"
         }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w2v-topics-\(getpid())-\(UUID().uuidString).txt").path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         return try CorpusFile(path: path)
     }
@@ -79,7 +79,7 @@ final class Word2VecTrainerTests: XCTestCase {
         // (gensim Text8Corpus), never overflowing the 10 000-token sentence buffer.
         let text = (0..<25_000).map { "t\($0 % 50)" }.joined(separator: " ")
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w2v-text8-\(getpid()).txt").path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let corpus = try CorpusFile(path: path)
         for architecture in [Word2VecConfiguration.Architecture.skipGram, .cbow] {
