@@ -73,7 +73,9 @@ public func runWord2VecBenchmark(_ options: Word2VecBenchmarkOptions) throws {
         let report = model.train(corpus: corpus)
         let ours = report.effectiveWordsPerSecond
         let ratio = reference.map { String(format: "%.2fx", ours / $0) } ?? "-"
-        print(String(format: "%7d  %14@  %13.0f  %@", threads, reference.map { String(format: "%.0f", $0) } ?? "-", ours, ratio))
+        let referenceText = reference.map { String(format: "%.0f", $0) } ?? "-"
+        print(String(format: "%7d  ", threads) + String(repeating: " ", count: max(0, 14 - referenceText.count)) + referenceText
+              + String(format: "  %13.0f  ", ours) + ratio)
     }
 }
 

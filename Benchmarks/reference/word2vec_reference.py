@@ -3,7 +3,7 @@
 
 Subcommands (each prints one JSON object on the last stdout line):
   prepare OUT [--max-words N]   write the gcide corpus as tokens (preprocessing below), one paragraph per line
-  train CORPUS [options]        train gensim Word2Vec, report effective words/s (gensim's own counter), save vectors
+  train CORPUS [options]        train gensim Word2Vec (corpus_file mode unless --iterable), report effective words/s (gensim's own counter), save vectors
   evaluate VECTORS [--binary]   gensim's evaluate_word_analogies (restrict_vocab 30000) and evaluate_word_pairs on
                                 gensim's test_data questions-words.txt and wordsim353.tsv
   neighbours A B WORDS...       overlap of gensim most_similar top-10 between two vector files
@@ -82,8 +82,12 @@ def train(a):
                      min_count=a.min_count, sg=a.sg, workers=a.workers, epochs=a.epochs, seed=a.seed, alpha=a.alpha)
     model.build_vocab(corpus_file=a.corpus)
     t1 = time.time()
-    model.train(corpus_iterable=LineSentence(a.corpus), total_examples=model.corpus_count,
-                total_words=model.corpus_total_words, epochs=a.epochs)
+    if a.iterable:
+        model.train(corpus_iterable=LineSentence(a.corpus), total_examples=model.corpus_count,
+                    total_words=model.corpus_total_words, epochs=a.epochs)
+    else:  # corpus_file mode: gensim's fastest path (Cython file reading, no Python job queue); measured ~5-10 % faster here
+        model.train(corpus_file=a.corpus, total_examples=model.corpus_count,
+                    total_words=model.corpus_total_words, epochs=a.epochs)
     t2 = time.time()
     report.update(vocab_seconds=t1 - t0, train_seconds=t2 - t1, workers=a.workers, vocabulary=len(model.wv))
     if a.save:
@@ -124,6 +128,7 @@ def main():
                                ("epochs", int, 5), ("seed", int, 1), ("alpha", float, 0.025)]:
         t.add_argument("--" + name, type=typ, default=default)
     t.add_argument("--save")
+    t.add_argument("--iterable", action="store_true", help="train from LineSentence (Python iterator) instead of corpus_file")
     e = sub.add_parser("evaluate"); e.add_argument("vectors"); e.add_argument("--binary", action="store_true")
     e.add_argument("--restrict", type=int, default=30000)
     n = sub.add_parser("neighbours"); n.add_argument("a"); n.add_argument("b"); n.add_argument("words", nargs="*")

@@ -7,8 +7,11 @@ import Foundation
 
 /// Accuracy of one analogy section (or the total).
 public struct AnalogySection: Sendable, Equatable {
+    /// Section title from the `: name` header line.
     public var name: String
+    /// Questions whose first admissible top-5 prediction was the expected word.
     public var correct: Int
+    /// Answerable questions predicted wrongly.
     public var incorrect: Int
     /// `correct / (correct + incorrect)`, 0 when the section had no answerable question (as gensim logs it).
     public var accuracy: Double { correct + incorrect == 0 ? 0 : Double(correct) / Double(correct + incorrect) }
@@ -28,10 +31,13 @@ public struct AnalogyResult: Sendable {
 
 /// Result of a word-pair similarity evaluation.
 public struct WordPairResult: Sendable {
+    /// Pearson correlation of gold scores and cosine similarities.
     public var pearson: Double
+    /// Spearman rank correlation (average ranks for ties), gensim's headline number.
     public var spearman: Double
     /// Percentage of pairs skipped because a word is out of vocabulary.
     public var outOfVocabularyPercent: Double
+    /// Pairs that entered the correlations.
     public var pairsUsed: Int
 }
 

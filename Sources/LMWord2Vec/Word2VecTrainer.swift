@@ -11,6 +11,7 @@ import Synchronization
 public struct Word2VecConfiguration: Sendable, Equatable {
     /// Skip-gram (predict context from word; gensim `sg=1`) or CBOW (predict word from the context mean; `sg=0`).
     public enum Architecture: String, Sendable { case skipGram = "skipgram", cbow }
+    /// gensim's default is CBOW (`sg=0`); `lmkit word2vec train` defaults to skip-gram, as the parity run.
     public var architecture: Architecture = .cbow
     /// Embedding dimension (`vector_size`, `-size`).
     public var vectorSize = 100
@@ -39,6 +40,7 @@ public struct Word2VecConfiguration: Sendable, Equatable {
     /// CBOW: average (true, `cbow_mean=1`) or sum the context vectors.
     public var cbowMean = true
 
+    /// gensim 4.4 defaults.
     public init() {}
 
     /// Throws a `Word2VecError` naming the first invalid field.
@@ -65,6 +67,7 @@ public struct Word2VecProgress: Sendable {
     public var alpha: Float
     /// Corpus tokens processed so far (all epochs), and tokens actually trained (after vocabulary and subsampling).
     public var rawWords: Int
+    /// Tokens trained so far (after vocabulary trimming and subsampling).
     public var effectiveWords: Int
     /// Seconds since training started.
     public var elapsed: Double
@@ -84,12 +87,18 @@ public struct Word2VecTrainingReport: Sendable {
 
 /// A word2vec model: vocabulary plus input (`syn0`, the word vectors) and output (`syn1neg`, `syn1`) weights.
 public final class Word2VecModel: @unchecked Sendable {
+    /// The hyper-parameters the model was created with.
     public let configuration: Word2VecConfiguration
+    /// The vocabulary; row `i` of every weight matrix belongs to `vocabulary.words[i]`.
     public let vocabulary: Word2VecVocabulary
     let tree: HuffmanTree?
     let syn0: UnsafeMutablePointer<Float>
     let syn1neg: UnsafeMutablePointer<Float>?
     let syn1: UnsafeMutablePointer<Float>?
+    /// Floats per row: `vectorSize` rounded up to a multiple of 16 so rows start on 64-byte cache lines and the kernels
+    /// run without a scalar tail. The padding stays exactly zero (every update adds `g · 0` to it), so it never changes
+    /// a result; measured A/B in BENCHMARKS.md "Word2Vec".
+    let stride: Int
 
     static let maxExp: Float = 6
     static let expTableSize = 1000
@@ -105,17 +114,25 @@ public final class Word2VecModel: @unchecked Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.vocabulary = vocabulary
-        let n = vocabulary.words.count * configuration.vectorSize
-        syn0 = .allocate(capacity: n)
-        var r = configuration.seed
-        let invSize = 1 / Float(configuration.vectorSize)
-        for i in 0..<n {
-            r = r &* 25_214_903_917 &+ 11
-            syn0[i] = (Float(r & 0xFFFF) / 65536 - 0.5) * invSize
+        let dim = configuration.vectorSize
+        stride = (dim + 15) / 16 * 16
+        let n = vocabulary.words.count * stride
+        func allocateZeroed() -> UnsafeMutablePointer<Float> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)
+            return raw.initializeMemory(as: Float.self, repeating: 0, count: n)
         }
-        if configuration.negative > 0 { syn1neg = .allocate(capacity: n); syn1neg!.initialize(repeating: 0, count: n) } else { syn1neg = nil }
+        syn0 = allocateZeroed()
+        var r = configuration.seed
+        let invSize = 1 / Float(dim)
+        for w in 0..<vocabulary.words.count {
+            for i in 0..<dim {
+                r = r &* 25_214_903_917 &+ 11
+                syn0[w * stride + i] = (Float(r & 0xFFFF) / 65536 - 0.5) * invSize
+            }
+        }
+        syn1neg = configuration.negative > 0 ? allocateZeroed() : nil
         if configuration.hierarchicalSoftmax {
-            syn1 = .allocate(capacity: n); syn1!.initialize(repeating: 0, count: n)
+            syn1 = allocateZeroed()
             tree = HuffmanTree(counts: vocabulary.counts)
         } else { syn1 = nil; tree = nil }
     }
@@ -124,9 +141,10 @@ public final class Word2VecModel: @unchecked Sendable {
 
     /// The trained input vectors as `WordVectors` (copied), in vocabulary order.
     public var wordVectors: WordVectors {
-        let n = vocabulary.words.count * configuration.vectorSize
-        return WordVectors(words: vocabulary.words, dimension: configuration.vectorSize,
-                           vectors: Array(UnsafeBufferPointer(start: syn0, count: n)))
+        let dim = configuration.vectorSize
+        var vectors = [Float](); vectors.reserveCapacity(vocabulary.words.count * dim)
+        for w in 0..<vocabulary.words.count { vectors.append(contentsOf: UnsafeBufferPointer(start: syn0 + w * stride, count: dim)) }
+        return WordVectors(words: vocabulary.words, dimension: dim, vectors: vectors)
     }
 
     /// Trains for `configuration.epochs` passes over `corpus` with `configuration.threads` Hogwild threads.
@@ -161,6 +179,8 @@ public final class Word2VecModel: @unchecked Sendable {
 final class SharedProgress: Sendable {
     let raw = Atomic<Int>(0)
     let effective = Atomic<Int>(0)
+    /// Receives the OR of the prefetching loads; never read, it only makes those loads observable.
+    let prefetchSink = Atomic<UInt32>(0)
 }
 
 /// One training thread: its random stream, sentence buffer and scratch rows.
@@ -202,7 +222,7 @@ struct Worker {
         let vocabulary = model.vocabulary
         let table = vocabulary.table
         let sampling = config.sample > 0
-        let dim = config.vectorSize
+        let dim = model.stride
         let sentence = UnsafeMutablePointer<Int32>.allocate(capacity: CorpusFile.maxSentenceLength)
         let work = UnsafeMutablePointer<Float>.allocate(capacity: dim)
         let neu1 = UnsafeMutablePointer<Float>.allocate(capacity: dim)
@@ -238,7 +258,7 @@ struct Worker {
         }
         negatives.deallocate()
         targets.deallocate()
-        if prefetchSink == 0x7FC0_0001 { shared.raw.wrappingAdd(0, ordering: .relaxed) }
+        shared.prefetchSink.store(prefetchSink, ordering: .relaxed)  // an observable use, so the early loads stay
     }
 
     /// Publishes this thread's counts and recomputes the linearly decaying learning rate from global progress.
@@ -273,7 +293,7 @@ struct Worker {
     @inline(__always)
     mutating func outputStep(input: UnsafeMutablePointer<Float>, target: Int, work: UnsafeMutablePointer<Float>,
                              negatives: NegativeSampler) {
-        let dim = model.configuration.vectorSize
+        let dim = model.stride
         if let syn1 = model.syn1, let tree = model.tree {
             tree.codes.withUnsafeBufferPointer { codes in
                 tree.points.withUnsafeBufferPointer { points in
@@ -307,8 +327,7 @@ struct Worker {
             for t in 0..<m {
                 let rowPointer = syn1neg + targets[t] * dim
                 var o = 0
-                while o < dim { sink |= rowPointer[o].bitPattern; o += 16 }
-                sink |= rowPointer[dim - 1].bitPattern
+                while o < dim { sink |= rowPointer[o].bitPattern; o += 16 }  // one load per 64-byte line
             }
             prefetchSink &+= sink
             for t in 0..<m {
@@ -324,7 +343,7 @@ struct Worker {
                                 neu1: UnsafeMutablePointer<Float>, negatives: NegativeSampler) {
         guard n > 1 else { return }
         let config = model.configuration
-        let dim = config.vectorSize, window = config.window
+        let dim = model.stride, window = config.window
         let syn0 = model.syn0
         for i in 0..<n {
             let b = Int(random32() % UInt64(window))

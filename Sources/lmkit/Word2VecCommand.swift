@@ -77,6 +77,11 @@ struct Word2VecTrain: ParsableCommand {
             c.hierarchicalSoftmax = hs != 0; c.sample = sample; c.minCount = minCount; c.maxFinalVocab = maxVocab
             c.alpha = alpha; c.minAlpha = minAlpha; c.epochs = epochs; c.threads = threads; c.seed = seed; c.cbowMean = cbowMean != 0
             try c.validate()
+            // Fail before hours of training, not after, when the output cannot be written.
+            let outputDirectory = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: outputDirectory) else {
+                throw Word2VecError("\(output): output directory \(outputDirectory) does not exist or is not writable")
+            }
             let corpus = try CorpusFile(path: input)
             let vocabBar = quiet ? nil : ProgressLine("vocabulary")
             let vocabulary = try Word2VecVocabulary(counting: corpus, minCount: minCount, maxFinalVocab: maxVocab, sample: sample,

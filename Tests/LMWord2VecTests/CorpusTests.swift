@@ -6,7 +6,7 @@ import XCTest
 final class CorpusTests: XCTestCase {
     private func write(_ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w2v-corpus-\(getpid())-\(UUID().uuidString).txt").path
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
         return path
     }

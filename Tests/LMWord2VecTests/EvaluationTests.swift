@@ -48,7 +48,7 @@ final class EvaluationTests: XCTestCase {
     func testAnalogyFileErrors() throws {
         let wv = try WordVectors.load(path: fixtureURL("word2vec/vectors.txt").path)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("w2v-q-\(getpid()).txt").path
-        FileManager.default.createFile(atPath: path, contents: Data("king queen man woman\n".utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data("king queen man woman\n".utf8))
         defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try wv.evaluateAnalogies(path: path)) { XCTAssertTrue("\($0)".contains(":1:"), "\($0)") }
         XCTAssertThrowsError(try wv.evaluateWordPairs(path: path + ".missing")) { XCTAssertTrue("\($0)".contains(".missing")) }

@@ -69,13 +69,13 @@ final class VocabularyTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let empty = dir.appendingPathComponent("empty.txt").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         XCTAssertThrowsError(try CorpusFile(path: empty)) { XCTAssertTrue("\($0)".contains("empty.txt")) }
         XCTAssertThrowsError(try CorpusFile(path: dir.appendingPathComponent("missing.txt").path)) {
             XCTAssertTrue("\($0)".contains("missing.txt"))
         }
         let rare = dir.appendingPathComponent("rare.txt").path
-        FileManager.default.createFile(atPath: rare, contents: Data("a b c\n".utf8))
+        _ = FileManager.default.createFile(atPath: rare, contents: Data("a b c\n".utf8))
         XCTAssertThrowsError(try Word2VecVocabulary(counting: CorpusFile(path: rare), minCount: 5)) {
             XCTAssertTrue("\($0)".contains("min_count"), "\($0)")
         }

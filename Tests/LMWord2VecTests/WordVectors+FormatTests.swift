@@ -14,7 +14,7 @@ final class WordVectorsFormatTests: XCTestCase {
 
     private func write(_ name: String, _ bytes: [UInt8]) -> String {
         let path = dir.appendingPathComponent(name).path
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
@@ -63,7 +63,6 @@ final class WordVectorsFormatTests: XCTestCase {
 
     func testTruncatedBinaryNamesEntry() throws {
         var bytes = Array("2 4\nab ".utf8)
-        withUnsafeBytes(of: [Float](repeating: 1, count: 4)) { _ in }
         [Float](repeating: 1, count: 4).withUnsafeBytes { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: Array("\ncd ".utf8))
         bytes.append(contentsOf: [0, 0, 128])
