@@ -42,7 +42,7 @@ public struct SafetensorsWriter {
     public mutating func add(_ name: String, _ tensor: Tensor, as dtype: SafetensorsDType = .float32) throws {
         try checkName(name)
         guard dtype.isWritableFromFloat else {
-            throw SafetensorsError(.invalidArgument, file: name, "cannot store a float tensor as \(dtype.rawValue); use F32, F16, BF16 or F64")
+            throw SafetensorsError(.invalidArgument, file: "safetensors writer", "tensor \"\(name)\": cannot store a float tensor as \(dtype.rawValue); use F32, F16, BF16 or F64")
         }
         items[name] = Item(name: name, dtype: dtype, shape: tensor.shape, payload: .tensor(tensor))
     }
@@ -55,8 +55,8 @@ public struct SafetensorsWriter {
     }
 
     private func checkName(_ name: String) throws {
-        guard name != "__metadata__" else { throw SafetensorsError(.invalidArgument, file: name, "\"__metadata__\" is reserved and cannot name a tensor") }
-        guard items[name] == nil else { throw SafetensorsError(.invalidArgument, file: name, "tensor \"\(name)\" was added twice") }
+        guard name != "__metadata__" else { throw SafetensorsError(.invalidArgument, file: "safetensors writer", "\"__metadata__\" is reserved and cannot name a tensor") }
+        guard items[name] == nil else { throw SafetensorsError(.invalidArgument, file: "safetensors writer", "tensor \"\(name)\" was added twice") }
     }
 
     /// Items in file order: descending dtype (Rust `Dtype` order), then name.
@@ -123,7 +123,7 @@ public struct SafetensorsWriter {
             while done < bytes.count {
                 let chunk = Swift.min(bytes.count - done, 1 << 24, budget)
                 if chunk == 0 { throw SafetensorsError(.io, file: path, "write interrupted (simulated failure)") }
-                let n = Glibc.write(fd, bytes.baseAddress! + done, chunk)
+                let n = posixWrite(fd, bytes.baseAddress! + done, chunk)
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw SafetensorsError(.io, file: path, "write failed: \(String(cString: strerror(errno)))")
@@ -140,9 +140,14 @@ public struct SafetensorsWriter {
             case .stored(let file, let entry):
                 try file.withRawBytes(of: entry) { try writeAll($0) }
             case .tensor(let tensor):
+                let source = tensor.contiguous()
+                // Same element type: write straight from the tensor's memory (a borrowed mapping included), no copy.
+                if (source.dtype == .float32 && item.dtype == .float32) || (source.dtype == .float64 && item.dtype == .float64) {
+                    try writeAll(UnsafeRawBufferPointer(start: source.storage.base + source.offset * source.dtype.byteSize, count: byteCount))
+                    continue
+                }
                 let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
                 defer { buffer.deallocate() }
-                let source = tensor.contiguous()
                 switch source.dtype {
                 case .float32: encodeElements(UnsafePointer(source.pointer(Float.self)), count: source.count, as: item.dtype, into: buffer)
                 case .float64: encodeElements(UnsafePointer(source.pointer(Double.self)), count: source.count, as: item.dtype, into: buffer)
@@ -161,6 +166,15 @@ public struct SafetensorsWriter {
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 { fsync(directoryFD); close(directoryFD) }
     }
+}
+
+/// `write(2)`, named apart from `SafetensorsWriter.write(to:)`.
+private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, bytes, count)
+    #else
+    return Darwin.write(fd, bytes, count)
+    #endif
 }
 
 /// Writes `tensors` to `path` as safetensors (all stored as `dtype`: F32 by default, or F16/BF16/F64), atomically.

@@ -75,7 +75,7 @@ struct SafetensorsConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Rewrite a safetensors file through LMKit's writer, casting floating-point tensors.",
         discussion: """
-        Floating-point tensors (F64, F32, F16, BF16, F8) are decoded to float32 and stored as --dtype; integer and \
+        Floating-point tensors (F64, F32, F16, BF16, F8) are decoded to float32 and stored as --dtype (tensors already of that type are copied as is); integer and \
         BOOL tensors are copied unchanged. Metadata is kept. The output is written atomically (IN may equal OUT).
         """)
 
@@ -94,7 +94,10 @@ struct SafetensorsConvertCommand: ParsableCommand {
         var writer = SafetensorsWriter(metadata: file.hasMetadata ? file.metadata : nil)
         var cast = 0, copied = 0
         for entry in file.entries {
-            if entry.dtype.isFloatingPoint {
+            if entry.dtype == dtype.dtype {
+                try writer.addStored(entry, from: file)   // already the target type: copy the bytes, no decode
+                cast += 1
+            } else if entry.dtype.isFloatingPoint {
                 try writer.add(entry.name, file.tensor(for: entry), as: dtype.dtype)
                 cast += 1
             } else {
