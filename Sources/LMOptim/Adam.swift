@@ -46,17 +46,19 @@ public class Adam: Optimizer {
         let lerpWeight = Float(1 - beta1), b2 = Float(beta2), oneMinusB2 = Float(1 - beta2)
         let bias1 = 1 - Foundation.pow(beta1, Double(step)), bias2 = 1 - Foundation.pow(beta2, Double(step))
         let negStepSize = Float(-(lr / bias1)), bias2Sqrt = Float(Foundation.pow(bias2, 0.5)), epsF = Float(eps)
-        // ATen's lerp switches form at weight 0.5 (at::native::lerp); both branches kept for β₁ ≤ 0.5.
+        // ATen's lerp switches form at weight 0.5 (at::native::lerp); both branches kept for β₁ ≥ 0.5.
         let smallWeight = Swift.abs(lerpWeight) < 0.5
-        for i in 0..<n {
-            if applyDecoupled { p[i] *= decay }
-            var d = g[i]
-            if l2 != 0 { d = d.addingProduct(p[i], l2) }
-            let diff = d - m[i]
-            m[i] = smallWeight ? m[i].addingProduct(lerpWeight, diff) : d - diff * (1 - lerpWeight)
-            v[i] = (v[i] * b2).addingProduct(oneMinusB2 * d, d) // torch: mul_ then addcmul_ (scalar path contracted to an FMA)
-            let denom = v[i].squareRoot() / bias2Sqrt + epsF
-            p[i] = p[i] + negStepSize * m[i] / denom
+        UpdateKernels.forBlocks(n) { start, count in
+            UpdateKernels.map4(count, p + start, g + start, m + start, v + start) { p, g, m, v in
+                if applyDecoupled { p *= decay }                                  // param.mul_(1 - lr·wd)
+                var d = g
+                if l2 != 0 { d = d.addingProduct(p, l2) }                         // grad.add(param, alpha=wd)
+                let diff = d - m                                                  // exp_avg.lerp_(grad, 1 - β₁)
+                m = smallWeight ? m.addingProduct(lerpWeight, diff) : d - diff * (1 - lerpWeight)
+                v = (v * b2).addingProduct(oneMinusB2 * d, d)                     // mul_(β₂).addcmul_(g, g, 1 - β₂)
+                let denom = UpdateKernels.squareRoot(v) / bias2Sqrt + epsF                     // (√v / √bc₂).add_(eps)
+                p = p + negStepSize * m / denom                                   // addcdiv_(m, denom, -step_size)
+            }
         }
     }
 }

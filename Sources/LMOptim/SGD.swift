@@ -35,15 +35,19 @@ public final class SGD: Optimizer {
         let mu = Float(momentum), oneMinusDampening = Float(1 - dampening)
         let hasMomentum = momentum != 0
         let firstStep = hasMomentum && state[name]?["momentum_buffer"] == nil
-        let buf: UnsafeMutablePointer<Float>? = hasMomentum ? stateTensor(name, "momentum_buffer", like: parameter).pointer(Float.self) : nil
-        for i in 0..<n {
-            var d = g[i]
-            if wd != 0 { d = d.addingProduct(p[i], wd) }
-            if let buf {
-                buf[i] = firstStep ? d : (buf[i] * mu).addingProduct(d, oneMinusDampening)
-                d = nesterov ? d.addingProduct(buf[i], mu) : buf[i]
+        // Without momentum the buffer slot aliases the gradient and is written back unchanged.
+        let buf = hasMomentum ? stateTensor(name, "momentum_buffer", like: parameter).pointer(Float.self) : g
+        let nesterov = self.nesterov
+        UpdateKernels.forBlocks(n) { start, count in
+            UpdateKernels.map3(count, p + start, g + start, buf + start) { p, g, b in
+                var d = g
+                if wd != 0 { d = d.addingProduct(p, wd) }                        // grad.add(param, alpha=wd)
+                if hasMomentum {
+                    b = firstStep ? d : (b * mu).addingProduct(d, oneMinusDampening) // buf.mul_(μ).add_(grad, alpha=1-τ)
+                    d = nesterov ? d.addingProduct(b, mu) : b                     // grad.add(buf, alpha=μ) or buf
+                }
+                p = p.addingProduct(d, lr)                                        // param.add_(grad, alpha=-lr)
             }
-            p[i] = p[i].addingProduct(d, lr)
         }
     }
 }
