@@ -60,6 +60,26 @@ enum UpdateKernels {
         }
     }
 
+    /// `map4` with a fifth updated array `e` (Adam's AMSGrad maximum).
+    @inline(__always)
+    static func map5(_ count: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>,
+                     _ c: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ e: UnsafeMutablePointer<Float>,
+                     _ lanes: (inout SIMD8<Float>, SIMD8<Float>, inout SIMD8<Float>, inout SIMD8<Float>, inout SIMD8<Float>) -> Void) {
+        var i = 0
+        while i + 8 <= count {
+            var va = load(a + i), vc = load(c + i), vd = load(d + i), ve = load(e + i)
+            lanes(&va, load(b + i), &vc, &vd, &ve)
+            store(va, a + i); store(vc, c + i); store(vd, d + i); store(ve, e + i)
+            i += 8
+        }
+        if i < count {
+            var va = SIMD8<Float>(), vb = SIMD8<Float>(), vc = SIMD8<Float>(), vd = SIMD8<Float>(), ve = SIMD8<Float>()
+            for j in 0..<(count - i) { va[j] = a[i + j]; vb[j] = b[i + j]; vc[j] = c[i + j]; vd[j] = d[i + j]; ve[j] = e[i + j] }
+            lanes(&va, vb, &vc, &vd, &ve)
+            for j in 0..<(count - i) { a[i + j] = va[j]; c[i + j] = vc[j]; d[i + j] = vd[j]; e[i + j] = ve[j] }
+        }
+    }
+
     /// `map4` for three arrays: `a` and `c` are updated, `b` is read.
     @inline(__always)
     static func map3(_ count: Int, _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>,

@@ -16,6 +16,7 @@ struct OptimFixture: Decodable {
     }
     struct Options: Decodable {
         let momentum: Double?, dampening: Double?, nesterov: Bool?, betas: [Double]?, eps: Double?
+        let amsgrad: Bool?, maximize: Bool?
     }
     struct Step: Decodable {
         let grads: [String: [Float]]
@@ -53,9 +54,15 @@ func makeOptimizer(_ c: OptimFixture.Case) -> (Optimizer, [String: Tensor], (any
     let o = c.options
     let optimizer: Optimizer
     switch c.optimizer {
-    case "sgd": optimizer = SGD(groups: groups, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false)
-    case "adam": optimizer = Adam(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8)
-    case "adamw": optimizer = AdamW(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8)
+    case "sgd":
+        optimizer = SGD(groups: groups, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false,
+                        maximize: o.maximize ?? false)
+    case "adam":
+        optimizer = Adam(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8,
+                         amsgrad: o.amsgrad ?? false, maximize: o.maximize ?? false)
+    case "adamw":
+        optimizer = AdamW(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8,
+                          amsgrad: o.amsgrad ?? false, maximize: o.maximize ?? false)
     default: fatalError("fixture: unknown optimizer \(c.optimizer)")
     }
     var schedule: (any LearningRateSchedule)?
@@ -92,7 +99,7 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Double {
 final class OptimizerTests: XCTestCase {
     func testTenStepsMatchTorchOptim() throws {
         let fixture = try loadFixture("optim/optim.json", as: OptimFixture.self)
-        XCTAssertEqual(fixture.cases.count, 8)
+        XCTAssertEqual(fixture.cases.count, 11)
         for c in fixture.cases {
             let (optimizer, params, schedule) = makeOptimizer(c)
             for t in 0..<c.steps.count {
