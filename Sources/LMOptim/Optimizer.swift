@@ -14,6 +14,25 @@ public struct OptimizerState {
         self.stepCount = stepCount
         self.tensors = tensors
     }
+
+    /// One dictionary for a checkpoint file: `tensors` plus `step_count` (float64 scalar).
+    public func flattened() -> [String: Tensor] {
+        var out = tensors
+        out["step_count"] = Tensor(doubles: [Double(stepCount)], shape: [])
+        return out
+    }
+
+    /// The inverse of `flattened()`; a missing or malformed `step_count` is an error naming it.
+    public init(flattened: [String: Tensor]) throws {
+        guard let t = flattened["step_count"] else { throw OptimizerStateError(message: "step_count is missing") }
+        let v = t.count == 1 ? t.toDoubles()[0] : .nan
+        guard v >= 0, v == v.rounded(), v < 9e15 else {
+            throw OptimizerStateError(message: "step_count must be a non-negative integer scalar, got shape \(t.shape) value \(v)")
+        }
+        var rest = flattened
+        rest["step_count"] = nil
+        self.init(stepCount: Int(v), tensors: rest)
+    }
 }
 
 /// A state dictionary that does not fit this optimizer; the message names the key and what was expected.

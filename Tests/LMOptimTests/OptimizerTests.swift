@@ -141,7 +141,7 @@ final class OptimizerTests: XCTestCase {
 
             let (first, firstParams, _) = makeOptimizer(c)
             for t in 0..<5 { _ = try runStep(t, c, first, firstParams, schedule) }
-            let saved = first.stateDict()
+            let saved = try OptimizerState(flattened: first.stateDict().flattened()) // as a checkpoint stores it
             let (resumed, resumedParams, _) = makeOptimizer(c)
             for (name, p) in resumedParams { copyValues(firstParams[name]!, into: p) }
             try resumed.loadStateDict(saved)
@@ -179,6 +179,9 @@ final class OptimizerTests: XCTestCase {
         var wrongField = state
         wrongField.tensors["state.w.momentum_buffer"] = Tensor([1, 2, 3, 4], shape: [2, 2])
         XCTAssertThrowsError(try adam.loadStateDict(wrongField)) { XCTAssertTrue("\($0)".contains("no field momentum_buffer"), "\($0)") }
+
+        XCTAssertThrowsError(try OptimizerState(flattened: [:])) { XCTAssertTrue("\($0)".contains("step_count is missing")) }
+        XCTAssertThrowsError(try OptimizerState(flattened: ["step_count": Tensor(scalar: -1)])) { XCTAssertTrue("\($0)".contains("step_count")) }
 
         // A failed load changes nothing.
         XCTAssertEqual(adam.stepCount, 1)
