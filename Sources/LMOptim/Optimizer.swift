@@ -55,15 +55,20 @@ open class Optimizer {
     open var stateFields: [String] { [] }
 
     public init(groups: [ParameterGroup]) {
-        var names = Set<String>()
-        for group in groups {
-            for (name, p) in group.parameters {
-                precondition(names.insert(name).inserted, "\(Self.self): parameter name \(name) appears twice")
-                precondition(p.dtype == .float32 && p.isContiguous,
-                             "\(Self.self): parameter \(name) must be a contiguous float32 tensor (got \(p.dtype), shape \(p.shape))")
-            }
+        self.groups = []
+        for group in groups { addParameterGroup(group) }
+    }
+
+    /// Adds a group (torch `add_param_group`), e.g. parameters unfrozen during fine-tuning. Names must be new to this
+    /// optimizer and tensors contiguous float32.
+    public func addParameterGroup(_ group: ParameterGroup) {
+        var names = Set(namedParameters.map(\.name))
+        for (name, p) in group.parameters {
+            precondition(names.insert(name).inserted, "\(type(of: self)): parameter name \(name) appears twice")
+            precondition(p.dtype == .float32 && p.isContiguous,
+                         "\(type(of: self)): parameter \(name) must be a contiguous float32 tensor (got \(p.dtype), shape \(p.shape))")
         }
-        self.groups = groups
+        groups.append(group)
     }
 
     /// Updates one parameter in place from its gradient (contiguous, same shape).
