@@ -33,8 +33,8 @@ open class Module {
     public init() {}
 
     /// The named members this module exposes to the parameter walk: by default every stored property, found by
-    /// reflection, with the leading `_` of `@Buffer` storage removed. Override to rename keys (e.g. torch's
-    /// `Sequential` numbering) or to hide members.
+    /// reflection, with the leading `_` of `@Buffer` storage and the prefix of `lazy` storage removed. Override to
+    /// rename keys (e.g. torch's `Sequential` numbering) or to hide members.
     open var children: [(name: String, value: Any)] {
         var mirrors: [Mirror] = []
         var mirror: Mirror? = Mirror(reflecting: self)
@@ -44,6 +44,8 @@ open class Module {
             for child in m.children {
                 guard var label = child.label else { continue }
                 if child.value is Buffer, label.hasPrefix("_") { label.removeFirst() }
+                // `lazy var x` is stored as `$__lazy_storage_$_x` (nil until first use).
+                if label.hasPrefix("$__lazy_storage_$_") { label.removeFirst("$__lazy_storage_$_".count) }
                 out.append((label, child.value))
             }
         }
@@ -51,14 +53,18 @@ open class Module {
     }
 
     /// Visits every parameter, buffer and sub-module below this one with its dotted name.
-    private func walk(prefix: String, parameter: (String, Tensor) -> Void, buffer: (String, Buffer) -> Void,
-                      module: (String, Module) -> Void) {
+    /// A module reachable again below itself (e.g. a child holding a reference to its parent) is skipped, so
+    /// cycles terminate; a module shared by two parents is walked under both names, as torch's `state_dict()` does.
+    private func walk(prefix: String, ancestors: Set<ObjectIdentifier> = [], parameter: (String, Tensor) -> Void,
+                      buffer: (String, Buffer) -> Void, module: (String, Module) -> Void) {
+        let path = ancestors.union([ObjectIdentifier(self)])
         func visit(_ name: String, _ value: Any) {
             if let t = value as? Tensor { parameter(name, t); return }
             if let b = value as? Buffer { buffer(name, b); return }
             if let m = value as? Module {
+                if path.contains(ObjectIdentifier(m)) { return }
                 module(name, m)
-                m.walk(prefix: name + ".", parameter: parameter, buffer: buffer, module: module)
+                m.walk(prefix: name + ".", ancestors: path, parameter: parameter, buffer: buffer, module: module)
                 return
             }
             let mirror = Mirror(reflecting: value)
@@ -143,6 +149,14 @@ open class Module {
 
     /// Clears the accumulated gradient of every parameter.
     public func zeroGrad() { for p in parameters() { p.grad = nil } }
+
+    /// Calls `body` on every sub-module (parents first) and then on this module, like torch's `Module.apply`
+    /// (e.g. GPT-2 style re-initialisation of every `Linear`).
+    @discardableResult public func apply(_ body: (Module) -> Void) -> Self {
+        for (_, m) in namedModules() { body(m) }
+        body(self)
+        return self
+    }
 
     /// Marks every parameter as trainable (`true`) or frozen (`false`).
     public func requiresGrad(_ on: Bool) { for p in parameters() { p.requiresGrad = on } }

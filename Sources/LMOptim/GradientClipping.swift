@@ -1,6 +1,7 @@
 // Gradient clipping by global norm (torch.nn.utils.clip_grad_norm_): the norm of all gradients together, then every
-// gradient scaled by min(1, maxNorm / (norm + 1e-6)). Per-tensor norms are summed in double, then rounded to float32
-// like torch's float32 norms; the scale is computed in float32 the way torch evaluates `max_norm / (total + 1e-6)`.
+// gradient scaled by min(1, maxNorm / (norm + 1e-6)). Per-tensor sums of squares are accumulated in double (SIMD
+// float partial sums within 4096-element blocks), each norm rounded to float32 like torch's float32 norms; the scale is
+// computed in float32 the way torch evaluates `max_norm / (total + 1e-6)`. torch's exact reduction order is not copied.
 
 import Foundation
 import LMTensor
@@ -30,10 +31,7 @@ public enum GradientClipping {
         case .l2:
             var sumOfSquares = 0.0
             for g in grads {
-                let p = g.pointer(Float.self)
-                var s = 0.0
-                for i in 0..<g.count { let x = Double(p[i]); s += x * x }
-                let norm = Float(s.squareRoot())
+                let norm = Float(UpdateKernels.sumOfSquares(g.pointer(Float.self), g.count).squareRoot())
                 sumOfSquares += Double(norm) * Double(norm)
             }
             total = Float(sumOfSquares.squareRoot())
@@ -49,7 +47,9 @@ public enum GradientClipping {
         let coefficient = Swift.min((1 / (total + Float(1e-6))) * Float(maxNorm), 1)
         for g in grads where coefficient != 1 {
             let p = g.pointer(Float.self)
-            for i in 0..<g.count { p[i] *= coefficient }
+            UpdateKernels.forBlocks(g.count) { start, count in
+                for i in start..<start + count { p[i] *= coefficient }
+            }
         }
         // Gradients converted above are copies: write them back.
         for (param, g) in zip(parameters.filter { $0.grad != nil }, grads) where param.grad !== g { param.grad = g }

@@ -14,6 +14,25 @@ public struct OptimizerState {
         self.stepCount = stepCount
         self.tensors = tensors
     }
+
+    /// One dictionary for a checkpoint file: `tensors` plus `step_count` (float64 scalar).
+    public func flattened() -> [String: Tensor] {
+        var out = tensors
+        out["step_count"] = Tensor(doubles: [Double(stepCount)], shape: [])
+        return out
+    }
+
+    /// The inverse of `flattened()`; a missing or malformed `step_count` is an error naming it.
+    public init(flattened: [String: Tensor]) throws {
+        guard let t = flattened["step_count"] else { throw OptimizerStateError(message: "step_count is missing") }
+        let v = t.count == 1 ? t.toDoubles()[0] : .nan
+        guard v >= 0, v == v.rounded(), v < 9e15 else {
+            throw OptimizerStateError(message: "step_count must be a non-negative integer scalar, got shape \(t.shape) value \(v)")
+        }
+        var rest = flattened
+        rest["step_count"] = nil
+        self.init(stepCount: Int(v), tensors: rest)
+    }
 }
 
 /// A state dictionary that does not fit this optimizer; the message names the key and what was expected.
@@ -36,15 +55,20 @@ open class Optimizer {
     open var stateFields: [String] { [] }
 
     public init(groups: [ParameterGroup]) {
-        var names = Set<String>()
-        for group in groups {
-            for (name, p) in group.parameters {
-                precondition(names.insert(name).inserted, "\(Self.self): parameter name \(name) appears twice")
-                precondition(p.dtype == .float32 && p.isContiguous,
-                             "\(Self.self): parameter \(name) must be a contiguous float32 tensor (got \(p.dtype), shape \(p.shape))")
-            }
+        self.groups = []
+        for group in groups { addParameterGroup(group) }
+    }
+
+    /// Adds a group (torch `add_param_group`), e.g. parameters unfrozen during fine-tuning. Names must be new to this
+    /// optimizer and tensors contiguous float32.
+    public func addParameterGroup(_ group: ParameterGroup) {
+        var names = Set(namedParameters.map(\.name))
+        for (name, p) in group.parameters {
+            precondition(names.insert(name).inserted, "\(type(of: self)): parameter name \(name) appears twice")
+            precondition(p.dtype == .float32 && p.isContiguous,
+                         "\(type(of: self)): parameter \(name) must be a contiguous float32 tensor (got \(p.dtype), shape \(p.shape))")
         }
-        self.groups = groups
+        groups.append(group)
     }
 
     /// Updates one parameter in place from its gradient (contiguous, same shape).

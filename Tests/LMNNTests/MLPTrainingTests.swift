@@ -1,3 +1,5 @@
+// llm.c test_gpt2-style parity: the whole loop (MLP forward, cross-entropy, backward, clipping, AdamW with nanoGPT
+// groups) for 10 steps against torch (Tests/Fixtures/nn/nn.json, mlp_adamw_10_steps).
 // End-to-end: a 2-layer MLP trained with AdamW (nanoGPT decay/no-decay groups, cosine schedule, clipping) on the
 // 3-class spiral set (cs231n) must reach a loss threshold within K steps, seeded. The spirals are not linearly
 // separable: a linear classifier trained the same way stays near loss 0.7, so the threshold needs the hidden layer.
@@ -63,5 +65,28 @@ final class MLPTrainingTests: XCTestCase {
         // Seeded: the same run gives the same losses bit for bit.
         let again = MLP(inputSize: 2, hiddenSizes: [64], outputSize: 3, activation: .relu, generator: Generator(seed: 7))
         XCTAssertEqual(try train(again, steps: 20, x: x, labels: labels), Array(losses.prefix(20)))
+    }
+
+    func testTenAdamWStepsOfTheFullLoopMatchTorch() throws {
+        let c = try NNFixture.load().mlp_adamw_10_steps
+        let w = c.initial
+        let mlp = MLP(layers: [Linear(weight: w["0.weight"]!.tensor, bias: w["0.bias"]!.tensor),
+                               Linear(weight: w["2.weight"]!.tensor, bias: w["2.bias"]!.tensor)], activation: .gelu(.tanh))
+        let optimizer = AdamW(groups: ParameterGroup.decayAndNoDecay(mlp.namedParameters(), learningRate: 3e-2, weightDecay: 0.1))
+        let x = c.x.tensor
+        for step in 0..<10 {
+            optimizer.zeroGrad()
+            let loss = mlp(x).crossEntropy(targets: c.targets)
+            loss.backward()
+            let norm = try GradientClipping.clipGradientNorm(mlp.parameters(), maxNorm: 1)
+            optimizer.step()
+            XCTAssertEqual(loss.item(), c.losses[step], accuracy: 2e-6 * c.losses[step], "loss at step \(step)")
+            XCTAssertEqual(norm, c.grad_norms[step], accuracy: 1e-5 * c.grad_norms[step], "gradient norm at step \(step)")
+        }
+        let ours = Dictionary(uniqueKeysWithValues: mlp.namedParameters().map { ($0.name, $0.tensor) })
+        for (torchName, ourName) in [("0.weight", "layers.0.weight"), ("0.bias", "layers.0.bias"),
+                                     ("2.weight", "layers.1.weight"), ("2.bias", "layers.1.bias")] {
+            assertClose(ours[ourName]!.toArray(), c.final[torchName]!.values, rtol: 1e-5, atol: 1e-6, "\(ourName) after 10 steps")
+        }
     }
 }

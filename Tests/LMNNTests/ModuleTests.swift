@@ -97,3 +97,32 @@ final class ModuleTests: XCTestCase {
         XCTAssertTrue(model.parameters().allSatisfy { $0.grad == nil })
     }
 }
+
+final class ModuleWalkTests: XCTestCase {
+    /// A child pointing back at its parent must not make the walk loop; a shared child appears under both names.
+    func testCyclesTerminateAndSharedModulesAppearTwice() {
+        final class Child: Module {
+            let fc = Linear(2, 2, generator: Generator(seed: 0))
+            weak var parent: Module?
+        }
+        final class Parent: Module {
+            let left = Child()
+            lazy var right: Child = left
+            override init() { super.init(); left.parent = self; _ = right }
+        }
+        let m = Parent()
+        XCTAssertEqual(m.stateDictKeys(), ["left.fc.weight", "left.fc.bias", "right.fc.weight", "right.fc.bias"])
+        XCTAssertEqual(m.namedParameters().map(\.name), ["left.fc.weight", "left.fc.bias"])
+        XCTAssertEqual(m.parameterCount, 6)
+    }
+
+    func testApplyVisitsEveryModule() {
+        let model = TinyGPT()
+        var linears = 0
+        model.apply { module in
+            if let linear = module as? Linear { linears += 1; Init.normal(linear.weight, std: 0.02, generator: Generator(seed: 1)) }
+        }
+        XCTAssertEqual(linears, 2 * 4 + 1) // qkv, proj, two MLP layers per block; the head
+        XCTAssertLessThan(model.head.weight.toArray().map { Swift.abs($0) }.max()!, 0.2)
+    }
+}

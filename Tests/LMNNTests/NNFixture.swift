@@ -26,6 +26,14 @@ struct NNFixture: Decodable {
         let state_dict_keys: [String]
         let parameter_count: Int
     }
+    struct TrainingCase: Decodable {
+        let initial: [String: FixtureTensor]
+        let x: FixtureTensor
+        let targets: [Int]
+        let losses: [Float]
+        let grad_norms: [Double]
+        let final: [String: FixtureTensor]
+    }
     struct ModelNames: Decodable { let state_dict_keys: [String]; let shapes: [String: [Int]]; let parameter_count: Int }
 
     let linear: LinearCase
@@ -35,6 +43,7 @@ struct NNFixture: Decodable {
     let embedding: EmbeddingCase
     let activations: ActivationCase
     let mlp: MLPCase
+    let mlp_adamw_10_steps: TrainingCase
     let tiny_gpt: ModelNames
 
     static func load() throws -> NNFixture { try loadFixture("nn/nn.json", as: NNFixture.self) }

@@ -33,3 +33,16 @@ final class GradientClippingTests: XCTestCase {
         }
     }
 }
+
+final class GradientClippingLargeTests: XCTestCase {
+    /// The SIMD/blocked sum of squares agrees with a plain double sum on a tensor spanning many blocks and a tail.
+    func testLargeTensorNormMatchesDoubleReference() throws {
+        let n = 3 * 4096 + 1234 + 7
+        let g = Tensor.randn([n], generator: Generator(seed: 4))
+        let reference = g.toDoubles().reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let p = Tensor(zeros: [n], requiresGrad: true)
+        p.grad = g
+        let norm = try GradientClipping.clipGradientNorm([p], maxNorm: 1e9)
+        XCTAssertEqual(norm, reference, accuracy: reference * 1e-6)
+    }
+}

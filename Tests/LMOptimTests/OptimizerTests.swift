@@ -1,6 +1,7 @@
 // SGD, Adam and AdamW against torch.optim over 10 steps (Tests/Fixtures/optim/optim.json, made by
 // Scripts/fixtures/optim_fixture.py), with groups, weight decay, momentum/Nesterov, clipping and schedules; plus
 // state export/import resuming bit-identically and the validation of a bad state dictionary.
+import Foundation
 import XCTest
 import LMTensor
 import _TestSupport
@@ -15,6 +16,7 @@ struct OptimFixture: Decodable {
     }
     struct Options: Decodable {
         let momentum: Double?, dampening: Double?, nesterov: Bool?, betas: [Double]?, eps: Double?
+        let amsgrad: Bool?, maximize: Bool?
     }
     struct Step: Decodable {
         let grads: [String: [Float]]
@@ -52,9 +54,15 @@ func makeOptimizer(_ c: OptimFixture.Case) -> (Optimizer, [String: Tensor], (any
     let o = c.options
     let optimizer: Optimizer
     switch c.optimizer {
-    case "sgd": optimizer = SGD(groups: groups, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false)
-    case "adam": optimizer = Adam(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8)
-    case "adamw": optimizer = AdamW(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8)
+    case "sgd":
+        optimizer = SGD(groups: groups, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, nesterov: o.nesterov ?? false,
+                        maximize: o.maximize ?? false)
+    case "adam":
+        optimizer = Adam(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8,
+                         amsgrad: o.amsgrad ?? false, maximize: o.maximize ?? false)
+    case "adamw":
+        optimizer = AdamW(groups: groups, beta1: o.betas?[0] ?? 0.9, beta2: o.betas?[1] ?? 0.999, eps: o.eps ?? 1e-8,
+                          amsgrad: o.amsgrad ?? false, maximize: o.maximize ?? false)
     default: fatalError("fixture: unknown optimizer \(c.optimizer)")
     }
     var schedule: (any LearningRateSchedule)?
@@ -91,7 +99,7 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Double {
 final class OptimizerTests: XCTestCase {
     func testTenStepsMatchTorchOptim() throws {
         let fixture = try loadFixture("optim/optim.json", as: OptimFixture.self)
-        XCTAssertEqual(fixture.cases.count, 8)
+        XCTAssertEqual(fixture.cases.count, 11)
         for c in fixture.cases {
             let (optimizer, params, schedule) = makeOptimizer(c)
             for t in 0..<c.steps.count {
@@ -133,7 +141,7 @@ final class OptimizerTests: XCTestCase {
 
             let (first, firstParams, _) = makeOptimizer(c)
             for t in 0..<5 { _ = try runStep(t, c, first, firstParams, schedule) }
-            let saved = first.stateDict()
+            let saved = try OptimizerState(flattened: first.stateDict().flattened()) // as a checkpoint stores it
             let (resumed, resumedParams, _) = makeOptimizer(c)
             for (name, p) in resumedParams { copyValues(firstParams[name]!, into: p) }
             try resumed.loadStateDict(saved)
@@ -171,6 +179,9 @@ final class OptimizerTests: XCTestCase {
         var wrongField = state
         wrongField.tensors["state.w.momentum_buffer"] = Tensor([1, 2, 3, 4], shape: [2, 2])
         XCTAssertThrowsError(try adam.loadStateDict(wrongField)) { XCTAssertTrue("\($0)".contains("no field momentum_buffer"), "\($0)") }
+
+        XCTAssertThrowsError(try OptimizerState(flattened: [:])) { XCTAssertTrue("\($0)".contains("step_count is missing")) }
+        XCTAssertThrowsError(try OptimizerState(flattened: ["step_count": Tensor(scalar: -1)])) { XCTAssertTrue("\($0)".contains("step_count")) }
 
         // A failed load changes nothing.
         XCTAssertEqual(adam.stepCount, 1)

@@ -27,4 +27,15 @@ final class ParameterGroupTests: XCTestCase {
         XCTAssertEqual(b.toArray(), [1, 1])
         XCTAssertEqual(w.toArray(), [Float](repeating: Float(1 - 0.1 * 0.5), count: 4))
     }
+
+    func testAddParameterGroupExtendsTheOptimizer() {
+        let a = Tensor([1], shape: [1], requiresGrad: true), b = Tensor([1], shape: [1], requiresGrad: true)
+        let opt = SGD([("a", a)], learningRate: 0.5)
+        opt.addParameterGroup(ParameterGroup([("b", b)], learningRate: 0.25))
+        a.grad = Tensor([1], shape: [1]); b.grad = Tensor([1], shape: [1])
+        opt.step()
+        XCTAssertEqual(a.item(), 0.5)
+        XCTAssertEqual(b.item(), 0.75)
+        XCTAssertEqual(opt.namedParameters.map(\.name), ["a", "b"])
+    }
 }
