@@ -21,9 +21,9 @@ func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws
     let head = handle.readData(ofLength: 8)
     try? handle.close()
     if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path, method: method) }
-    let bar = StageProgress(title: "reading \(path)")
-    let tables = try ARPAFormat.read(path: path) { bar.update("n-grams", $0) }
-    bar.update("building lookup tables", 1)
+    let bar = ProgressBar("reading \(path)")
+    let tables = try ARPAFormat.read(path: path) { bar.update($0, "n-grams") }
+    bar.update(1, "building lookup tables")
     bar.finish()
     return try NGramModel(tables: tables)
 }
@@ -82,14 +82,14 @@ struct NGramBuildCommand: ParsableCommand {
                 : (useDiscountFallback ? KneserNeyOptions.defaultFallbackDiscounts : nil)
             let options = KneserNeyOptions(order: order, pruneThresholds: prune, discountFallback: fallback)
             let start = Date()
-            let bar = StageProgress(title: "ngram build")
+            let bar = ProgressBar("ngram build")
             // ARPA only: stream each order to the file as it is finished (lower peak memory); the binary needs it all.
             var streamed: ARPAStreamWriter?
             let sink: KneserNeyOutputSink? = (arpa != nil && binary == nil) ? KneserNeyOutputSink(
                 begin: { vocabulary, counts in streamed = try ARPAStreamWriter(path: arpa!, vocabulary: vocabulary, counts: counts) },
                 order: { try streamed!.write($0) }) : nil
             let result = try estimateKneserNey(corpusFile: text, options: options, progress: { stage, fraction in
-                bar.update(stage.rawValue, fraction)
+                bar.update(fraction, stage.rawValue)
             }, sink: sink)
             bar.finish()
             try streamed?.finish()
@@ -247,32 +247,6 @@ struct NGramConvertCommand: ParsableCommand {
             stderrLine("wrote \(target) model (order \(lm.order), counts \(lm.counts.map(String.init).joined(separator: " "))) to \(output)")
         }
     }
-}
-
-/// A one-line progress display on stderr for staged work.
-final class StageProgress {
-    let title: String
-    let start = Date()
-    let isTerminal = isatty(2) != 0
-    private var lastLine = Date.distantPast
-
-    init(title: String) { self.title = title }
-
-    func update(_ stage: String, _ fraction: Double) {
-        // Off a terminal (logs, pipes) print at most one line per second.
-        if !isTerminal {
-            if Date().timeIntervalSince(lastLine) < 1 && fraction < 1 { return }
-            lastLine = Date()
-        }
-        let elapsed = Date().timeIntervalSince(start)
-        let width = 20
-        let filled = Int((fraction * Double(width)).rounded())
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let line = String(format: "%@ [%@] %@ %.1fs", title, bar, stage, elapsed)
-        if isTerminal { FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8)) } else { stderrLine(line) }
-    }
-
-    func finish() { if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
 
 /// `lmkit bench ngram`: build time, peak RSS and query speed vs KenLM (lmplz, Python kenlm) on gcide.

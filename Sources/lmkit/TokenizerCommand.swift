@@ -92,11 +92,11 @@ struct TokenizerTrain: ParsableCommand {
 
     func run() throws {
         let start = Date()
-        let bar = ProgressBar(enabled: !quiet)
+        let bar = ProgressBar("tokenizer train", enabled: !quiet)
         try reportingErrors {
             if type == "bpe" {
                 let tokenizer = try BPETrainer.train(files: input, vocabularySize: vocabSize, minFrequency: minFrequency,
-                                                     pattern: SplitPattern(name: pattern)!, specialTokens: special) { bar.update($0) }
+                                                     pattern: SplitPattern(name: pattern)!, specialTokens: special) { p in bar.update(p.total > 0 ? Double(p.done) / Double(p.total) : 0, p.phase == .countingWords ? "counting words" : "merging") }
                 bar.finish()
                 let seconds = Date().timeIntervalSince(start)
                 try tokenizer.writeTokenizerJSON(to: out)
@@ -124,23 +124,6 @@ func peakRSSMegabytes() -> String {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return String(format: "%.1f", Double(usage.ru_maxrss) / 1024)
-}
-
-/// A one-line progress bar on stderr.
-final class ProgressBar {
-    let enabled: Bool
-    private var last = Date.distantPast
-    init(enabled: Bool) { self.enabled = enabled && isatty(2) != 0 }
-    func update(_ p: TrainingProgress) {
-        guard enabled, Date().timeIntervalSince(last) > 0.1 || p.done == p.total else { return }
-        last = Date()
-        let fraction = p.total > 0 ? min(1, Double(p.done) / Double(p.total)) : 0
-        let filled = Int(fraction * 30)
-        let label = p.phase == .countingWords ? "counting words" : "merging       "
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
-        FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(Int(fraction * 100))%".utf8))
-    }
-    func finish() { if enabled { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
 
 struct TokenizerEncode: ParsableCommand {

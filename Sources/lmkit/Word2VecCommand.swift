@@ -13,29 +13,6 @@ struct Word2VecCommand: ParsableCommand {
         subcommands: [Word2VecTrain.self, Word2VecSimilar.self, Word2VecAnalogy.self, Word2VecEvaluate.self])
 }
 
-/// Prints a one-line progress bar to stderr (redrawn in place on a terminal, every 10 % otherwise).
-final class ProgressLine: @unchecked Sendable {
-    private let label: String
-    private let terminal = isatty(fileno(stderr)) != 0
-    private var lastDecile = -1
-    private let lock = NSLock()
-    init(_ label: String) { self.label = label }
-
-    func update(_ fraction: Double, _ detail: String) {
-        lock.lock(); defer { lock.unlock() }
-        if terminal {
-            let width = 30, filled = Int(fraction * Double(width))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardError.write("\r\(label) [\(bar)] \(String(format: "%5.1f", fraction * 100))% \(detail)  ".data(using: .utf8)!)
-        } else {
-            let decile = Int(fraction * 10)
-            if decile > lastDecile { lastDecile = decile; FileHandle.standardError.write("\(label) \(decile * 10)% \(detail)\n".data(using: .utf8)!) }
-        }
-    }
-
-    func finish() { if terminal { FileHandle.standardError.write("\n".data(using: .utf8)!) } }
-}
-
 func runOrExit<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as Word2VecError {
         FileHandle.standardError.write("error: \(error.description)\n".data(using: .utf8)!)
@@ -83,15 +60,15 @@ struct Word2VecTrain: ParsableCommand {
                 throw Word2VecError("\(output): output directory \(outputDirectory) does not exist or is not writable")
             }
             let corpus = try CorpusFile(path: input)
-            let vocabBar = quiet ? nil : ProgressLine("vocabulary")
+            let vocabBar = ProgressBar("vocabulary", enabled: !quiet)
             let vocabulary = try Word2VecVocabulary(counting: corpus, minCount: minCount, maxFinalVocab: maxVocab, sample: sample,
-                                                    progress: { f in vocabBar?.update(f, "") })
-            vocabBar?.finish()
+                                                    progress: { f in vocabBar.update(f, "") })
+            vocabBar.finish()
             if !quiet {
                 FileHandle.standardError.write("\(input): \(vocabulary.totalTokenCount) tokens, \(vocabulary.words.count) words kept (min_count \(minCount))\n".data(using: .utf8)!)
             }
             let model = try Word2VecModel(vocabulary: vocabulary, configuration: c)
-            let bar = quiet ? nil : ProgressLine("training")
+            let bar: ProgressBar? = quiet ? nil : ProgressBar("training")
             let report = model.train(corpus: corpus, progress: bar.map { bar in
                 { @Sendable p in bar.update(p.fraction, String(format: "alpha %.5f  %.0fk words/s", p.alpha, Double(p.effectiveWords) / max(p.elapsed, 1e-9) / 1000)) }
             })
