@@ -69,7 +69,7 @@ def main():
     root = os.path.join(HERE, "..", "..")
     corpus = os.path.join(a.workdir, "train.txt")
     test = os.path.join(a.workdir, "test.txt")
-    with open(os.path.join(root, "..", "shared", "data", "tinyshakespeare.txt"), encoding="utf-8") as f:
+    with open(os.path.join(root, "data", "tinyshakespeare.txt"), encoding="utf-8") as f:
         lines = f.read().split("\n")
     with open(corpus, "w", encoding="utf-8") as f:
         f.write("\n".join(lines[:4000]) + "\n")
