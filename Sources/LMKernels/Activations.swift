@@ -76,3 +76,86 @@ public enum Activations {
         }
     }
 }
+
+/// GELU (tanh form) over whole buffers, forward and backward. Float runs 16 lanes at a time with `SIMDMath.exp`
+/// (the generic per-element path did not vectorize: measured 0.55× PyTorch on 8192×768); Double and the tails use the
+/// scalar definitions above, so both paths compute the same formula.
+public enum GELUKernel {
+    @usableFromInline static let c: Float = 0.7978845608028654
+
+    public static func forward<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), yf = UnsafeMutableRawPointer(y).assumingMemoryBound(to: Float.self)
+            blocks(n) { lo, hi in
+                var i = lo
+                while i + 16 <= hi {
+                    let v = SIMDMath.load(xf + i)
+                    let u = c * (v + 0.044715 * v * v * v)
+                    let t = 1 - 2 / (SIMDMath.exp(2 * u) + 1)
+                    SIMDMath.store(0.5 * v * (1 + t), yf + i)
+                    i += 16
+                }
+                while i < hi { yf[i] = Activations.geluTanh(xf[i]); i += 1 }
+            }
+        } else {
+            for i in 0..<n { y[i] = Activations.geluTanh(x[i]) }
+        }
+    }
+
+    /// dx = dy · GELU'(x).
+    public static func backward<T: KernelScalar>(_ x: UnsafePointer<T>, _ dy: UnsafePointer<T>, _ dx: UnsafeMutablePointer<T>, _ n: Int) {
+        if T.self == Float.self {
+            let xf = UnsafeRawPointer(x).assumingMemoryBound(to: Float.self), gf = UnsafeRawPointer(dy).assumingMemoryBound(to: Float.self)
+            let df = UnsafeMutableRawPointer(dx).assumingMemoryBound(to: Float.self)
+            blocks(n) { lo, hi in
+                var i = lo
+                while i + 16 <= hi {
+                    let v = SIMDMath.load(xf + i)
+                    let v2 = v * v
+                    let u: SIMDMath.V = c * (v + 0.044715 * v2 * v)
+                    let t = 1 - 2 / (SIMDMath.exp(2 * u) + 1)
+                    let one = SIMDMath.V(repeating: 1)
+                    let slope: SIMDMath.V = (one + 0.134145 * v2) * c  // d/dx of c·(x + 0.044715x³)
+                    let sech2: SIMDMath.V = one - t * t
+                    let d: SIMDMath.V = 0.5 * (one + t) + 0.5 * v * sech2 * slope
+                    SIMDMath.store(SIMDMath.load(gf + i) * d, df + i)
+                    i += 16
+                }
+                while i < hi { df[i] = gf[i] * Activations.geluTanhDerivative(xf[i]); i += 1 }
+            }
+        } else {
+            for i in 0..<n { dx[i] = dy[i] * Activations.geluTanhDerivative(x[i]) }
+        }
+    }
+
+    /// Calls body(lo, hi) over 16-aligned blocks of 0..<n, split across threads for large n.
+    @inline(__always) static func blocks(_ n: Int, _ body: (Int, Int) -> Void) {
+        let block = 8192
+        Parallel.forRows((n + block - 1) / block, workPerRow: block * 4) { range in
+            for b in range { body(b * block, Swift.min(n, b * block + block)) }
+        }
+    }
+}
+
+extension SIMDMath {
+    /// `Float.fastExp` on 16 lanes: same reduction and polynomial, the exponent built with the 1.5·2²³ bit trick.
+    @inlinable @inline(__always) public static func exp(_ x0: V) -> V {
+        let lo = V(repeating: -87.3), hi = V(repeating: 88.3)
+        var x = x0.replacing(with: lo, where: x0 .< lo)
+        x = x.replacing(with: hi, where: x .> hi)
+        let k = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        let r = (x - k * 0.693145751953125) - k * 1.428606765330187045e-06
+        var p = V(repeating: 1.0 / 5040)
+        p = p * r + 1.0 / 720
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        let big = k + 12582912.0
+        let bits = (unsafeBitCast(big, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        let y = p * unsafeBitCast(bits, to: V.self)
+        return y.replacing(with: 0, where: x0 .< lo)
+    }
+}

@@ -40,3 +40,23 @@ final class KernelTests: XCTestCase {
         withNaN.withUnsafeBufferPointer { XCTAssertTrue(SIMDMath.max($0.baseAddress!, 40).isNaN) }
     }
 }
+
+final class GELUKernelTests: XCTestCase {
+    /// The SIMD path (16-lane blocks) against the scalar definitions, including the scalar tail and extreme inputs.
+    func testSIMDPathMatchesScalarDefinitions() {
+        let n = 16 * 40 + 7
+        let x = (0..<n).map { Float(-12.0 + 24.0 * Double($0) / Double(n)) } + [-100, 100, 0, 1e-4]
+        let dy = x.indices.map { Float(sin(Double($0))) }
+        var y = [Float](repeating: 0, count: x.count), dx = y
+        GELUKernel.forward(x, &y, x.count)
+        GELUKernel.backward(x, dy, &dx, x.count)
+        for i in x.indices {
+            XCTAssertEqual(y[i], Activations.geluTanh(x[i]), accuracy: 2e-6 * max(1, abs(x[i])), "forward at \(x[i])")
+            XCTAssertEqual(dx[i], dy[i] * Activations.geluTanhDerivative(x[i]), accuracy: 2e-6, "backward at \(x[i])")
+        }
+        var e = [Float](repeating: 0, count: 16)
+        let xs = SIMD16<Float>((0..<16).map { Float($0) * 11 - 90 })
+        SIMDMath.store(SIMDMath.exp(xs), &e)
+        for j in 0..<16 { XCTAssertEqual(e[j], Float.fastExp(xs[j]), accuracy: Float.fastExp(xs[j]) * 1e-6) }
+    }
+}

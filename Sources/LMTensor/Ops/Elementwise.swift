@@ -142,7 +142,24 @@ extension Tensor {
     public func tanh() -> Tensor { apply(Tanh()) }
     public func sigmoid() -> Tensor { apply(Sigmoid()) }
     public func relu() -> Tensor { apply(ReLU()) }
-    public func gelu(_ approximation: GELU.Approximation = .tanh) -> Tensor { apply(GELU(approximation)) }
+    /// GELU; the tanh form runs the vectorized `GELUKernel` (same formula as `GELU`, which the erf form uses).
+    public func gelu(_ approximation: GELU.Approximation = .tanh) -> Tensor {
+        guard approximation == .tanh else { return apply(GELU(approximation)) }
+        let x = contiguous()
+        let y = Tensor(uninitialized: shape, dtype: dtype)
+        switch dtype {
+        case .float32: GELUKernel.forward(x.pointer(Float.self), y.pointer(Float.self), count)
+        case .float64: GELUKernel.forward(x.pointer(Double.self), y.pointer(Double.self), count)
+        }
+        return Tensor.record("gelu", inputs: [x], output: y) { g in
+            let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
+            switch x.dtype {
+            case .float32: GELUKernel.backward(x.pointer(Float.self), g.pointer(Float.self), dx.pointer(Float.self), x.count)
+            case .float64: GELUKernel.backward(x.pointer(Double.self), g.pointer(Double.self), dx.pointer(Double.self), x.count)
+            }
+            return [dx]
+        }
+    }
     public func silu() -> Tensor { apply(SiLU()) }
     public func softplus(beta: Double = 1, threshold: Double = 20) -> Tensor { apply(Softplus(beta: beta, threshold: threshold)) }
     public func clamp(min lower: Double = -.infinity, max upper: Double = .infinity) -> Tensor { apply(Clamp(lower: lower, upper: upper)) }
