@@ -50,7 +50,7 @@ extension Tensor {
         let start: Tensor
         if let seed {
             precondition(seed.shape == shape, "backward: seed shape \(seed.shape) differs from tensor shape \(shape)")
-            start = seed.contiguous().detach()
+            start = seed.clone().detach()  // never alias the caller's tensor: it may become a leaf's grad
         } else {
             precondition(count == 1, "backward: implicit seed needs a one-element tensor, got shape \(shape); pass a seed gradient")
             start = noGrad { Tensor.full(shape, 1, dtype: dtype) }
@@ -72,9 +72,8 @@ extension Tensor {
             for t in order.reversed() {
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
                 guard let node = t.gradNode else {
-                    // A leaf: accumulate into `grad`. A private copy, because backward rules may hand the same
-                    // gradient tensor to several inputs and callers may later scale `grad` in place.
-                    t.grad = t.grad.map { $0 + g } ?? g.clone()
+                    // A leaf: accumulate into `grad`. `g` owns its storage (see below), so it is stored without a copy.
+                    t.grad = t.grad.map { $0 + g } ?? g
                     continue
                 }
                 guard let rule = node.backward else {
@@ -82,8 +81,12 @@ extension Tensor {
                 }
                 let inputGrads = rule(g)
                 precondition(inputGrads.count == node.inputs.count, "backward of \(node.name): \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                // Rules may hand one gradient (or views of one storage, e.g. add's `g` to both inputs) to several
+                // inputs. Each input gets storage of its own, so a leaf's `grad` can later be scaled in place.
+                var handedOut = Set<ObjectIdentifier>()
                 for (input, gi) in zip(node.inputs, inputGrads) {
-                    guard input.requiresGrad, let gi = gi?.contiguous() else { continue }
+                    guard input.requiresGrad, var gi = gi?.contiguous() else { continue }
+                    if !handedOut.insert(ObjectIdentifier(gi.storage)).inserted { gi = gi.clone() }
                     precondition(gi.shape == input.shape, "backward of \(node.name): gradient shape \(gi.shape) for input of shape \(input.shape)")
                     let key = ObjectIdentifier(input)
                     grads[key] = grads[key].map { $0 + gi } ?? gi

@@ -91,3 +91,14 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(Array(x.grad!.toArray()[0..<2]), [0, 0])
     }
 }
+
+final class GradientOwnershipTests: XCTestCase {
+    /// add hands the same gradient to both inputs; scaling one leaf's grad in place must not change the other's.
+    func testLeafGradientsNeverShareStorage() {
+        let a = Tensor([1, 2], shape: [2], requiresGrad: true), b = Tensor([3, 4], shape: [2], requiresGrad: true)
+        (a + b).backward(Tensor([1, 1], shape: [2]))
+        XCTAssertFalse(a.grad!.storage === b.grad!.storage)
+        a.grad!.pointer(Float.self)[0] = 10
+        XCTAssertEqual(b.grad!.toArray(), [1, 1])
+    }
+}
