@@ -33,25 +33,39 @@ public enum Norms {
         _ dy: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, dWeight: UnsafeMutablePointer<T>?, dBias: UnsafeMutablePointer<T>?,
         rows: Int, C: Int
     ) {
-        // dx rows are independent; the weight/bias reductions run over rows serially to stay deterministic.
-        Parallel.forRows(rows, workPerRow: C * 4) { range in
-            for r in range {
-                let xr = x + r * C, dyr = dy + r * C, dxr = dx + r * C
-                let m = mean[r], s = rstd[r]
-                // Stage dn = dy · w in dx, then Σ dn and Σ dn · n̂ = s · (Σ dn · x - m · Σ dn) with SIMD reductions.
-                if let w { for j in 0..<C { dxr[j] = dyr[j] * w[j] } } else { dxr.update(from: dyr, count: C) }
-                let sumDn = T.kernelSum(UnsafePointer(dxr), C)
-                let sumDnN = s * (T.kernelDot(UnsafePointer(dxr), xr, C) - m * sumDn)
-                let meanDn = sumDn / T(C), meanDnN = sumDnN / T(C)
-                for j in 0..<C { dxr[j] = s * (dxr[j] - meanDn - (xr[j] - m) * s * meanDnN) }
+        // Rows are processed in fixed blocks of 32 (independent of the thread count). Each block accumulates its own
+        // dW/dB partial while its rows are still in cache; partials are then summed in block order, so the result is
+        // the same on any number of threads. (A separate serial pass over all rows for dW/dB measured 0.8x PyTorch.)
+        let blockRows = 32
+        let blocks = (rows + blockRows - 1) / blockRows
+        let needParams = dWeight != nil || dBias != nil
+        let partial = UnsafeMutablePointer<T>.allocate(capacity: needParams ? 2 * blocks * C : 1)
+        defer { partial.deallocate() }
+        if needParams { partial.initialize(repeating: 0, count: 2 * blocks * C) }
+        Parallel.forRows(blocks, workPerRow: blockRows * C * 4) { range in
+            for blk in range {
+                let pw = partial + blk * 2 * C, pb = pw + C
+                for r in blk * blockRows..<Swift.min(rows, (blk + 1) * blockRows) {
+                    let xr = x + r * C, dyr = dy + r * C, dxr = dx + r * C
+                    let m = mean[r], s = rstd[r]
+                    // Stage dn = dy · w in dx, then Σ dn and Σ dn · n̂ = s · (Σ dn · x - m · Σ dn) with SIMD reductions.
+                    if let w { for j in 0..<C { dxr[j] = dyr[j] * w[j] } } else { dxr.update(from: dyr, count: C) }
+                    let sumDn = T.kernelSum(UnsafePointer(dxr), C)
+                    let sumDnN = s * (T.kernelDot(UnsafePointer(dxr), xr, C) - m * sumDn)
+                    let meanDn = sumDn / T(C), meanDnN = sumDnN / T(C)
+                    for j in 0..<C { dxr[j] = s * (dxr[j] - meanDn - (xr[j] - m) * s * meanDnN) }
+                    if needParams {
+                        for j in 0..<C { pw[j] += dyr[j] * (xr[j] - m) * s }
+                        for j in 0..<C { pb[j] += dyr[j] }
+                    }
+                }
             }
         }
-        if dWeight != nil || dBias != nil {
-            for r in 0..<rows {
-                let xr = x + r * C, dyr = dy + r * C
-                let m = mean[r], s = rstd[r]
-                if let dw = dWeight { for j in 0..<C { dw[j] += dyr[j] * (xr[j] - m) * s } }
-                if let db = dBias { for j in 0..<C { db[j] += dyr[j] } }
+        if needParams {
+            for blk in 0..<blocks {
+                let pw = partial + blk * 2 * C, pb = pw + C
+                if let dw = dWeight { for j in 0..<C { dw[j] += pw[j] } }
+                if let db = dBias { for j in 0..<C { db[j] += pb[j] } }
             }
         }
     }

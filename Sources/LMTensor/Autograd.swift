@@ -50,7 +50,7 @@ extension Tensor {
         let start: Tensor
         if let seed {
             precondition(seed.shape == shape, "backward: seed shape \(seed.shape) differs from tensor shape \(shape)")
-            start = seed.clone().detach()  // never alias the caller's tensor: it may become a leaf's grad
+            start = seed.contiguous().detach()
         } else {
             precondition(count == 1, "backward: implicit seed needs a one-element tensor, got shape \(shape); pass a seed gradient")
             start = noGrad { Tensor.full(shape, 1, dtype: dtype) }
@@ -72,8 +72,9 @@ extension Tensor {
             for t in order.reversed() {
                 guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
                 guard let node = t.gradNode else {
-                    // A leaf: accumulate into `grad`. `g` owns its storage (see below), so it is stored without a copy.
-                    t.grad = t.grad.map { $0 + g } ?? g
+                    // A leaf: accumulate into `grad`. `g` owns its storage (see below), so it is stored without a
+                    // copy, unless it is (a view of) the caller's seed, which the caller still holds.
+                    t.grad = t.grad.map { $0 + g } ?? (g.storage === start.storage ? g.clone() : g)
                     continue
                 }
                 guard let rule = node.backward else {

@@ -102,3 +102,15 @@ final class GradientOwnershipTests: XCTestCase {
         XCTAssertEqual(b.grad!.toArray(), [1, 1])
     }
 }
+
+extension GradientOwnershipTests {
+    /// A seed that reaches a leaf through views is copied, so the caller's seed tensor and the grad stay independent.
+    func testSeedIsNotAliasedByLeafGradient() {
+        let x = Tensor([1, 2, 3, 4], shape: [2, 2], requiresGrad: true)
+        let seed = Tensor([1, 1, 1, 1], shape: [4])
+        x.reshape([4]).backward(seed)
+        XCTAssertFalse(x.grad!.storage === seed.storage)
+        x.grad!.pointer(Float.self)[0] = 7
+        XCTAssertEqual(seed.toArray(), [1, 1, 1, 1])
+    }
+}
