@@ -19,11 +19,37 @@ public struct KneserNeyOptions: Sendable {
     /// `--discount_fallback`: discounts for adjusted counts 1, 2, 3+ used when an order's count-of-counts give
     /// discounts out of range (tiny or artificial corpora); nil makes that an error, as lmplz does by default.
     public var discountFallback: [Double]?
+    /// `--limit_vocab_file`: when set, n-grams containing a corpus word outside this set are pruned (`<unk>`, `<s>`,
+    /// `</s>` are always kept). As in lmplz, the pruned words still count towards the discounts and the denominators;
+    /// their mass moves to the back-off, so each context's distribution over the kept vocabulary sums to 1, and the
+    /// unigram interpolation is uniform over the kept vocabulary. The model's vocabulary is the kept words only.
+    public var vocabularyLimit: Set<String>?
 
-    public init(order: Int, pruneThresholds: [Int] = [], discountFallback: [Double]? = nil) {
+    public init(order: Int, pruneThresholds: [Int] = [], discountFallback: [Double]? = nil,
+                vocabularyLimit: Set<String>? = nil) {
         self.order = order
         self.pruneThresholds = pruneThresholds
         self.discountFallback = discountFallback
+        self.vocabularyLimit = vocabularyLimit
+    }
+
+    /// Reads a `--limit_vocab_file`: words separated by any whitespace (spaces, tabs, newlines), as lmplz reads it.
+    public static func readVocabularyLimit(path: String) throws -> Set<String> {
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(path) } catch let error as NGramError {
+            throw NGramError(file: path, "cannot read the vocabulary limit file: \(error.message)")
+        }
+        var words = Set<String>()
+        var start = 0
+        for i in 0...bytes.count {
+            let isSpace = i == bytes.count || bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D
+                || bytes[i] == 0x0B || bytes[i] == 0x0C
+            if isSpace {
+                if i > start { words.insert(String(decoding: bytes[start..<i], as: UTF8.self)) }
+                start = i + 1
+            }
+        }
+        return words
     }
 
     /// lmplz's default fallback discounts (`--discount_fallback` with no values).
@@ -167,6 +193,12 @@ struct KneserNeyEstimator {
     let codec: NGramKeyCodec
     let order: Int
     let vocabularySize: Int
+    /// With a vocabulary limit: per word id, whether n-grams containing it are pruned; empty otherwise.
+    let prunedWord: [Bool]
+    /// With a vocabulary limit: old word id → id in the kept vocabulary (UInt32.max for pruned words); empty otherwise.
+    let keptId: [UInt32]
+    /// The vocabulary of the output model (the kept words, in corpus id order).
+    let outputVocabulary: [String]
 
     init(corpus: TokenizedCorpus, options: KneserNeyOptions, file: String,
          progress: ((KneserNeyStage, Double) -> Void)?) throws {
@@ -177,6 +209,27 @@ struct KneserNeyEstimator {
         order = options.order
         vocabularySize = corpus.vocabulary.count
         codec = NGramKeyCodec(vocabularySize: vocabularySize)
+        if let limit = options.vocabularyLimit {
+            var pruned = corpus.vocabulary.map { !limit.contains($0) }
+            for special in [SpecialWord.unknown, SpecialWord.sentenceBegin, SpecialWord.sentenceEnd] where Int(special) < pruned.count {
+                pruned[Int(special)] = false
+            }
+            var kept = [UInt32](repeating: .max, count: pruned.count)
+            var next: UInt32 = 0
+            var words: [String] = []
+            for id in pruned.indices where !pruned[id] {
+                kept[id] = next
+                next += 1
+                words.append(corpus.vocabulary[id])
+            }
+            prunedWord = pruned
+            keptId = kept
+            outputVocabulary = words
+        } else {
+            prunedWord = []
+            keptId = []
+            outputVocabulary = corpus.vocabulary
+        }
         guard order >= 1, order <= NGramModel.maximumOrder else {
             throw NGramError(file: file, "order \(order) is outside 1…\(NGramModel.maximumOrder)")
         }
@@ -216,6 +269,14 @@ struct KneserNeyEstimator {
         for n in stride(from: order, through: 2, by: -1) {
             let t = threshold(n)
             var flags = states[n].rawCounts.map { $0 > t }
+            if !prunedWord.isEmpty {
+                for (i, key) in states[n].suffixKeys.enumerated() where flags[i] {
+                    for j in 0..<n where prunedWord[Int(codec.word(key, j))] {
+                        flags[i] = false
+                        break
+                    }
+                }
+            }
             if n < order {
                 let higher = states[n + 1].suffixKeys
                 let keys = states[n].suffixKeys
@@ -351,16 +412,17 @@ struct KneserNeyEstimator {
             discounts.append(try discount(order: n, counts: states[n].adjustedCounts))
         }
 
-        let pruning = (1...order).contains { threshold($0) > 0 }
+        let pruning = (1...order).contains { threshold($0) > 0 } || !prunedWord.isEmpty
         let survives = pruning ? survivors(states) : []
         if let sink {
-            var counts = [vocabularySize]
+            var counts = [outputVocabulary.count]
             for n in stride(from: 2, through: order, by: 1) {
                 counts.append(pruning ? survives[n].lazy.filter { $0 }.count : states[n].suffixKeys.count)
             }
-            try sink.begin(corpus.vocabulary, counts)
+            try sink.begin(outputVocabulary, counts)
         }
         func output(_ table: NGramOrderTable, into tables: inout NGramTables) throws {
+            let table = keptId.isEmpty ? table : renumbered(table)
             if let sink { try sink.order(table) } else { tables.orders.append(table) }
         }
 
@@ -371,13 +433,15 @@ struct KneserNeyEstimator {
         do {
             var denominator = 0.0
             var bucket = [0.0, 0.0, 0.0, 0.0]
-            for count in unigramCounts where count > 0 {
+            // A word outside the vocabulary limit keeps its count in the denominator; its whole count goes to γ.
+            var prunedMass = 0.0
+            for (id, count) in unigramCounts.enumerated() where count > 0 {
                 denominator += Double(count)
-                bucket[Int(min(count, 3))] += 1
+                if !prunedWord.isEmpty && prunedWord[id] { prunedMass += Double(count) } else { bucket[Int(min(count, 3))] += 1 }
             }
             let d = discounts[0]
-            let gamma = (d.amounts[1] * bucket[1] + d.amounts[2] * bucket[2] + d.amounts[3] * bucket[3]) / denominator
-            let uniform = 1.0 / Double(vocabularySize - 1)
+            let gamma = (d.amounts[1] * bucket[1] + d.amounts[2] * bucket[2] + d.amounts[3] * bucket[3] + prunedMass) / denominator
+            let uniform = 1.0 / Double(outputVocabulary.count - 1)
             for id in 0..<vocabularySize {
                 let count = unigramCounts[id]
                 let discounted = count > 0 ? (Double(count) - d.amount(for: count)) / denominator : 0
@@ -385,7 +449,7 @@ struct KneserNeyEstimator {
             }
         }
 
-        var tables = NGramTables(vocabulary: corpus.vocabulary, orders: [])
+        var tables = NGramTables(vocabulary: outputVocabulary, orders: [])
         var previousProbabilities = unigramProbabilities
         // Higher orders, lowest first: group by context for the discounted mass and γ, then interpolate with the
         // suffix's probability (a merge-join, since both orders are sorted by suffix key).
@@ -493,6 +557,19 @@ struct KneserNeyEstimator {
     }
 
     static let log10OfZero: Float = -99
+
+    /// With a vocabulary limit: drops the pruned words' unigrams and renumbers ids into the kept vocabulary. The map is
+    /// monotonic, so tables stay in the same order (and higher orders never contain a pruned word).
+    func renumbered(_ table: NGramOrderTable) -> NGramOrderTable {
+        var result = NGramOrderTable(order: table.order)
+        for i in 0..<table.count {
+            let words = table.words(at: i)
+            if words.contains(where: { prunedWord[Int($0)] }) { continue }
+            result.append(words: words.map { keptId[Int($0)] }, log10Probability: table.log10Probabilities[i],
+                          log10Backoff: table.log10Backoffs[i])
+        }
+        return result
+    }
 
     func log10Clamped(_ value: Float) -> Float { value > 0 ? Float(log10(Double(value))) : Self.log10OfZero }
 

@@ -68,6 +68,9 @@ struct NGramBuildCommand: ParsableCommand {
     @Flag(name: .long, help: "Use lmplz's default fallback discounts 0.5 1 1.5 when needed.")
     var useDiscountFallback = false
 
+    @Option(name: .long, help: "Allowed words, separated by whitespace (lmplz --limit_vocab_file): n-grams containing other corpus words are pruned; the model's vocabulary is these words that occur in the corpus plus <unk>, <s>, </s>.")
+    var limitVocabFile: String?
+
     func validate() throws {
         if arpa == nil && binary == nil { throw ValidationError("give --arpa PATH and/or --binary PATH for the output") }
         if order < 1 || order > NGramModel.maximumOrder { throw ValidationError("--order must be 1…\(NGramModel.maximumOrder), got \(order)") }
@@ -80,7 +83,9 @@ struct NGramBuildCommand: ParsableCommand {
         try reportingNGramErrors {
             let fallback: [Double]? = !discountFallback.isEmpty ? discountFallback
                 : (useDiscountFallback ? KneserNeyOptions.defaultFallbackDiscounts : nil)
-            let options = KneserNeyOptions(order: order, pruneThresholds: prune, discountFallback: fallback)
+            let limit = try limitVocabFile.map { try KneserNeyOptions.readVocabularyLimit(path: $0) }
+            let options = KneserNeyOptions(order: order, pruneThresholds: prune, discountFallback: fallback,
+                                           vocabularyLimit: limit)
             let start = Date()
             let bar = ProgressBar("ngram build")
             // ARPA only: stream each order to the file as it is finished (lower peak memory); the binary needs it all.

@@ -60,6 +60,52 @@ final class KneserNeyEstimatorTests: XCTestCase {
         XCTAssertEqual(short.tables, long.tables)
     }
 
+    /// `--limit_vocab_file`: n-grams with a word outside the 200 most frequent are pruned, their mass goes to the
+    /// back-offs and the unigram uniform share is over the kept vocabulary (lmplz's output sums to 1 per context, so
+    /// LMKit's must too: checked in testVocabularyLimitedDistributionsSumToOne).
+    func testVocabularyLimitEqualsLmplz() throws {
+        let limit = try KneserNeyOptions.readVocabularyLimit(path: ngramFixture("shakespeare500.vocab200.txt"))
+        XCTAssertEqual(limit.count, 203)
+        let result = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, vocabularyLimit: limit))
+        let reference = try ARPAFormat.read(path: ngramFixture("shakespeare500.o3_vocab200.arpa"))
+        XCTAssertEqual(result.tables.vocabulary.count, 203, "200 words + <unk> <s> </s>; absent words are not added")
+        assertSameModel(result.tables, reference)
+        XCTAssertEqual(entriesByText(result.tables).filter { $0.key.hasPrefix("1|") }.count, 203)
+        // Streaming to an ARPA file gives the same model.
+        let path = temporaryPath("vocab-streamed.arpa")
+        var writer: ARPAStreamWriter?
+        let sink = KneserNeyOutputSink(begin: { writer = try ARPAStreamWriter(path: path, vocabulary: $0, counts: $1) },
+                                       order: { try writer!.write($0) })
+        _ = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, vocabularyLimit: limit), sink: sink)
+        try writer!.finish()
+        assertSameModel(try ARPAFormat.read(path: path), reference)
+    }
+
+    func testVocabularyLimitCombinesWithPrune() throws {
+        let limit = try KneserNeyOptions.readVocabularyLimit(path: ngramFixture("shakespeare500.vocab200.txt"))
+        let both = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, pruneThresholds: [0, 1, 1], vocabularyLimit: limit))
+        let vocabOnly = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, vocabularyLimit: limit))
+        XCTAssertEqual(both.tables.vocabulary, vocabOnly.tables.vocabulary)
+        XCTAssertLessThan(both.tables.counts[2], vocabOnly.tables.counts[2])
+    }
+
+    func testVocabularyLimitFileErrorNamesTheFile() {
+        let missing = temporaryPath("no-such-vocab.txt")
+        XCTAssertThrowsError(try KneserNeyOptions.readVocabularyLimit(path: missing)) { error in
+            let error = error as? NGramError
+            XCTAssertEqual(error?.file, missing)
+            XCTAssertTrue(error?.description.contains(missing) ?? false, "\(String(describing: error))")
+            XCTAssertTrue(error?.message.contains("vocabulary limit") ?? false)
+        }
+    }
+
+    /// The reading rule: any whitespace separates words; blank lines and repeated separators are ignored.
+    func testVocabularyLimitFileIsWhitespaceSeparated() throws {
+        let path = temporaryPath("vocab-ws.txt")
+        try Array("a b\tc\n\n  d\r\ne".utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+        XCTAssertEqual(try KneserNeyOptions.readVocabularyLimit(path: path), ["a", "b", "c", "d", "e"])
+    }
+
     /// Corpus "a b / a b / b", order 2. Unigram continuation counts a=1, b=2, </s>=1 give t3 = 0, so the unigram
     /// discounts fall back to 0.5, 1, 1.5; bigram counts <s> a=2, a b=2, b </s>=3, <s> b=1 give t1..t4 = 1, 2, 1, 0,
     /// Y = 1/5, D1 = 1 - 2·Y·2/1 = 0.2, D2 = 2 - 3·Y·1/2 = 1.7, D3 = 3 - 4·Y·0 = 3.
@@ -95,10 +141,12 @@ final class KneserNeyEstimatorTests: XCTestCase {
     }
 
     /// Each context's distribution over the vocabulary (all words but <s>) sums to 1, for contexts of every length,
-    /// including unseen ones, with and without pruning.
+    /// including unseen ones, with and without pruning and a vocabulary limit (over the kept vocabulary).
     func testEachContextDistributionSumsToOne() throws {
-        for prune in [[Int](), [0, 1, 1]] {
-            let result = try estimateKneserNey(corpusFile: corpus, options: KneserNeyOptions(order: 3, pruneThresholds: prune))
+        let limit = try KneserNeyOptions.readVocabularyLimit(path: ngramFixture("shakespeare500.vocab200.txt"))
+        for (prune, vocabulary) in [([Int](), nil), ([0, 1, 1], nil), ([], limit), ([0, 1, 1], limit)] as [([Int], Set<String>?)] {
+            let options = KneserNeyOptions(order: 3, pruneThresholds: prune, vocabularyLimit: vocabulary)
+            let result = try estimateKneserNey(corpusFile: corpus, options: options)
             let model = try NGramModel(tables: result.tables)
             let trigrams = result.tables.orders[2]
             var contexts: [[UInt32]] = [[], [SpecialWord.sentenceBegin], [model.wordId("zzz-unseen")]]
@@ -118,7 +166,7 @@ final class KneserNeyEstimatorTests: XCTestCase {
                 for id in 0..<UInt32(model.vocabularySize) where id != SpecialWord.sentenceBegin {
                     total += pow(10, Double(model.score(id, after: state, next: &next).log10Probability))
                 }
-                XCTAssertEqual(total, 1, accuracy: 1e-4, "context \(context.map { model.word($0) }) prune \(prune)")
+                XCTAssertEqual(total, 1, accuracy: 1e-4, "context \(context.map { model.word($0) }) prune \(prune) limited \(vocabulary != nil)")
             }
         }
     }
