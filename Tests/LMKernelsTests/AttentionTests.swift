@@ -1,0 +1,94 @@
+// The fused attention kernel against the naive softmax(QKᵀ·scale + mask)V reference kept beside it: forward for
+// every tile size, odd lengths, causal and not, GQA, Tq ≠ Tk and an additive mask; backward against central finite
+// differences of the reference in float64.
+import Foundation
+import LMKernels
+import XCTest
+
+final class AttentionTests: XCTestCase {
+    struct Case { let shape: AttentionShape; let masked: Bool }
+
+    func random<T: KernelScalar>(_ n: Int, _ seed: Int, _: T.Type) -> [T] {
+        (0..<n).map { T(sin(Double($0 * 7919 + seed * 104729) * 0.001) * 1.7) }
+    }
+
+    var cases: [Case] {
+        [Case(shape: AttentionShape(batch: 1, heads: 2, kvHeads: 2, queryLength: 7, keyLength: 7, headSize: 5, causal: true), masked: false),
+         Case(shape: AttentionShape(batch: 2, heads: 4, kvHeads: 2, queryLength: 9, keyLength: 9, headSize: 3, causal: true), masked: true),
+         Case(shape: AttentionShape(batch: 1, heads: 3, kvHeads: 1, queryLength: 5, keyLength: 11, headSize: 4, causal: false), masked: true),
+         Case(shape: AttentionShape(batch: 1, heads: 2, kvHeads: 1, queryLength: 3, keyLength: 8, headSize: 4, scale: 0.3, causal: true), masked: false)]
+    }
+
+    func inputs<T: KernelScalar>(_ s: AttentionShape, masked: Bool, _: T.Type) -> (q: [T], k: [T], v: [T], mask: [T]?) {
+        let q = random(s.batch * s.heads * s.queryLength * s.headSize, 1, T.self)
+        let k = random(s.batch * s.kvHeads * s.keyLength * s.headSize, 2, T.self)
+        let v = random(s.batch * s.kvHeads * s.keyLength * s.headSize, 3, T.self)
+        let mask: [T]? = masked ? (0..<s.queryLength * s.keyLength).map { $0 % 5 == 1 ? -T.infinity : T(Double($0 % 3) * 0.25) } : nil
+        return (q, k, v, mask)
+    }
+
+    func testForwardEqualsNaiveForEveryTileSize() {
+        for c in cases {
+            let s = c.shape
+            let (q, k, v, mask) = inputs(s, masked: c.masked, Float.self)
+            var expected = [Float](repeating: 0, count: q.count)
+            Attention.naiveForward(s, q: q, k: k, v: v, mask: mask, out: &expected)
+            for (tq, tk) in [(1, 1), (2, 3), (4, 4), (16, 5), (64, 64)] {
+                var out = [Float](repeating: .nan, count: q.count), lse = [Float](repeating: 0, count: q.count / s.headSize)
+                Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: tq, tileK: tk)
+                for i in out.indices { XCTAssertEqual(out[i], expected[i], accuracy: 1e-5, "tiles \(tq)x\(tk), element \(i)") }
+            }
+        }
+    }
+
+    func testBackwardMatchesFiniteDifferencesOfTheReference() {
+        for c in cases {
+            let s = c.shape
+            let (q, k, v, mask) = inputs(s, masked: c.masked, Double.self)
+            let w = random(q.count, 4, Double.self)  // loss = Σ out ⊙ w
+            func loss(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double {
+                var out = [Double](repeating: 0, count: q.count)
+                Attention.naiveForward(s, q: q, k: k, v: v, mask: mask, out: &out)
+                return zip(out, w).map(*).reduce(0, +)
+            }
+            for (tq, tk) in [(1, 2), (3, 3), (64, 64)] {
+                var out = [Double](repeating: 0, count: q.count), lse = [Double](repeating: 0, count: q.count / s.headSize)
+                Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: tq, tileK: tk)
+                var dq = [Double](repeating: .nan, count: q.count), dk = [Double](repeating: .nan, count: k.count), dv = dk
+                Attention.backward(s, q: q, k: k, v: v, mask: mask, out: out, lse: lse, dOut: w, dQ: &dq, dK: &dk, dV: &dv,
+                                   tileQ: tq, tileK: tk)
+                let eps = 1e-6
+                for (name, analytic, which) in [("dQ", dq, 0), ("dK", dk, 1), ("dV", dv, 2)] {
+                    for i in analytic.indices {
+                        var a = [q, k, v], b = [q, k, v]
+                        a[which][i] += eps; b[which][i] -= eps
+                        let numeric = (loss(a[0], a[1], a[2]) - loss(b[0], b[1], b[2])) / (2 * eps)
+                        XCTAssertEqual(analytic[i], numeric, accuracy: 1e-7 + 1e-5 * abs(numeric), "\(name)[\(i)], tiles \(tq)x\(tk)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testFullyMaskedRowGivesZerosAndNoNaN() {
+        let s = AttentionShape(batch: 1, heads: 1, kvHeads: 1, queryLength: 2, keyLength: 3, headSize: 2, causal: false)
+        let q: [Float] = [1, 2, 3, 4], k: [Float] = [1, 0, 0, 1, 1, 1], v: [Float] = [1, 2, 3, 4, 5, 6]
+        let mask: [Float] = [-.infinity, -.infinity, -.infinity, 0, 0, 0]  // row 0 sees nothing
+        var out = [Float](repeating: .nan, count: 4), lse = [Float](repeating: 0, count: 2)
+        Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: 1, tileK: 2)
+        XCTAssertEqual(Array(out[0..<2]), [0, 0])
+        XCTAssertEqual(lse[0], -.infinity)
+        var dq = [Float](repeating: .nan, count: 4), dk = [Float](repeating: .nan, count: 6), dv = dk
+        Attention.backward(s, q: q, k: k, v: v, mask: mask, out: out, lse: lse, dOut: [1, 1, 1, 1], dQ: &dq, dK: &dk, dV: &dv)
+        XCTAssertEqual(Array(dq[0..<2]), [0, 0])
+        XCTAssertFalse((out + dq + dk + dv).contains { $0.isNaN })
+    }
+
+    /// The only scratch the kernels take is per-thread tile storage whose size depends on tiles and D, not on T.
+    func testWorkingMemoryDoesNotGrowWithSequenceLength() {
+        let perThread = Attention.workspaceElements(tileQ: 64, tileK: 64, headSize: 64)
+        XCTAssertEqual(perThread, 64 * 64 * 2 + 64 * 64 + 64 * 3)
+        for T in [256, 1024, 8192] { XCTAssertLessThan(perThread, T * 64 + T * T / 8, "T = \(T)") }
+        XCTAssertLessThan(perThread, 1024 * 1024, "a materialized score matrix at T = 1024 would be T² elements")
+    }
+}
