@@ -21,26 +21,31 @@ public enum Bench {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    /// Runs `python3 Benchmarks/reference/<script> args…` and decodes its JSON stdout (a dictionary row name → seconds or
-    /// other numbers). Throws with the script's stderr when it fails.
+    /// Runs `python3 Benchmarks/reference/<script> args…` and returns the numbers of the JSON object it prints last.
     public static func runReference(_ script: String, _ args: [String]) throws -> [String: Double] {
+        let path = repositoryRoot.appendingPathComponent("Benchmarks/reference/\(script)").path
+        return try runPythonJSON(script: path, args).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    /// Runs `python script arguments…` (stderr passes through, so pip installs and progress stay visible) and decodes the
+    /// last line of its stdout as a JSON object. Every benchmark's reference side goes through here.
+    public static func runPythonJSON(python: String = "python3", script: String, _ arguments: [String]) throws -> [String: Any] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot.appendingPathComponent("Benchmarks/reference/\(script)").path] + args
-        let out = Pipe(), err = Pipe()
+        process.arguments = [python, script] + arguments
+        let out = Pipe()
         process.standardOutput = out
-        process.standardError = err
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw BenchError(message: "reference \(script) failed (\(process.terminationStatus)): \(String(decoding: errData, as: UTF8.self))")
+            throw BenchError(message: "reference \(script) \(arguments.joined(separator: " ")) failed with status \(process.terminationStatus) (its stderr is above)")
         }
-        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw BenchError(message: "reference \(script) printed no JSON object")
+        let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard let object = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
+            throw BenchError(message: "reference \(script) printed no JSON object on its last line: '\(lastLine)'")
         }
-        return json.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        return object
     }
 }
 

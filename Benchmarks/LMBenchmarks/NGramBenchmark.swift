@@ -42,22 +42,7 @@ public enum NGramBenchmark {
 
     /// Runs the Python reference script and decodes the JSON object it prints last.
     static func reference(_ options: NGramBenchmarkOptions, _ arguments: [String]) throws -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [options.python, referenceScript()] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NGramError(file: referenceScript(), "reference step \(arguments.first ?? "") failed with status \(process.terminationStatus)")
-        }
-        let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        guard let object = try JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
-            throw NGramError(file: referenceScript(), "unexpected output: \(lastLine)")
-        }
-        return object
+        try Bench.runPythonJSON(python: options.python, script: referenceScript(), arguments)
     }
 
     /// Spawns `executable arguments`, waits with wait4 and returns wall time and the child's own peak RSS.

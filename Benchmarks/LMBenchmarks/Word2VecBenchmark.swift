@@ -20,23 +20,9 @@ public struct Word2VecBenchmarkOptions: Sendable {
     public init() {}
 }
 
+/// `arguments[0]` is the script.
 func runPython(_ python: String, _ arguments: [String]) throws -> [String: Any] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [python] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw Word2VecError("reference script failed (\(python) \(arguments.joined(separator: " "))), exit \(process.terminationStatus)")
-    }
-    let lastLine = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-    guard let object = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
-        throw Word2VecError("reference script printed no JSON result: '\(lastLine)'")
-    }
-    return object
+    try Bench.runPythonJSON(python: python, script: arguments[0], Array(arguments.dropFirst()))
 }
 
 /// Runs the benchmark and prints the table to stdout.
