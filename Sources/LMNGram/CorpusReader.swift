@@ -35,39 +35,32 @@ struct VocabularyBuilder {
 
     var count: Int { offsets.count - 1 }
 
-    /// The id of `word` if it is known, without adding it.
-    func existingId(of word: UnsafeRawBufferPointer) -> UInt32? {
+    /// Linear probing for `word`: its id if known, else the empty slot where it would go.
+    @inline(__always)
+    private func probe(_ word: UnsafeRawBufferPointer) -> (id: UInt32?, slot: Int) {
         let hash = NGramHashing.hashBytes(word.baseAddress!, word.count)
         var index = Int(truncatingIfNeeded: hash) & mask
         while true {
             let stored = table[index]
-            if stored == 0 { return nil }
+            if stored == 0 { return (nil, index) }
             let id = Int(stored - 1)
             let start = offsets[id], length = offsets[id + 1] - start
             if length == word.count {
                 let equal = bytes.withUnsafeBufferPointer { memcmp($0.baseAddress! + start, word.baseAddress!, length) == 0 }
-                if equal { return UInt32(id) }
+                if equal { return (UInt32(id), index) }
             }
             index = (index + 1) & mask
         }
     }
 
+    /// The id of `word` if it is known, without adding it.
+    func existingId(of word: UnsafeRawBufferPointer) -> UInt32? { probe(word).id }
+
     /// The id of `word`, adding it when new.
     @inline(__always)
     mutating func id(of word: UnsafeRawBufferPointer) -> UInt32 {
-        let hash = NGramHashing.hashBytes(word.baseAddress!, word.count)
-        var index = Int(truncatingIfNeeded: hash) & mask
-        while true {
-            let stored = table[index]
-            if stored == 0 { break }
-            let id = Int(stored - 1)
-            let start = offsets[id], length = offsets[id + 1] - start
-            if length == word.count {
-                let equal = bytes.withUnsafeBufferPointer { memcmp($0.baseAddress! + start, word.baseAddress!, length) == 0 }
-                if equal { return UInt32(id) }
-            }
-            index = (index + 1) & mask
-        }
+        let (found, index) = probe(word)
+        if let found { return found }
         let id = count
         bytes.append(contentsOf: word)
         offsets.append(bytes.count)

@@ -192,17 +192,8 @@ public final class NGramModel: @unchecked Sendable {
             try self.init(binaryFile: path)
             return
         }
-        let descriptor = open(path, O_RDONLY)
-        if descriptor < 0 { throw NGramError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        let (descriptor, size) = try NGramModel.openBinary(path)
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            throw NGramError(file: path, "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        let size = Int(info.st_size)
-        guard size >= NGramBinaryLayout.headerBytes else {
-            throw NGramError(file: path, "file is \(size) bytes, shorter than the \(NGramBinaryLayout.headerBytes)-byte header of an LMKit n-gram binary")
-        }
         let (buffer, release) = try allocateHugePageMemory(size, file: path)
         var offset = 0
         while offset < size {
@@ -219,22 +210,31 @@ public final class NGramModel: @unchecked Sendable {
 
     /// Memory-maps a file written by `write(binaryTo:)`; the pages are read lazily by the kernel.
     public convenience init(binaryFile path: String) throws {
-        let descriptor = open(path, O_RDONLY)
-        if descriptor < 0 { throw NGramError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        let (descriptor, size) = try NGramModel.openBinary(path)
         defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            throw NGramError(file: path, "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        let size = Int(info.st_size)
-        guard size >= NGramBinaryLayout.headerBytes else {
-            throw NGramError(file: path, "file is \(size) bytes, shorter than the \(NGramBinaryLayout.headerBytes)-byte header of an LMKit n-gram binary")
-        }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
             throw NGramError(file: path, "mmap failed: \(String(cString: strerror(errno)))")
         }
         try self.init(image: UnsafeRawBufferPointer(start: mapped, count: size), source: path,
                       release: { munmap(mapped, size) })
+    }
+
+    /// Opens an LMKit binary for reading and returns its descriptor and size, checking it can hold the header.
+    private static func openBinary(_ path: String) throws -> (descriptor: Int32, size: Int) {
+        let descriptor = open(path, O_RDONLY)
+        if descriptor < 0 { throw NGramError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(descriptor)
+            throw NGramError(file: path, "cannot stat: \(message)")
+        }
+        let size = Int(info.st_size)
+        guard size >= NGramBinaryLayout.headerBytes else {
+            close(descriptor)
+            throw NGramError(file: path, "file is \(size) bytes, shorter than the \(NGramBinaryLayout.headerBytes)-byte header of an LMKit n-gram binary")
+        }
+        return (descriptor, size)
     }
 
     /// Writes the image (the LMKit binary format) atomically to `path`.

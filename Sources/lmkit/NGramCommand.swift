@@ -124,16 +124,23 @@ func readSentenceLines(_ path: String?) throws -> [String] {
     return lines
 }
 
-struct NGramQueryCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "query",
-        abstract: "Score sentences like KenLM's query: per-word log10 p and n-gram length, totals and perplexity.")
-
+/// The model arguments shared by `query` and `perplexity`.
+struct NGramModelArguments: ParsableArguments {
     @Argument(help: "Model: ARPA file or LMKit binary.")
     var model: String
 
     @Option(help: "How to load an LMKit binary: map (mmap, instant) or read (into huge-page memory, like KenLM's -l read).")
     var load: NGramModel.LoadMethod = .map
+
+    func loadModel() throws -> NGramModel { try loadNGramModel(model, method: load) }
+}
+
+struct NGramQueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Score sentences like KenLM's query: per-word log10 p and n-gram length, totals and perplexity.")
+
+    @OptionGroup var model: NGramModelArguments
 
     @Option(name: .long, help: "Sentences to score, one per line (default: stdin).")
     var text: String?
@@ -155,7 +162,7 @@ struct NGramQueryCommand: ParsableCommand {
 
     func run() throws {
         try reportingNGramErrors {
-            let lm = try loadNGramModel(model, method: load)
+            let lm = try model.loadModel()
             let lines = try readSentenceLines(text)
             var corpus = NGramCorpusScore()
             var output = ""
@@ -202,18 +209,14 @@ struct NGramPerplexityCommand: ParsableCommand {
         commandName: "perplexity",
         abstract: "Corpus perplexity with and without OOVs (as KenLM's query summary).")
 
-    @Argument(help: "Model: ARPA file or LMKit binary.")
-    var model: String
-
-    @Option(help: "How to load an LMKit binary: map (mmap, instant) or read (into huge-page memory, like KenLM's -l read).")
-    var load: NGramModel.LoadMethod = .map
+    @OptionGroup var model: NGramModelArguments
 
     @Option(name: .long, help: "Test text, one sentence per line.")
     var text: String
 
     func run() throws {
         try reportingNGramErrors {
-            let lm = try loadNGramModel(model, method: load)
+            let lm = try model.loadModel()
             let bytes = try readFileBytes(text)
             let corpus = bytes.withUnsafeBytes { scoreCorpus(lm, $0) }
             print("Sentences:\t\(corpus.sentenceCount)")
