@@ -17,7 +17,7 @@ let numericFlags: [SwiftSetting] = [.swiftLanguageMode(.v5), .unsafeFlags(["-Oun
 let package = Package(
     name: "LMKit",
     products: [
-        .library(name: "LMKit", targets: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec"]),
+        .library(name: "LMKit", targets: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain"]),
         .executable(name: "lmkit", targets: ["lmkit"]),
     ],
     dependencies: [
@@ -32,10 +32,12 @@ let package = Package(
         .target(name: "LMOptim", dependencies: ["LMTensor"], swiftSettings: numericFlags),
         .target(name: "LMCheckpoint", dependencies: ["LMTensor"], swiftSettings: numericFlags),
         .target(name: "LMTokenizers", swiftSettings: numericFlags),
+        .target(name: "LMModels", dependencies: ["LMTensor", "LMNN", "LMCheckpoint", "LMTokenizers"], swiftSettings: numericFlags),
+        .target(name: "LMTrain", dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMModels"], swiftSettings: numericFlags),
         .target(name: "LMNGram", swiftSettings: numericFlags),
         .target(name: "LMWord2Vec", dependencies: ["LMKernels"], swiftSettings: numericFlags),
         .target(name: "LMBenchmarks",
-                dependencies: ["_CBLAS", "LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec"],
+                dependencies: ["_CBLAS", "LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain"],
                 path: "Benchmarks/LMBenchmarks", swiftSettings: numericFlags),
 
         // MARK: Implementation details (not API)
@@ -44,7 +46,7 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "lmkit",
-                          dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMBenchmarks",
+                          dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain", "LMBenchmarks",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: numericFlags),
 
@@ -56,6 +58,8 @@ let package = Package(
         .testTarget(name: "LMCheckpointTests", dependencies: ["LMCheckpoint", "LMNN", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMTokenizersTests", dependencies: ["LMTokenizers", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMNGramTests", dependencies: ["LMNGram", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMModelsTests", dependencies: ["LMModels", "LMOptim", "LMCheckpoint", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMTrainTests", dependencies: ["LMTrain", "LMModels", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMWord2VecTests", dependencies: ["LMWord2Vec", "_TestSupport"], swiftSettings: numericFlags),
     ]
 )

@@ -1,0 +1,144 @@
+// The GPT family's configuration: one Codable value that describes GPT-2 (learned positions, LayerNorm, GELU MLP,
+// tied head) and, through its options, Llama-shaped models (RoPE, RMSNorm, SwiGLU, grouped-query attention, untied
+// head). JSON keys are snake_case as in nanoGPT's GPTConfig; unknown keys are errors (StrictJSON), not silently dropped.
+import Foundation
+
+/// Architecture of a `GPT` model. Defaults are GPT-2's; `validate()` runs on every decode.
+public struct GPTConfig: Codable, Equatable, Sendable {
+    public enum PositionEncoding: String, Codable, Sendable { case learned, rope }
+    /// How RoPE pairs the dimensions of a head: `halfSplit` rotates (x[i], x[i + d/2]) — Hugging Face Llama's
+    /// `rotate_half`; `interleaved` rotates (x[2i], x[2i+1]) — the original Meta Llama / GPT-NeoX-less layout.
+    /// `GPT.convertRoPELayout` permutes q/k projection rows to move a checkpoint from one layout to the other.
+    public enum RoPELayout: String, Codable, Sendable { case halfSplit = "half_split", interleaved }
+    public enum Norm: String, Codable, Sendable { case layerNorm = "layernorm", rmsNorm = "rmsnorm" }
+    public enum MLPKind: String, Codable, Sendable { case gelu, swiglu }
+
+    public var vocabSize: Int = 50304
+    /// Longest sequence the model accepts (the learned position table's length; RoPE has no table but keeps the limit).
+    public var blockSize: Int = 1024
+    public var nLayer: Int = 12
+    public var nHead: Int = 12
+    /// Key/value heads (grouped-query attention); nil means `nHead` (multi-head attention).
+    public var nKVHead: Int? = nil
+    public var nEmbd: Int = 768
+    /// Hidden width of the MLP; nil means 4·nEmbd (GPT-2). Llama configs give it as `intermediate_size`.
+    public var intermediateSize: Int? = nil
+    public var dropout: Double = 0
+    /// Biases in every Linear and LayerNorm (GPT-2: true; Llama: false).
+    public var bias: Bool = true
+    public var position: PositionEncoding = .learned
+    public var ropeTheta: Double = 10000
+    public var ropeLayout: RoPELayout = .halfSplit
+    public var norm: Norm = .layerNorm
+    public var normEps: Double = 1e-5
+    public var mlp: MLPKind = .gelu
+    /// The output head shares the token embedding matrix (GPT-2: true; most Llama checkpoints: false).
+    public var tieEmbeddings: Bool = true
+
+    public init() {}
+
+    public var kvHeads: Int { nKVHead ?? nHead }
+    public var headSize: Int { nEmbd / nHead }
+    public var hiddenSize: Int { intermediateSize ?? 4 * nEmbd }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case vocabSize = "vocab_size", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head", nKVHead = "n_kv_head"
+        case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position
+        case ropeTheta = "rope_theta", ropeLayout = "rope_layout", norm, normEps = "norm_eps", mlp
+        case tieEmbeddings = "tie_embeddings"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = GPTConfig()
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        blockSize = try c.decodeIfPresent(Int.self, forKey: .blockSize) ?? d.blockSize
+        nLayer = try c.decodeIfPresent(Int.self, forKey: .nLayer) ?? d.nLayer
+        nHead = try c.decodeIfPresent(Int.self, forKey: .nHead) ?? d.nHead
+        nKVHead = try c.decodeIfPresent(Int.self, forKey: .nKVHead)
+        nEmbd = try c.decodeIfPresent(Int.self, forKey: .nEmbd) ?? d.nEmbd
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? d.dropout
+        bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? d.bias
+        position = try c.decodeIfPresent(PositionEncoding.self, forKey: .position) ?? d.position
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? d.ropeTheta
+        ropeLayout = try c.decodeIfPresent(RoPELayout.self, forKey: .ropeLayout) ?? d.ropeLayout
+        norm = try c.decodeIfPresent(Norm.self, forKey: .norm) ?? d.norm
+        normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
+        mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
+        tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
+        try validate()
+    }
+
+    /// Checks sizes and ranges; the error names the field and what was expected.
+    public func validate() throws {
+        func fail(_ key: CodingKeys, _ message: String) -> ConfigError { ConfigError.invalidValue(field: key.rawValue, message) }
+        for (key, value) in [(CodingKeys.vocabSize, vocabSize), (.blockSize, blockSize), (.nLayer, nLayer), (.nHead, nHead), (.nEmbd, nEmbd)]
+        where value <= 0 { throw fail(key, "must be a positive integer, got \(value)") }
+        guard nEmbd % nHead == 0 else { throw fail(.nEmbd, "must be a multiple of n_head (\(nHead)), got \(nEmbd)") }
+        if let kv = nKVHead, kv <= 0 || nHead % kv != 0 { throw fail(.nKVHead, "must divide n_head (\(nHead)), got \(kv)") }
+        if let h = intermediateSize, h <= 0 { throw fail(.intermediateSize, "must be a positive integer, got \(h)") }
+        guard dropout >= 0 && dropout < 1 else { throw fail(.dropout, "must be in [0, 1), got \(dropout)") }
+        guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
+        guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
+        if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+    }
+}
+
+/// A configuration that cannot be used; the message names the field (or file) and what was expected.
+public enum ConfigError: Error, CustomStringConvertible, Equatable {
+    case invalidValue(field: String, String)
+    case unknownKeys(file: String, [String], allowed: [String])
+    case malformed(file: String, String)
+
+    public var description: String {
+        switch self {
+        case let .invalidValue(field, message): return "config field '\(field)' \(message)"
+        case let .unknownKeys(file, keys, allowed):
+            return "\(file): unknown key\(keys.count == 1 ? "" : "s") \(keys.map { "'\($0)'" }.joined(separator: ", ")); allowed: \(allowed.joined(separator: ", "))"
+        case let .malformed(file, message): return "\(file): \(message)"
+        }
+    }
+}
+
+/// JSON decoding that rejects keys the type does not know (Codable ignores them, which turns a typo such as
+/// `learning_rat` into a silent default). Used for every configuration file LMKit reads.
+public enum StrictJSON {
+    /// Decodes `T` from `data`, first checking that the top-level object's keys are all in `allowedKeys`.
+    /// `source` (a file path) prefixes every error.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, allowedKeys: [String], source: String) throws -> T {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigError.malformed(file: source, "not valid JSON (\(error.localizedDescription))")
+        }
+        guard let dict = object as? [String: Any] else { throw ConfigError.malformed(file: source, "expected a JSON object at the top level") }
+        let unknown = dict.keys.filter { !allowedKeys.contains($0) }.sorted()
+        if !unknown.isEmpty { throw ConfigError.unknownKeys(file: source, unknown, allowed: allowedKeys) }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as ConfigError {
+            throw ConfigError.malformed(file: source, error.description)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
+        }
+    }
+}
+
+extension GPTConfig {
+    /// All JSON keys a GPT config may contain.
+    public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// Decodes a config, rejecting unknown keys; `source` names the file in errors.
+    public static func decode(_ data: Data, source: String) throws -> GPTConfig {
+        try StrictJSON.decode(GPTConfig.self, from: data, allowedKeys: jsonKeys, source: source)
+    }
+
+    /// The JSON form (snake_case keys, sorted), as stored in checkpoints.
+    public func jsonData() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try! encoder.encode(self)
+    }
+}
