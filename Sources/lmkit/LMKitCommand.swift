@@ -26,5 +26,6 @@ struct BenchCommand: ParsableCommand {
             TokenizerBenchCommand.self,
             BenchWord2VecCommand.self,
             BenchNGramCommand.self,
+            BenchAttentionCommand.self,
         ])
 }

@@ -1,0 +1,55 @@
+// `lmkit bench attention` and `lmkit bench gpt`: wiring onto LMBenchmarks.AttentionBenchmark and GPTBenchmark.
+// Flags are validated here; the measuring code and the PyTorch runs live in Benchmarks/.
+import ArgumentParser
+import Foundation
+import LMBenchmarks
+
+/// Parses `--threads 1,2` into positive integers or fails naming the flag.
+func parseThreadList(_ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let counts = parts.compactMap(Int.init)
+    guard !parts.isEmpty, counts.count == parts.count, counts.allSatisfy({ $0 >= 1 }) else {
+        throw ValidationError("--threads: expected comma-separated positive integers, got '\(text)'")
+    }
+    return counts
+}
+
+struct BenchAttentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Causal scaled-dot-product attention fwd+bwd (float32) vs PyTorch F.scaled_dot_product_attention (same threads, same command).")
+
+    @Option(help: "Thread counts to run, comma-separated.")
+    var threads: String = "1,2"
+
+    @Option(help: "Sequence lengths, comma-separated.")
+    var lengths: String = "256,1024"
+
+    @Option(help: "Batch size.") var batch: Int = 1
+    @Option(help: "Query/key/value heads.") var heads: Int = 6
+    @Option(name: .customLong("head-size"), help: "Head size D.") var headSize: Int = 64
+    @Option(help: "Timed runs per row (median is reported).") var runs: Int = 10
+
+    func validate() throws {
+        for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs)] where value < 1 {
+            throw ValidationError("\(name): expected a positive integer, got \(value)")
+        }
+    }
+
+    func run() throws {
+        let counts = try parseThreadList(threads)
+        let parts = lengths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let ts = parts.compactMap(Int.init)
+        guard !parts.isEmpty, ts.count == parts.count, ts.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--lengths: expected comma-separated positive integers, got '\(lengths)'")
+        }
+        #if DEBUG
+        print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
+        #endif
+        for n in counts {
+            print("== lmkit bench attention, \(n) thread(s)")
+            let rows = try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs)
+            print(AttentionBenchmark.format(rows, threads: n, batch: batch, heads: heads, headSize: headSize))
+        }
+    }
+}
