@@ -29,12 +29,15 @@ public enum AttentionBenchmark {
 
     /// Runs every length on `threads` threads, LMKit then the reference, and returns the rows.
     public static func run(threads: Int, batch: Int = 1, heads: Int = 6, headSize: Int = 64, lengths: [Int] = [256, 1024],
-                           runs: Int = 10, log: (String) -> Void = { print($0) }) throws -> [Row] {
+                           runs: Int = 10, reference: Bool = true, log: (String) -> Void = { print($0) }) throws -> [Row] {
         Parallel.threadCount = threads
         var ours: [Int: Double] = [:]
         for t in lengths {
             ours[t] = lmkitSeconds(batch: batch, heads: heads, length: t, headSize: headSize, runs: runs)
             log("  measured LMKit T=\(t)")
+        }
+        if !reference {
+            return lengths.map { Row(length: $0, lmkit: ours[$0]!, reference: .nan, flops: flops(batch: batch, heads: heads, length: $0, headSize: headSize)) }
         }
         log("  running PyTorch reference…")
         let ref = try Bench.runReference("attention_reference.py", [

@@ -27,8 +27,9 @@ public struct AttentionShape: Sendable {
 }
 
 public enum Attention {
-    /// Default query and key tile sizes (measured with `lmkit bench attention`, BENCHMARKS.md "GPT and attention").
-    public static let defaultTileQ = 64, defaultTileK = 64
+    /// Default query and key tile sizes (measured with `lmkit bench attention --tile-q --tile-k`, BENCHMARKS.md
+    /// "GPT and attention"). Settable so benchmarks can compare; every value gives the same results within rounding.
+    nonisolated(unsafe) public static var defaultTileQ = 64, defaultTileK = 64
 
     /// Elements of scratch one thread uses for tiles of `tileQ` queries × `tileK` keys: independent of the sequence
     /// lengths, which is what makes the working memory O(T·D) (inputs, output, lse) rather than O(T²).
@@ -85,8 +86,9 @@ public enum Attention {
 
     @inlinable public static func forward<T: KernelScalar>(
         _ s: AttentionShape, q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, mask: UnsafePointer<T>?,
-        out: UnsafeMutablePointer<T>, lse: UnsafeMutablePointer<T>, tileQ: Int = defaultTileQ, tileK: Int = defaultTileK
+        out: UnsafeMutablePointer<T>, lse: UnsafeMutablePointer<T>, tileQ: Int? = nil, tileK: Int? = nil
     ) {
+        let tileQ = tileQ ?? defaultTileQ, tileK = tileK ?? defaultTileK
         let D = s.headSize, Tq = s.queryLength, Tk = s.keyLength, group = s.heads / s.kvHeads, BH = s.batch * s.heads
         let scale = T(s.scale)
         let qTiles = (Tq + tileQ - 1) / tileQ
@@ -143,8 +145,9 @@ public enum Attention {
         _ s: AttentionShape, q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, mask: UnsafePointer<T>?,
         out: UnsafePointer<T>, lse: UnsafePointer<T>, dOut: UnsafePointer<T>,
         dQ: UnsafeMutablePointer<T>, dK: UnsafeMutablePointer<T>, dV: UnsafeMutablePointer<T>,
-        tileQ: Int = defaultTileQ, tileK: Int = defaultTileK
+        tileQ: Int? = nil, tileK: Int? = nil
     ) {
+        let tileQ = tileQ ?? defaultTileQ, tileK = tileK ?? defaultTileK
         let D = s.headSize, Tq = s.queryLength, Tk = s.keyLength, group = s.heads / s.kvHeads
         let scale = T(s.scale)
         let scratch = workspaceElements(tileQ: tileQ, tileK: tileK, headSize: D)

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LMBenchmarks
+import LMKernels
 
 /// Parses `--threads 1,2` into positive integers or fails naming the flag.
 func parseThreadList(_ text: String) throws -> [Int] {
@@ -29,9 +30,14 @@ struct BenchAttentionCommand: ParsableCommand {
     @Option(help: "Query/key/value heads.") var heads: Int = 6
     @Option(name: .customLong("head-size"), help: "Head size D.") var headSize: Int = 64
     @Option(help: "Timed runs per row (median is reported).") var runs: Int = 10
+    @Option(name: .customLong("tile-q"), help: "Query tile size of the fused kernel (default: the kernel's).") var tileQ: Int?
+    @Option(name: .customLong("tile-k"), help: "Key tile size of the fused kernel (default: the kernel's).") var tileK: Int?
+    @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
+    var reference: Bool = true
 
     func validate() throws {
-        for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs)] where value < 1 {
+        for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs),
+                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1)] where value < 1 {
             throw ValidationError("\(name): expected a positive integer, got \(value)")
         }
     }
@@ -46,9 +52,11 @@ struct BenchAttentionCommand: ParsableCommand {
         #if DEBUG
         print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
         #endif
+        if let tileQ { Attention.defaultTileQ = tileQ }
+        if let tileK { Attention.defaultTileK = tileK }
         for n in counts {
-            print("== lmkit bench attention, \(n) thread(s)")
-            let rows = try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs)
+            print("== lmkit bench attention (tiles \(Attention.defaultTileQ)×\(Attention.defaultTileK)), \(n) thread(s)")
+            let rows = try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs, reference: reference)
             print(AttentionBenchmark.format(rows, threads: n, batch: batch, heads: heads, headSize: headSize))
         }
     }
