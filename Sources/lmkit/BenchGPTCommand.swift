@@ -61,3 +61,48 @@ struct BenchAttentionCommand: ParsableCommand {
         }
     }
 }
+
+struct BenchGPTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt",
+        abstract: "One GPT training step (fwd, loss, bwd, clip 1.0, AdamW) vs a nanoGPT-equivalent PyTorch model (same config, threads, command).")
+
+    @Option(help: "Thread counts to run, comma-separated.")
+    var threads: String = "2"
+
+    @Option(help: "Configs, comma-separated: cpu-recipe (L4 H4 C128 T64 B12), 6x384 (L6 H6 C384 T256 B8).")
+    var configs: String = "cpu-recipe,6x384"
+
+    @Option(help: "Timed steps (median is reported).") var iters: Int = 10
+    @Option(help: "Untimed steps before timing.") var warmup: Int = 3
+    @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
+    var reference: Bool = true
+
+    func validate() throws {
+        if iters < 1 { throw ValidationError("--iters: expected a positive integer, got \(iters)") }
+        if warmup < 1 { throw ValidationError("--warmup: expected a positive integer, got \(warmup)") }
+    }
+
+    func run() throws {
+        let counts = try parseThreadList(threads)
+        let known = [GPTBenchmark.Setup.cpuRecipe, GPTBenchmark.Setup.shakespeareChar]
+        let setups = try configs.split(separator: ",").map { name -> GPTBenchmark.Setup in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let setup = known.first(where: { $0.name == trimmed }) else {
+                throw ValidationError("--configs: unknown config '\(trimmed)'; expected one of \(known.map(\.name).joined(separator: ", "))")
+            }
+            return setup
+        }
+        #if DEBUG
+        print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
+        #endif
+        var results: [GPTBenchmark.Result] = []
+        for n in counts {
+            for setup in setups {
+                print("== lmkit bench gpt \(setup.name), \(n) thread(s)")
+                results.append(try GPTBenchmark.run(setup, threads: n, iters: iters, warmup: warmup, reference: reference))
+            }
+        }
+        print(GPTBenchmark.format(results))
+    }
+}

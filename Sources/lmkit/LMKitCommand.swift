@@ -27,5 +27,6 @@ struct BenchCommand: ParsableCommand {
             BenchWord2VecCommand.self,
             BenchNGramCommand.self,
             BenchAttentionCommand.self,
+            BenchGPTCommand.self,
         ])
 }
