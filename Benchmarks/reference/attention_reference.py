@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""PyTorch CPU reference for `lmkit bench attention`: median seconds of one forward+backward of
+"""PyTorch CPU reference for `lmkit bench attention`: median (and minimum) seconds of one forward+backward of
 F.scaled_dot_product_attention(q, k, v, is_causal=True) in float32, q/k/v [B, H, T, D] requiring grad, on the given
-thread count. Prints one JSON object: {"T<len>": seconds, ..., "torch_version": x.y}. Installs torch with pip if missing."""
+thread count. Prints one JSON object: {"T<len>": median, "T<len>_min": min, ..., "torch_version": x.y}. Installs torch with pip if missing."""
 import argparse, json, subprocess, sys, time
 
 try:
@@ -30,7 +30,7 @@ def median(fn, runs, warmup=2):
     for _ in range(runs):
         t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
     ts.sort()
-    return ts[len(ts) // 2]
+    return ts[len(ts) // 2], ts[0]
 
 
 out = {}
@@ -43,6 +43,6 @@ for T in (int(x) for x in a.lengths.split(",")):
         q.grad = k.grad = v.grad = None
         F.scaled_dot_product_attention(q, k, v, is_causal=True).backward(dout)
 
-    out[f"T{T}"] = median(step, a.runs)
+    out[f"T{T}"], out[f"T{T}_min"] = median(step, a.runs)
 out["torch_version"] = float(".".join(torch.__version__.split("+")[0].split(".")[:2]))
 print(json.dumps(out))

@@ -35,8 +35,12 @@ public enum Attention {
     /// lengths, which is what makes the working memory O(T·D) (inputs, output, lse) rather than O(T²).
     /// Forward: S/P tile, output accumulator, running max and sum. Backward: P tile, dP/dS tile, rowdot(dO, O).
     public static func workspaceElements(tileQ: Int, tileK: Int, headSize: Int) -> Int {
-        tileQ * tileK * 2 + tileQ * headSize + tileQ * 3
+        tileQ * scoreStride(tileK) * 2 + tileQ * headSize + tileQ * 3
     }
+
+    /// Leading dimension of the score tiles: tileK plus 8, because backward reads them column-wise (Pᵀ·dO, dSᵀ·Q)
+    /// and a row stride of a multiple of 1 KiB (tileK = 256) maps every row to the same few L1 sets.
+    @inlinable static func scoreStride(_ tileK: Int) -> Int { tileK + 8 }
 
     /// Runs `body(item, scratch)` for every item in `0..<count`, handing items out in order to whichever thread is
     /// free (causal tiles differ in cost, so a static split is unbalanced). Each item is computed by one thread with
@@ -61,6 +65,158 @@ public enum Attention {
             }
         }
         if lanes == 1 { lane() } else { DispatchQueue.concurrentPerform(iterations: lanes) { _ in lane() } }
+    }
+
+    /// How tile products are computed: the register-blocked micro-kernel below (default) or BLAS gemm calls. Both
+    /// are kept so `lmkit bench attention --products blas` can compare them (BENCHMARKS.md "GPT and attention").
+    public enum TileProducts: String, Sendable { case microKernel = "micro", blas }
+    nonisolated(unsafe) public static var tileProducts = TileProducts.microKernel
+
+    /// C[M×N] = alpha · Σ_k a(i, k) · B[k, 0..<N] (+ C when `accumulate`), where a(i, k) = A[i·ai + k·ak] (so one
+    /// kernel serves A and Aᵀ) and B, C are row-major with leading dimensions ldb, ldc. Every attention product has
+    /// this form once Kᵀ and Vᵀ are stored (S = Q·Kᵀ, dP = dO·Vᵀ).
+    @inlinable @inline(__always) static func product<T: KernelScalar>(
+        M: Int, N: Int, K: Int, alpha: T, A: UnsafePointer<T>, ai: Int, ak: Int,
+        B: UnsafePointer<T>, ldb: Int, accumulate: Bool, C: UnsafeMutablePointer<T>, ldc: Int
+    ) {
+        if M == 0 || N == 0 { return }
+        if tileProducts == .blas {
+            Matmul.gemm(transA: ai == 1 && ak != 1, transB: false, M: M, N: N, K: K, alpha: alpha, A: A, lda: ai == 1 && ak != 1 ? ak : ai,
+                        B: B, ldb: ldb, beta: accumulate ? 1 : 0, C: C, ldc: ldc)
+        } else {
+            microProduct(M: M, N: N, K: K, alpha: alpha, A: A, ai: ai, ak: ak, B: B, ldb: ldb, accumulate: accumulate, C: C, ldc: ldc)
+        }
+    }
+
+    /// The micro-kernel behind `product`: 6 rows × 16 columns of C in twelve SIMD8 accumulators (one AVX2 register
+    /// each for Float; 4 × 16 for the last rows), B rows read in place (tiles are L1/L2-resident, so no packing and no separate zeroing pass, which
+    /// were 13 % and 6 % of the BLAS version's time). Edges: one row × 8 columns, then scalar.
+    /// Measured (1 thread, T = 1024): 4 × 16 blocks reached ~70 % of the FMA peak, latency-bound with 8 accumulators.
+    @inlinable static func microProduct<T: KernelScalar>(
+        M: Int, N: Int, K: Int, alpha: T, A: UnsafePointer<T>, ai: Int, ak: Int,
+        B: UnsafePointer<T>, ldb: Int, accumulate: Bool, C: UnsafeMutablePointer<T>, ldc: Int
+    ) {
+        typealias V = SIMD8<T>
+        let w = MemoryLayout<T>.stride, rowBytes = ldb * w
+        @inline(__always) func put(_ c: V, _ p: UnsafeMutablePointer<T>) {
+            let raw = UnsafeMutableRawPointer(p)
+            var x = alpha == 1 ? c : c * alpha
+            if accumulate { x += raw.loadUnaligned(as: V.self) }
+            raw.storeBytes(of: x, as: V.self)
+        }
+        var i = 0
+        while i < M {
+            let rows = M - i >= 6 ? 6 : Swift.min(4, M - i)
+            var j = 0
+            if rows == 6 {
+                // 12 accumulators: each gets one FMA per k, so the 4-cycle FMA latency is hidden behind the other 11.
+                let a0 = A + i * ai, a1 = a0 + ai, a2 = a1 + ai, a3 = a2 + ai, a4 = a3 + ai, a5 = a4 + ai
+                while j + 16 <= N {
+                    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+                    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+                    var bp = UnsafeRawPointer(B + j)
+                    var ka = 0
+                    for _ in 0..<K {
+                        let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
+                        var x = V(repeating: a0[ka])
+                        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+                        x = V(repeating: a1[ka])
+                        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+                        x = V(repeating: a2[ka])
+                        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+                        x = V(repeating: a3[ka])
+                        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+                        x = V(repeating: a4[ka])
+                        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+                        x = V(repeating: a5[ka])
+                        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+                        bp += rowBytes; ka += ak
+                    }
+                    let c = C + i * ldc + j
+                    put(c00, c); put(c01, c + 8); put(c10, c + ldc); put(c11, c + ldc + 8)
+                    put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + 8); put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + 8)
+                    put(c40, c + 4 * ldc); put(c41, c + 4 * ldc + 8); put(c50, c + 5 * ldc); put(c51, c + 5 * ldc + 8)
+                    j += 16
+                }
+            } else if rows == 4 {
+                let a0 = A + i * ai, a1 = a0 + ai, a2 = a1 + ai, a3 = a2 + ai
+                while j + 16 <= N {
+                    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+                    var bp = UnsafeRawPointer(B + j)
+                    var ka = 0
+                    for _ in 0..<K {
+                        let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
+                        let x0 = V(repeating: a0[ka]), x1 = V(repeating: a1[ka])
+                        c00 = c00.addingProduct(x0, b0); c01 = c01.addingProduct(x0, b1)
+                        c10 = c10.addingProduct(x1, b0); c11 = c11.addingProduct(x1, b1)
+                        let x2 = V(repeating: a2[ka]), x3 = V(repeating: a3[ka])
+                        c20 = c20.addingProduct(x2, b0); c21 = c21.addingProduct(x2, b1)
+                        c30 = c30.addingProduct(x3, b0); c31 = c31.addingProduct(x3, b1)
+                        bp += rowBytes; ka += ak
+                    }
+                    let c = C + i * ldc + j
+                    put(c00, c); put(c01, c + 8); put(c10, c + ldc); put(c11, c + ldc + 8)
+                    put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + 8); put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + 8)
+                    j += 16
+                }
+            }
+            for r in 0..<rows {  // columns the 4×16 block left, or the last rows when M is not a multiple of 4
+                let ar = A + (i + r) * ai, cr = C + (i + r) * ldc
+                var jj = j
+                while jj + 8 <= N {
+                    var c0 = V()
+                    var bp = UnsafeRawPointer(B + jj)
+                    for k in 0..<K { c0 = c0.addingProduct(V(repeating: ar[k * ak]), bp.loadUnaligned(as: V.self)); bp += rowBytes }
+                    put(c0, cr + jj)
+                    jj += 8
+                }
+                while jj < N {
+                    var x: T = 0
+                    for k in 0..<K { x += ar[k * ak] * B[k * ldb + jj] }
+                    cr[jj] = alpha * x + (accumulate ? cr[jj] : 0)
+                    jj += 1
+                }
+            }
+            i += rows
+        }
+    }
+
+    /// Leading dimension of a transposed head [D, T]: T rounded up to 16 and padded so that consecutive rows are not
+    /// a multiple of 1 KiB apart (at T = 1024 a 4 KiB row stride put all 64 rows of a tile in one L1 set; perf showed
+    /// the micro-kernel 1.5× slower than at T = 256 until this padding).
+    @inlinable static func transposedStride(_ t: Int) -> Int {
+        let ld = (t + 15) / 16 * 16 + 16
+        return ld % 256 == 0 ? ld + 16 : ld
+    }
+
+    /// Writes the [D, T] transpose (row stride `transposedStride(T)`) of each [T, D] head of `x` (heads × T × D) to
+    /// `xT`, so S = Q·Kᵀ and dP = dO·Vᵀ read their right operand row-major. Shared by all threads; O(T·D) like the input.
+    @inlinable static func transposeHeads<T: KernelScalar>(_ x: UnsafePointer<T>, _ xT: UnsafeMutablePointer<T>, heads: Int, T t: Int, D: Int) {
+        let ld = transposedStride(t)
+        Parallel.forRows(heads, workPerRow: t * D) { range in
+            for h in range {
+                let src = x + h * t * D, dst = xT + h * ld * D
+                var j0 = 0
+                while j0 < t {  // 16 keys at a time so both sides stay within a few cache lines
+                    let j1 = Swift.min(j0 + 16, t)
+                    for d in 0..<D { for j in j0..<j1 { dst[d * ld + j] = src[j * D + d] } }
+                    j0 = j1
+                }
+            }
+        }
+    }
+
+    /// max over p[0..<n] (n > 0) for a score row. Float takes a SIMD16 compare-and-blend loop: `kernelMax`'s NaN
+    /// bookkeeping cost 7 % of the kernel (perf), and here a NaN score reaches the output anyway through exp(NaN).
+    @inlinable @inline(__always) static func rowMax<T: KernelScalar>(_ p: UnsafeMutablePointer<T>, _ n: Int) -> T {
+        guard T.self == Float.self, n >= 16 else { return T.kernelMax(p, n) }
+        let f = UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+        var m = SIMDMath.load(f)
+        var i = 16
+        while i + 16 <= n { let x = SIMDMath.load(f + i); m.replace(with: x, where: x .> m); i += 16 }
+        var best = m.max()
+        while i < n { if f[i] > best { best = f[i] }; i += 1 }
+        return unsafeBitCast(best, to: T.self)
     }
 
     /// Puts the score tile rows in their final form: adds the additive mask and sets keys past the causal horizon to
@@ -88,29 +244,33 @@ public enum Attention {
         _ s: AttentionShape, q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, mask: UnsafePointer<T>?,
         out: UnsafeMutablePointer<T>, lse: UnsafeMutablePointer<T>, tileQ: Int? = nil, tileK: Int? = nil
     ) {
-        let tileQ = tileQ ?? defaultTileQ, tileK = tileK ?? defaultTileK
+        let tileQ = tileQ ?? defaultTileQ, tileK = tileK ?? defaultTileK, ldS = scoreStride(tileK)
         let D = s.headSize, Tq = s.queryLength, Tk = s.keyLength, group = s.heads / s.kvHeads, BH = s.batch * s.heads
         let scale = T(s.scale)
         let qTiles = (Tq + tileQ - 1) / tileQ
         let scratch = workspaceElements(tileQ: tileQ, tileK: tileK, headSize: D)
+        let ldT = transposedStride(Tk)
+        let kT = UnsafeMutablePointer<T>.allocate(capacity: s.batch * s.kvHeads * ldT * D)
+        defer { kT.deallocate() }
+        transposeHeads(k, kT, heads: s.batch * s.kvHeads, T: Tk, D: D)
         // Items run the costliest query tiles (last, under causal) first across all heads, for load balance.
         forEachItem(BH * qTiles, totalWork: BH * Tq * Tk * D, scratch: scratch, T.self) { item, work in
             let bh = item % BH, i0 = (qTiles - 1 - item / BH) * tileQ, rowsQ = Swift.min(tileQ, Tq - i0)
             let b = bh / s.heads, h = bh % s.heads, kvh = b * s.kvHeads + h / group
-            let qh = q + (bh * Tq + i0) * D, kh = k + kvh * Tk * D, vh = v + kvh * Tk * D
-            let S = work, acc = work + tileQ * tileK * 2, m = acc + tileQ * D, l = m + tileQ
+            let qh = q + (bh * Tq + i0) * D, kTh = kT + kvh * ldT * D, vh = v + kvh * Tk * D
+            let S = work, acc = work + tileQ * ldS * 2, m = acc + tileQ * D, l = m + tileQ
             for r in 0..<rowsQ { m[r] = -T.infinity; l[r] = 0 }
             acc.update(repeating: 0, count: rowsQ * D)
             let keyEnd = s.keyEnd(rowEnd: i0 + rowsQ)  // later key tiles are masked for every row here
             var j0 = 0
             while j0 < keyEnd {
                 let colsK = Swift.min(tileK, keyEnd - j0)
-                Matmul.gemm(transA: false, transB: true, M: rowsQ, N: colsK, K: D, alpha: scale, A: qh, lda: D,
-                            B: kh + j0 * D, ldb: D, beta: 0, C: S, ldc: tileK)
-                maskTile(s, S, ld: tileK, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
+                product(M: rowsQ, N: colsK, K: D, alpha: scale, A: qh, ai: D, ak: 1, B: kTh + j0, ldb: ldT,
+                        accumulate: false, C: S, ldc: ldS)  // S = scale·Q·Kᵀ
+                maskTile(s, S, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
                 for r in 0..<rowsQ {
-                    let row = S + r * tileK
-                    let newMax = Swift.max(m[r], T.kernelMax(row, colsK))
+                    let row = S + r * ldS
+                    let newMax = Swift.max(m[r], rowMax(row, colsK))
                     if newMax == -T.infinity {  // nothing visible yet in this row: P row 0, accumulator stays 0
                         row.update(repeating: 0, count: colsK)
                         continue
@@ -121,8 +281,8 @@ public enum Attention {
                     l[r] = l[r] * correction + T.kernelSum(row, colsK)
                     m[r] = newMax
                 }
-                Matmul.gemm(transA: false, transB: false, M: rowsQ, N: D, K: colsK, alpha: 1, A: S, lda: tileK,
-                            B: vh + j0 * D, ldb: D, beta: 1, C: acc, ldc: D)
+                product(M: rowsQ, N: D, K: colsK, alpha: 1, A: S, ai: ldS, ak: 1, B: vh + j0 * D, ldb: D,
+                        accumulate: true, C: acc, ldc: D)  // O += P·V
                 j0 += tileK
             }
             for r in 0..<rowsQ {
@@ -147,14 +307,19 @@ public enum Attention {
         dQ: UnsafeMutablePointer<T>, dK: UnsafeMutablePointer<T>, dV: UnsafeMutablePointer<T>,
         tileQ: Int? = nil, tileK: Int? = nil
     ) {
-        let tileQ = tileQ ?? defaultTileQ, tileK = tileK ?? defaultTileK
+        let tileQ = tileQ ?? defaultTileQ, tileK = tileK ?? defaultTileK, ldS = scoreStride(tileK)
         let D = s.headSize, Tq = s.queryLength, Tk = s.keyLength, group = s.heads / s.kvHeads
         let scale = T(s.scale)
         let scratch = workspaceElements(tileQ: tileQ, tileK: tileK, headSize: D)
+        let ldT = transposedStride(Tk)
+        let kT = UnsafeMutablePointer<T>.allocate(capacity: 2 * s.batch * s.kvHeads * ldT * D), vT = kT + s.batch * s.kvHeads * ldT * D
+        defer { kT.deallocate() }
+        transposeHeads(k, kT, heads: s.batch * s.kvHeads, T: Tk, D: D)
+        transposeHeads(v, vT, heads: s.batch * s.kvHeads, T: Tk, D: D)
         forEachItem(s.batch * s.kvHeads, totalWork: s.batch * s.heads * Tq * Tk * D, scratch: scratch, T.self) { bkv, work in
-            let P = work, dS = work + tileQ * tileK, rowDot = dS + tileQ * tileK
+            let P = work, dS = work + tileQ * ldS, rowDot = dS + tileQ * ldS
             let b = bkv / s.kvHeads
-            let kh = k + bkv * Tk * D, vh = v + bkv * Tk * D
+            let kh = k + bkv * Tk * D, kTh = kT + bkv * ldT * D, vTh = vT + bkv * ldT * D
             let dkh = dK + bkv * Tk * D, dvh = dV + bkv * Tk * D
             dkh.update(repeating: 0, count: Tk * D)
             dvh.update(repeating: 0, count: Tk * D)
@@ -173,29 +338,29 @@ public enum Attention {
                     while j0 < keyEnd {
                         let colsK = Swift.min(tileK, keyEnd - j0)
                         // P = exp(S - lse), recomputed for this tile (rows with lse -inf saw no key: P row 0).
-                        Matmul.gemm(transA: false, transB: true, M: rowsQ, N: colsK, K: D, alpha: scale, A: qt, lda: D,
-                                    B: kh + j0 * D, ldb: D, beta: 0, C: P, ldc: tileK)
-                        maskTile(s, P, ld: tileK, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
+                        product(M: rowsQ, N: colsK, K: D, alpha: scale, A: qt, ai: D, ak: 1, B: kTh + j0, ldb: ldT,
+                                accumulate: false, C: P, ldc: ldS)
+                        maskTile(s, P, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
                         for r in 0..<rowsQ {
-                            let row = P + r * tileK, rowLse = lh[i0 + r]
+                            let row = P + r * ldS, rowLse = lh[i0 + r]
                             if rowLse == -T.infinity { row.update(repeating: 0, count: colsK); continue }
                             for c in 0..<colsK { row[c] = T.kernelExp(row[c] - rowLse) }
                         }
                         // dV += Pᵀ·dO
-                        Matmul.gemm(transA: true, transB: false, M: colsK, N: D, K: rowsQ, alpha: 1, A: P, lda: tileK,
-                                    B: dot, ldb: D, beta: 1, C: dvh + j0 * D, ldc: D)
+                        product(M: colsK, N: D, K: rowsQ, alpha: 1, A: P, ai: 1, ak: ldS, B: dot, ldb: D,
+                                accumulate: true, C: dvh + j0 * D, ldc: D)
                         // dP = dO·Vᵀ, then dS = P ⊙ (dP - rowdot(dO, O)) · scale (the scale of S = scale·QKᵀ)
-                        Matmul.gemm(transA: false, transB: true, M: rowsQ, N: colsK, K: D, alpha: 1, A: dot, lda: D,
-                                    B: vh + j0 * D, ldb: D, beta: 0, C: dS, ldc: tileK)
+                        product(M: rowsQ, N: colsK, K: D, alpha: 1, A: dot, ai: D, ak: 1, B: vTh + j0, ldb: ldT,
+                                accumulate: false, C: dS, ldc: ldS)
                         for r in 0..<rowsQ {
-                            let pr = P + r * tileK, dr = dS + r * tileK, rd = rowDot[r]
+                            let pr = P + r * ldS, dr = dS + r * ldS, rd = rowDot[r]
                             for c in 0..<colsK { dr[c] = pr[c] * (dr[c] - rd) * scale }
                         }
                         // dQ += dS·K;  dK += dSᵀ·Q
-                        Matmul.gemm(transA: false, transB: false, M: rowsQ, N: D, K: colsK, alpha: 1, A: dS, lda: tileK,
-                                    B: kh + j0 * D, ldb: D, beta: 1, C: dqt, ldc: D)
-                        Matmul.gemm(transA: true, transB: false, M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, lda: tileK,
-                                    B: qt, ldb: D, beta: 1, C: dkh + j0 * D, ldc: D)
+                        product(M: rowsQ, N: D, K: colsK, alpha: 1, A: dS, ai: ldS, ak: 1, B: kh + j0 * D, ldb: D,
+                                accumulate: true, C: dqt, ldc: D)
+                        product(M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, ai: 1, ak: ldS, B: qt, ldb: D,
+                                accumulate: true, C: dkh + j0 * D, ldc: D)
                         j0 += tileK
                     }
                     i0 += tileQ

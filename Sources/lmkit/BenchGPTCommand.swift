@@ -32,6 +32,8 @@ struct BenchAttentionCommand: ParsableCommand {
     @Option(help: "Timed runs per row (median is reported).") var runs: Int = 10
     @Option(name: .customLong("tile-q"), help: "Query tile size of the fused kernel (default: the kernel's).") var tileQ: Int?
     @Option(name: .customLong("tile-k"), help: "Key tile size of the fused kernel (default: the kernel's).") var tileK: Int?
+    @Option(help: "Tile products: micro (the kernel's register-blocked loops) or blas (sgemm per tile).")
+    var products: String = "micro"
     @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
     var reference: Bool = true
 
@@ -52,10 +54,14 @@ struct BenchAttentionCommand: ParsableCommand {
         #if DEBUG
         print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
         #endif
+        guard let mode = Attention.TileProducts(rawValue: products) else {
+            throw ValidationError("--products: expected micro or blas, got '\(products)'")
+        }
+        Attention.tileProducts = mode
         if let tileQ { Attention.defaultTileQ = tileQ }
         if let tileK { Attention.defaultTileK = tileK }
         for n in counts {
-            print("== lmkit bench attention (tiles \(Attention.defaultTileQ)×\(Attention.defaultTileK)), \(n) thread(s)")
+            print("== lmkit bench attention (tiles \(Attention.defaultTileQ)×\(Attention.defaultTileK), \(products) products), \(n) thread(s)")
             let rows = try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs, reference: reference)
             print(AttentionBenchmark.format(rows, threads: n, batch: batch, heads: heads, headSize: headSize))
         }
