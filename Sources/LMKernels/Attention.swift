@@ -29,7 +29,7 @@ public struct AttentionShape: Sendable {
 public enum Attention {
     /// Default query and key tile sizes (measured with `lmkit bench attention --tile-q --tile-k`, BENCHMARKS.md
     /// "GPT and attention"). Settable so benchmarks can compare; every value gives the same results within rounding.
-    nonisolated(unsafe) public static var defaultTileQ = 64, defaultTileK = 64
+    nonisolated(unsafe) public static var defaultTileQ = 64, defaultTileK = 256
 
     /// Elements of scratch one thread uses for tiles of `tileQ` queries × `tileK` keys: independent of the sequence
     /// lengths, which is what makes the working memory O(T·D) (inputs, output, lse) rather than O(T²).
@@ -104,80 +104,93 @@ public enum Attention {
             if accumulate { x += raw.loadUnaligned(as: V.self) }
             raw.storeBytes(of: x, as: V.self)
         }
-        var i = 0
-        while i < M {
-            let rows = M - i >= 6 ? 6 : Swift.min(4, M - i)
-            var j = 0
-            if rows == 6 {
+        // Column panels outside, row blocks inside: the K × 16 panel of B (4 KiB at K = 64) stays in L1 while every
+        // row block of A passes over it. (Rows outside streamed all of B from L2 once per 6 rows: at tileK = 256 the
+        // S = Q·Kᵀ operand is 64 KiB, and that order was ~10 % slower.)
+        var j = 0
+        while j + 16 <= N {
+            var i = 0
+            while i + 6 <= M {
                 // 12 accumulators: each gets one FMA per k, so the 4-cycle FMA latency is hidden behind the other 11.
                 let a0 = A + i * ai, a1 = a0 + ai, a2 = a1 + ai, a3 = a2 + ai, a4 = a3 + ai, a5 = a4 + ai
-                while j + 16 <= N {
-                    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
-                    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
-                    var bp = UnsafeRawPointer(B + j)
-                    var ka = 0
-                    for _ in 0..<K {
-                        let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
-                        var x = V(repeating: a0[ka])
-                        c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
-                        x = V(repeating: a1[ka])
-                        c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
-                        x = V(repeating: a2[ka])
-                        c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
-                        x = V(repeating: a3[ka])
-                        c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
-                        x = V(repeating: a4[ka])
-                        c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
-                        x = V(repeating: a5[ka])
-                        c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
-                        bp += rowBytes; ka += ak
-                    }
-                    let c = C + i * ldc + j
-                    put(c00, c); put(c01, c + 8); put(c10, c + ldc); put(c11, c + ldc + 8)
-                    put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + 8); put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + 8)
-                    put(c40, c + 4 * ldc); put(c41, c + 4 * ldc + 8); put(c50, c + 5 * ldc); put(c51, c + 5 * ldc + 8)
-                    j += 16
+                var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+                var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+                var bp = UnsafeRawPointer(B + j)
+                var ka = 0
+                for _ in 0..<K {
+                    let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
+                    var x = V(repeating: a0[ka])
+                    c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
+                    x = V(repeating: a1[ka])
+                    c10 = c10.addingProduct(x, b0); c11 = c11.addingProduct(x, b1)
+                    x = V(repeating: a2[ka])
+                    c20 = c20.addingProduct(x, b0); c21 = c21.addingProduct(x, b1)
+                    x = V(repeating: a3[ka])
+                    c30 = c30.addingProduct(x, b0); c31 = c31.addingProduct(x, b1)
+                    x = V(repeating: a4[ka])
+                    c40 = c40.addingProduct(x, b0); c41 = c41.addingProduct(x, b1)
+                    x = V(repeating: a5[ka])
+                    c50 = c50.addingProduct(x, b0); c51 = c51.addingProduct(x, b1)
+                    bp += rowBytes; ka += ak
                 }
-            } else if rows == 4 {
+                let c = C + i * ldc + j
+                put(c00, c); put(c01, c + 8); put(c10, c + ldc); put(c11, c + ldc + 8)
+                put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + 8); put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + 8)
+                put(c40, c + 4 * ldc); put(c41, c + 4 * ldc + 8); put(c50, c + 5 * ldc); put(c51, c + 5 * ldc + 8)
+                i += 6
+            }
+            if i + 4 <= M {
                 let a0 = A + i * ai, a1 = a0 + ai, a2 = a1 + ai, a3 = a2 + ai
-                while j + 16 <= N {
-                    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-                    var bp = UnsafeRawPointer(B + j)
-                    var ka = 0
-                    for _ in 0..<K {
-                        let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
-                        let x0 = V(repeating: a0[ka]), x1 = V(repeating: a1[ka])
-                        c00 = c00.addingProduct(x0, b0); c01 = c01.addingProduct(x0, b1)
-                        c10 = c10.addingProduct(x1, b0); c11 = c11.addingProduct(x1, b1)
-                        let x2 = V(repeating: a2[ka]), x3 = V(repeating: a3[ka])
-                        c20 = c20.addingProduct(x2, b0); c21 = c21.addingProduct(x2, b1)
-                        c30 = c30.addingProduct(x3, b0); c31 = c31.addingProduct(x3, b1)
-                        bp += rowBytes; ka += ak
-                    }
-                    let c = C + i * ldc + j
-                    put(c00, c); put(c01, c + 8); put(c10, c + ldc); put(c11, c + ldc + 8)
-                    put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + 8); put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + 8)
-                    j += 16
+                var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+                var bp = UnsafeRawPointer(B + j)
+                var ka = 0
+                for _ in 0..<K {
+                    let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
+                    let x0 = V(repeating: a0[ka]), x1 = V(repeating: a1[ka])
+                    c00 = c00.addingProduct(x0, b0); c01 = c01.addingProduct(x0, b1)
+                    c10 = c10.addingProduct(x1, b0); c11 = c11.addingProduct(x1, b1)
+                    let x2 = V(repeating: a2[ka]), x3 = V(repeating: a3[ka])
+                    c20 = c20.addingProduct(x2, b0); c21 = c21.addingProduct(x2, b1)
+                    c30 = c30.addingProduct(x3, b0); c31 = c31.addingProduct(x3, b1)
+                    bp += rowBytes; ka += ak
                 }
+                let c = C + i * ldc + j
+                put(c00, c); put(c01, c + 8); put(c10, c + ldc); put(c11, c + ldc + 8)
+                put(c20, c + 2 * ldc); put(c21, c + 2 * ldc + 8); put(c30, c + 3 * ldc); put(c31, c + 3 * ldc + 8)
+                i += 4
             }
-            for r in 0..<rows {  // columns the 4×16 block left, or the last rows when M is not a multiple of 4
-                let ar = A + (i + r) * ai, cr = C + (i + r) * ldc
-                var jj = j
-                while jj + 8 <= N {
-                    var c0 = V()
-                    var bp = UnsafeRawPointer(B + jj)
-                    for k in 0..<K { c0 = c0.addingProduct(V(repeating: ar[k * ak]), bp.loadUnaligned(as: V.self)); bp += rowBytes }
-                    put(c0, cr + jj)
-                    jj += 8
+            while i < M {  // the last 1-3 rows of this panel
+                let ar = A + i * ai
+                var c0 = V(), c1 = V()
+                var bp = UnsafeRawPointer(B + j)
+                for k in 0..<K {
+                    let x = V(repeating: ar[k * ak])
+                    c0 = c0.addingProduct(x, bp.loadUnaligned(as: V.self))
+                    c1 = c1.addingProduct(x, bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self))
+                    bp += rowBytes
                 }
-                while jj < N {
-                    var x: T = 0
-                    for k in 0..<K { x += ar[k * ak] * B[k * ldb + jj] }
-                    cr[jj] = alpha * x + (accumulate ? cr[jj] : 0)
-                    jj += 1
-                }
+                put(c0, C + i * ldc + j); put(c1, C + i * ldc + j + 8)
+                i += 1
             }
-            i += rows
+            j += 16
+        }
+        if j == N { return }
+        for i in 0..<M {  // columns right of the last full panel: 8 at a time, then scalar
+            let ar = A + i * ai, cr = C + i * ldc
+            var jj = j
+            while jj + 8 <= N {
+                var c0 = V()
+                var bp = UnsafeRawPointer(B + jj)
+                for k in 0..<K { c0 = c0.addingProduct(V(repeating: ar[k * ak]), bp.loadUnaligned(as: V.self)); bp += rowBytes }
+                put(c0, cr + jj)
+                jj += 8
+            }
+            while jj < N {
+                var x: T = 0
+                for k in 0..<K { x += ar[k * ak] * B[k * ldb + jj] }
+                cr[jj] = alpha * x + (accumulate ? cr[jj] : 0)
+                jj += 1
+            }
         }
     }
 
