@@ -98,7 +98,7 @@ public enum GPTBenchmark {
 
     /// Times `iters` steps (median) after `warmup` steps on `threads` threads, then the reference unless `reference` is false.
     public static func run(_ setup: Setup, threads: Int, iters: Int = 10, warmup: Int = 3, reference: Bool = true,
-                           log: (String) -> Void = { print($0) }) throws -> Result {
+                           measurePeak: Bool = true, log: (String) -> Void = { print($0) }) throws -> Result {
         Parallel.threadCount = threads
         let trainer = Trainer(setup)
         let firstLoss = try trainer.step()
@@ -110,7 +110,7 @@ public enum GPTBenchmark {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         times.sort()
-        let ours = Side(seconds: times[times.count / 2], firstLoss: Double(firstLoss), peakGFLOPs: sgemmPeakGFLOPs())
+        let ours = Side(seconds: times[times.count / 2], firstLoss: Double(firstLoss), peakGFLOPs: measurePeak ? sgemmPeakGFLOPs() : .nan)
         let flops = setup.stepFlops(nonEmbeddingParameters: trainer.nonEmbeddingParameters)
         log("  measured LMKit \(setup.name) (\(trainer.nonEmbeddingParameters) non-embedding parameters)")
         guard reference else { return Result(setup: setup, threads: threads, flops: flops, lmkit: ours, reference: nil) }

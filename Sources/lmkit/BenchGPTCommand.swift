@@ -83,6 +83,8 @@ struct BenchGPTCommand: ParsableCommand {
     @Option(help: "Untimed steps before timing.") var warmup: Int = 3
     @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
     var reference: Bool = true
+    @Flag(help: "Only LMKit's training steps: no reference and no sgemm peak measurement, so `perf record` sees the steps alone.")
+    var profile: Bool = false
 
     func validate() throws {
         if iters < 1 { throw ValidationError("--iters: expected a positive integer, got \(iters)") }
@@ -106,7 +108,8 @@ struct BenchGPTCommand: ParsableCommand {
         for n in counts {
             for setup in setups {
                 print("== lmkit bench gpt \(setup.name), \(n) thread(s)")
-                results.append(try GPTBenchmark.run(setup, threads: n, iters: iters, warmup: warmup, reference: reference))
+                results.append(try GPTBenchmark.run(setup, threads: n, iters: iters, warmup: warmup, reference: reference && !profile,
+                                                    measurePeak: !profile))
             }
         }
         print(GPTBenchmark.format(results))
