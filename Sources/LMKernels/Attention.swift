@@ -51,8 +51,9 @@ public enum Attention {
     ) {
         let threads = Parallel.threadCount
         let lanes = threads > 1 && count > 1 && totalWork >= Parallel.minimumWork ? Swift.min(threads, count) : 1
-        if threads > 1 { openblas_set_num_threads(1) }
-        defer { if threads > 1 { openblas_set_num_threads(Int32(threads)) } }
+        let holdBLAS = threads > 1 && tileProducts == .blas  // the micro-kernel never calls BLAS
+        if holdBLAS { openblas_set_num_threads(1) }
+        defer { if holdBLAS { openblas_set_num_threads(Int32(threads)) } }
         let lock = NSLock()
         var next = 0
         func lane() {
@@ -72,19 +73,28 @@ public enum Attention {
     public enum TileProducts: String, Sendable { case microKernel = "micro", blas }
     nonisolated(unsafe) public static var tileProducts = TileProducts.microKernel
 
+    /// The causal structure of a tile product, so the micro-kernel skips work on the masked side of the diagonal.
+    /// In a tile, query row r sees key column c iff c ≤ r + d (d = i0 + Tk − Tq − j0). With i the product's row:
+    /// `.outputs(d)`: C[i, j] is not needed for j > i + d (S, dP: the caller masks or zeroes those entries);
+    /// `.depthBelow(d)`: a(i, k) = 0 for k > i + d (P·V, dS·K: P and dS vanish above the diagonal);
+    /// `.depthAbove(d)`: a(i, k) = 0 for k < i − d (Pᵀ·dO, dSᵀ·Q: rows are keys, depth runs over queries).
+    /// Blocks are 6 or 4 rows, so the skipping is per block; entries inside a computed block are exact either way.
+    public enum Band: Sendable { case none, outputs(Int), depthBelow(Int), depthAbove(Int) }
+
     /// C[M×N] = alpha · Σ_k a(i, k) · B[k, 0..<N] (+ C when `accumulate`), where a(i, k) = A[i·ai + k·ak] (so one
     /// kernel serves A and Aᵀ) and B, C are row-major with leading dimensions ldb, ldc. Every attention product has
     /// this form once Kᵀ and Vᵀ are stored (S = Q·Kᵀ, dP = dO·Vᵀ).
     @inlinable @inline(__always) static func product<T: KernelScalar>(
         M: Int, N: Int, K: Int, alpha: T, A: UnsafePointer<T>, ai: Int, ak: Int,
-        B: UnsafePointer<T>, ldb: Int, accumulate: Bool, C: UnsafeMutablePointer<T>, ldc: Int
+        B: UnsafePointer<T>, ldb: Int, accumulate: Bool, C: UnsafeMutablePointer<T>, ldc: Int, band: Band = .none
     ) {
         if M == 0 || N == 0 { return }
         if tileProducts == .blas {
             Matmul.gemm(transA: ai == 1 && ak != 1, transB: false, M: M, N: N, K: K, alpha: alpha, A: A, lda: ai == 1 && ak != 1 ? ak : ai,
                         B: B, ldb: ldb, beta: accumulate ? 1 : 0, C: C, ldc: ldc)
         } else {
-            microProduct(M: M, N: N, K: K, alpha: alpha, A: A, ai: ai, ak: ak, B: B, ldb: ldb, accumulate: accumulate, C: C, ldc: ldc)
+            microProduct(M: M, N: N, K: K, alpha: alpha, A: A, ai: ai, ak: ak, B: B, ldb: ldb, accumulate: accumulate, C: C, ldc: ldc,
+                         band: band)
         }
     }
 
@@ -94,8 +104,17 @@ public enum Attention {
     /// Measured (1 thread, T = 1024): 4 × 16 blocks reached ~70 % of the FMA peak, latency-bound with 8 accumulators.
     @inlinable static func microProduct<T: KernelScalar>(
         M: Int, N: Int, K: Int, alpha: T, A: UnsafePointer<T>, ai: Int, ak: Int,
-        B: UnsafePointer<T>, ldb: Int, accumulate: Bool, C: UnsafeMutablePointer<T>, ldc: Int
+        B: UnsafePointer<T>, ldb: Int, accumulate: Bool, C: UnsafeMutablePointer<T>, ldc: Int, band: Band = .none
     ) {
+        // Per row block [i, i + rows): skip the block (outputs), or run k over lo..<hi only (depth bands).
+        let never = Int.max / 4
+        var skipD = never, belowD = never, aboveD = never
+        switch band {
+        case .none: break
+        case .outputs(let d): skipD = d
+        case .depthBelow(let d): belowD = d
+        case .depthAbove(let d): aboveD = d
+        }
         typealias V = SIMD8<T>
         let w = MemoryLayout<T>.stride, rowBytes = ldb * w
         @inline(__always) func put(_ c: V, _ p: UnsafeMutablePointer<T>) {
@@ -111,13 +130,15 @@ public enum Attention {
         while j + 16 <= N {
             var i = 0
             while i + 6 <= M {
+                if j > i + 5 + skipD { i += 6; continue }
+                let kLo = Swift.max(0, i - aboveD), kHi = Swift.min(K, i + 6 + belowD)
                 // 12 accumulators: each gets one FMA per k, so the 4-cycle FMA latency is hidden behind the other 11.
                 let a0 = A + i * ai, a1 = a0 + ai, a2 = a1 + ai, a3 = a2 + ai, a4 = a3 + ai, a5 = a4 + ai
                 var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
                 var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
-                var bp = UnsafeRawPointer(B + j)
-                var ka = 0
-                for _ in 0..<K {
+                var bp = UnsafeRawPointer(B + j) + kLo * rowBytes
+                var ka = kLo * ak
+                for _ in kLo..<Swift.max(kLo, kHi) {
                     let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
                     var x = V(repeating: a0[ka])
                     c00 = c00.addingProduct(x, b0); c01 = c01.addingProduct(x, b1)
@@ -139,12 +160,15 @@ public enum Attention {
                 put(c40, c + 4 * ldc); put(c41, c + 4 * ldc + 8); put(c50, c + 5 * ldc); put(c51, c + 5 * ldc + 8)
                 i += 6
             }
-            if i + 4 <= M {
+            if i + 4 <= M && j > i + 3 + skipD {
+                i += 4
+            } else if i + 4 <= M {
+                let kLo = Swift.max(0, i - aboveD), kHi = Swift.min(K, i + 4 + belowD)
                 let a0 = A + i * ai, a1 = a0 + ai, a2 = a1 + ai, a3 = a2 + ai
                 var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-                var bp = UnsafeRawPointer(B + j)
-                var ka = 0
-                for _ in 0..<K {
+                var bp = UnsafeRawPointer(B + j) + kLo * rowBytes
+                var ka = kLo * ak
+                for _ in kLo..<Swift.max(kLo, kHi) {
                     let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self)
                     let x0 = V(repeating: a0[ka]), x1 = V(repeating: a1[ka])
                     c00 = c00.addingProduct(x0, b0); c01 = c01.addingProduct(x0, b1)
@@ -160,10 +184,12 @@ public enum Attention {
                 i += 4
             }
             while i < M {  // the last 1-3 rows of this panel
+                if j > i + skipD { i += 1; continue }
+                let kLo = Swift.max(0, i - aboveD), kHi = Swift.min(K, i + 1 + belowD)
                 let ar = A + i * ai
                 var c0 = V(), c1 = V()
-                var bp = UnsafeRawPointer(B + j)
-                for k in 0..<K {
+                var bp = UnsafeRawPointer(B + j) + kLo * rowBytes
+                for k in kLo..<Swift.max(kLo, kHi) {
                     let x = V(repeating: ar[k * ak])
                     c0 = c0.addingProduct(x, bp.loadUnaligned(as: V.self))
                     c1 = c1.addingProduct(x, bp.loadUnaligned(fromByteOffset: 8 * w, as: V.self))
@@ -278,8 +304,9 @@ public enum Attention {
             var j0 = 0
             while j0 < keyEnd {
                 let colsK = Swift.min(tileK, keyEnd - j0)
+                let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
                 product(M: rowsQ, N: colsK, K: D, alpha: scale, A: qh, ai: D, ak: 1, B: kTh + j0, ldb: ldT,
-                        accumulate: false, C: S, ldc: ldS)  // S = scale·Q·Kᵀ
+                        accumulate: false, C: S, ldc: ldS, band: .outputs(band))  // S = scale·Q·Kᵀ
                 maskTile(s, S, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
                 for r in 0..<rowsQ {
                     let row = S + r * ldS
@@ -295,7 +322,7 @@ public enum Attention {
                     m[r] = newMax
                 }
                 product(M: rowsQ, N: D, K: colsK, alpha: 1, A: S, ai: ldS, ak: 1, B: vh + j0 * D, ldb: D,
-                        accumulate: true, C: acc, ldc: D)  // O += P·V
+                        accumulate: true, C: acc, ldc: D, band: .depthBelow(band))  // O += P·V
                 j0 += tileK
             }
             for r in 0..<rowsQ {
@@ -351,8 +378,9 @@ public enum Attention {
                     while j0 < keyEnd {
                         let colsK = Swift.min(tileK, keyEnd - j0)
                         // P = exp(S - lse), recomputed for this tile (rows with lse -inf saw no key: P row 0).
+                        let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
                         product(M: rowsQ, N: colsK, K: D, alpha: scale, A: qt, ai: D, ak: 1, B: kTh + j0, ldb: ldT,
-                                accumulate: false, C: P, ldc: ldS)
+                                accumulate: false, C: P, ldc: ldS, band: .outputs(band))
                         maskTile(s, P, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
                         for r in 0..<rowsQ {
                             let row = P + r * ldS, rowLse = lh[i0 + r]
@@ -361,19 +389,22 @@ public enum Attention {
                         }
                         // dV += Pᵀ·dO
                         product(M: colsK, N: D, K: rowsQ, alpha: 1, A: P, ai: 1, ak: ldS, B: dot, ldb: D,
-                                accumulate: true, C: dvh + j0 * D, ldc: D)
+                                accumulate: true, C: dvh + j0 * D, ldc: D, band: .depthAbove(band))
                         // dP = dO·Vᵀ, then dS = P ⊙ (dP - rowdot(dO, O)) · scale (the scale of S = scale·QKᵀ)
                         product(M: rowsQ, N: colsK, K: D, alpha: 1, A: dot, ai: D, ak: 1, B: vTh + j0, ldb: ldT,
-                                accumulate: false, C: dS, ldc: ldS)
+                                accumulate: false, C: dS, ldc: ldS, band: .outputs(band))
                         for r in 0..<rowsQ {
+                            // Past the diagonal P is 0 and dP may be unwritten (skipped blocks): dS is set to 0 there.
                             let pr = P + r * ldS, dr = dS + r * ldS, rd = rowDot[r]
-                            for c in 0..<colsK { dr[c] = pr[c] * (dr[c] - rd) * scale }
+                            let visible = Swift.max(0, Swift.min(colsK, r + band + 1))
+                            for c in 0..<visible { dr[c] = pr[c] * (dr[c] - rd) * scale }
+                            if visible < colsK { (dr + visible).update(repeating: 0, count: colsK - visible) }
                         }
                         // dQ += dS·K;  dK += dSᵀ·Q
                         product(M: rowsQ, N: D, K: colsK, alpha: 1, A: dS, ai: ldS, ak: 1, B: kh + j0 * D, ldb: D,
-                                accumulate: true, C: dqt, ldc: D)
+                                accumulate: true, C: dqt, ldc: D, band: .depthBelow(band))
                         product(M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, ai: 1, ak: ldS, B: qt, ldb: D,
-                                accumulate: true, C: dkh + j0 * D, ldc: D)
+                                accumulate: true, C: dkh + j0 * D, ldc: D, band: .depthAbove(band))
                         j0 += tileK
                     }
                     i0 += tileQ

@@ -146,6 +146,9 @@ final class AttentionTests: XCTestCase {
             (AttentionShape(batch: 1, heads: 2, kvHeads: 1, queryLength: 150, keyLength: 150, headSize: 32, causal: true), false),
             (AttentionShape(batch: 2, heads: 2, kvHeads: 2, queryLength: 70, keyLength: 133, headSize: 24, causal: false), true),
             (AttentionShape(batch: 1, heads: 3, kvHeads: 3, queryLength: 97, keyLength: 97, headSize: 64, causal: true), true),
+            // causal with Tq < Tk (diagonal offset) and Tq > Tk (the first 110 query rows see no key: zeros)
+            (AttentionShape(batch: 1, heads: 2, kvHeads: 1, queryLength: 90, keyLength: 200, headSize: 40, causal: true), false),
+            (AttentionShape(batch: 1, heads: 1, kvHeads: 1, queryLength: 200, keyLength: 90, headSize: 40, causal: true), true),
         ]
         let savedThreads = Parallel.threadCount, savedMode = Attention.tileProducts
         defer { Parallel.threadCount = savedThreads; Attention.tileProducts = savedMode }
