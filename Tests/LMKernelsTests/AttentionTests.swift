@@ -4,7 +4,7 @@
 // 4×16 blocks and their edges are checked against a materialized float64 forward/backward, in both product modes
 // and on 1 and 2 threads (bitwise equal).
 import Foundation
-import LMKernels
+@testable import LMKernels
 import XCTest
 
 final class AttentionTests: XCTestCase {
@@ -178,6 +178,28 @@ final class AttentionTests: XCTestCase {
                     }
                 }
             }
+        }
+    }
+
+    /// The SIMD exp used for score rows: same accuracy as Float.fastExp, 0 for -inf and below -87.3, NaN kept, sum right.
+    func testShiftedExpOfScoreRows() {
+        var xs: [Float] = stride(from: -100.0, through: 80.0, by: 0.37).map { Float($0) }
+        xs += [-.infinity, .nan, 0, -87.2, -87.4, 1e-8]
+        for shift: Float in [0, 3.5, -2.25] {
+            var row = xs
+            let sum = Attention.expShifted(&row, row.count, by: shift)
+            var expected: Double = 0
+            for (i, x) in xs.enumerated() {
+                let shifted = Double(x - shift)  // the kernel subtracts in Float; compare exp itself
+                let want = shifted < -87.3 ? 0 : Foundation.exp(shifted)
+                if x.isNaN { XCTAssertTrue(row[i].isNaN, "NaN at \(i)"); continue }
+                expected += want
+                XCTAssertEqual(Double(row[i]), want, accuracy: 1e-6 * want + 1e-30, "exp(\(x) - \(shift))")
+            }
+            XCTAssertTrue(sum.isNaN, "a NaN in the row makes the sum NaN")
+            var finite = xs.filter { !$0.isNaN }
+            let finiteSum = Attention.expShifted(&finite, finite.count, by: shift)
+            XCTAssertEqual(Double(finiteSum), expected, accuracy: 1e-6 * expected)
         }
     }
 }
