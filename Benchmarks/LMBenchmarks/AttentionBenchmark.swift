@@ -64,6 +64,18 @@ public enum AttentionBenchmark {
         }
     }
 
+    /// Per length and side, the smallest median and the smallest minimum over rounds run alternately (LMKit, then
+    /// torch, then LMKit…): on a shared machine whose load drifts, this compares each side at its least disturbed.
+    public static func best(of rounds: [[Row]]) -> [Row] {
+        guard let first = rounds.first else { return [] }
+        return first.indices.map { i in
+            let all = rounds.map { $0[i] }
+            func least(_ f: (Row) -> Double) -> Double { all.map(f).filter { !$0.isNaN }.min() ?? .nan }
+            return Row(length: first[i].length, lmkit: least(\.lmkit), reference: least(\.reference), flops: first[i].flops,
+                       lmkitMin: least(\.lmkitMin), referenceMin: least(\.referenceMin))
+        }
+    }
+
     public static func format(_ rows: [Row], threads: Int, batch: Int, heads: Int, headSize: Int) -> String {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: Swift.max(width, text.count), withPad: " ", startingAt: 0) }
         func left(_ text: String, _ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - text.count)) + text }

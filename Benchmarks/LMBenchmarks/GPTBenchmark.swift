@@ -124,6 +124,19 @@ public enum GPTBenchmark {
         return Result(setup: setup, threads: threads, flops: flops, lmkit: ours, reference: theirs)
     }
 
+    /// The fastest of several alternating rounds per side (LMKit, torch, LMKit, …), with the highest peak each saw:
+    /// on a shared machine whose load drifts this compares both sides at their least disturbed.
+    public static func best(of rounds: [Result]) -> Result {
+        func bestSide(_ sides: [Side]) -> Side {
+            Side(seconds: sides.map(\.seconds).min()!, firstLoss: sides[0].firstLoss,
+                 peakGFLOPs: sides.map(\.peakGFLOPs).filter { !$0.isNaN }.max() ?? .nan)
+        }
+        let first = rounds[0]
+        let references = rounds.compactMap(\.reference)
+        return Result(setup: first.setup, threads: first.threads, flops: first.flops, lmkit: bestSide(rounds.map(\.lmkit)),
+                      reference: references.isEmpty ? nil : bestSide(references))
+    }
+
     public static func format(_ results: [Result]) -> String {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: Swift.max(width, text.count), withPad: " ", startingAt: 0) }
         func left(_ text: String, _ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - text.count)) + text }

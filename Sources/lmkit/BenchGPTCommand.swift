@@ -30,6 +30,8 @@ struct BenchAttentionCommand: ParsableCommand {
     @Option(help: "Query/key/value heads.") var heads: Int = 6
     @Option(name: .customLong("head-size"), help: "Head size D.") var headSize: Int = 64
     @Option(help: "Timed runs per row (median is reported).") var runs: Int = 10
+    @Option(help: "Alternating LMKit/torch rounds; each side's best round is printed (for a machine with drifting load).")
+    var rounds: Int = 1
     @Option(name: .customLong("tile-q"), help: "Query tile size of the fused kernel (default: the kernel's).") var tileQ: Int?
     @Option(name: .customLong("tile-k"), help: "Key tile size of the fused kernel (default: the kernel's).") var tileK: Int?
     @Option(help: "Tile products: micro (the kernel's register-blocked loops) or blas (sgemm per tile).")
@@ -38,7 +40,7 @@ struct BenchAttentionCommand: ParsableCommand {
     var reference: Bool = true
 
     func validate() throws {
-        for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs),
+        for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
                               ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1)] where value < 1 {
             throw ValidationError("\(name): expected a positive integer, got \(value)")
         }
@@ -62,8 +64,11 @@ struct BenchAttentionCommand: ParsableCommand {
         if let tileK { Attention.defaultTileK = tileK }
         for n in counts {
             print("== lmkit bench attention (tiles \(Attention.defaultTileQ)×\(Attention.defaultTileK), \(products) products), \(n) thread(s)")
-            let rows = try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs, reference: reference)
-            print(AttentionBenchmark.format(rows, threads: n, batch: batch, heads: heads, headSize: headSize))
+            let rows = try (0..<rounds).map { _ in
+                try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs, reference: reference)
+            }
+            if rounds > 1 { print("best of \(rounds) alternating rounds per side:") }
+            print(AttentionBenchmark.format(AttentionBenchmark.best(of: rows), threads: n, batch: batch, heads: heads, headSize: headSize))
         }
     }
 }
@@ -81,6 +86,8 @@ struct BenchGPTCommand: ParsableCommand {
 
     @Option(help: "Timed steps (median is reported).") var iters: Int = 10
     @Option(help: "Untimed steps before timing.") var warmup: Int = 3
+    @Option(help: "Alternating LMKit/torch rounds; each side's best round is printed (for a machine with drifting load).")
+    var rounds: Int = 1
     @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
     var reference: Bool = true
     @Flag(help: "Only LMKit's training steps: no reference and no sgemm peak measurement, so `perf record` sees the steps alone.")
@@ -89,6 +96,7 @@ struct BenchGPTCommand: ParsableCommand {
     func validate() throws {
         if iters < 1 { throw ValidationError("--iters: expected a positive integer, got \(iters)") }
         if warmup < 1 { throw ValidationError("--warmup: expected a positive integer, got \(warmup)") }
+        if rounds < 1 { throw ValidationError("--rounds: expected a positive integer, got \(rounds)") }
     }
 
     func run() throws {
@@ -108,10 +116,13 @@ struct BenchGPTCommand: ParsableCommand {
         for n in counts {
             for setup in setups {
                 print("== lmkit bench gpt \(setup.name), \(n) thread(s)")
-                results.append(try GPTBenchmark.run(setup, threads: n, iters: iters, warmup: warmup, reference: reference && !profile,
-                                                    measurePeak: !profile))
+                let each = try (0..<rounds).map { _ in
+                    try GPTBenchmark.run(setup, threads: n, iters: iters, warmup: warmup, reference: reference && !profile, measurePeak: !profile)
+                }
+                results.append(GPTBenchmark.best(of: each))
             }
         }
+        if rounds > 1 { print("best of \(rounds) alternating rounds per side:") }
         print(GPTBenchmark.format(results))
     }
 }
