@@ -387,8 +387,12 @@ public enum Attention {
         }
     }
 
-    /// Gradients from the saved output and lse: dQ, dK, dV (overwritten). Work is split over key/value heads so each
-    /// thread owns its dK/dV rows and the dQ rows of the query heads in its group (no atomics, thread-count independent).
+    /// Gradients from the saved output and lse: dQ, dK, dV (overwritten). Items are (key/value head, part): part p
+    /// takes query tiles p, p + parts, p + 2·parts, … of every query head in the group, owns their dQ rows, and
+    /// accumulates dK/dV into its own buffer (part 0: dK/dV themselves); the parts are then summed in a fixed order.
+    /// No atomics; `parts` depends on the shape only, so results do not depend on the thread count. With few heads
+    /// (the benchmark's 6) one item per head left a 2-thread run waiting on its last head whenever the other core was
+    /// busy; parts make the items small enough to balance. Extra memory: (parts − 1) dK/dV-sized buffers, O(T·D).
     @inlinable public static func backward<T: KernelScalar>(
         _ s: AttentionShape, q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, mask: UnsafePointer<T>?,
         out: UnsafePointer<T>, lse: UnsafePointer<T>, dOut: UnsafePointer<T>,
@@ -404,22 +408,33 @@ public enum Attention {
         defer { kT.deallocate() }
         transposeHeads(k, kT, heads: s.batch * s.kvHeads, T: Tk, D: D)
         transposeHeads(v, vT, heads: s.batch * s.kvHeads, T: Tk, D: D)
-        forEachItem(s.batch * s.kvHeads, totalWork: s.batch * s.heads * Tq * Tk * D, scratch: scratch, T.self) { bkv, work in
+        let kvCount = s.batch * s.kvHeads, headElements = Tk * D
+        let parts = backwardParts(kvHeads: kvCount, queryTiles: (Tq + tileQ - 1) / tileQ)
+        // dK/dV partial sums of parts 1…: [parts - 1][dK, dV][kvCount][Tk, D]
+        let partials = parts > 1 ? UnsafeMutablePointer<T>.allocate(capacity: (parts - 1) * 2 * kvCount * headElements) : nil
+        defer { partials?.deallocate() }
+        forEachItem(kvCount * parts, totalWork: s.batch * s.heads * Tq * Tk * D, scratch: scratch, T.self) { item, work in
+            let bkv = item / parts, part = item % parts
             let P = work, dS = work + tileQ * ldS, rowDot = dS + tileQ * ldS
             let b = bkv / s.kvHeads
             let kh = k + bkv * Tk * D, kTh = kT + bkv * ldT * D, vTh = vT + bkv * ldT * D
-            let dkh = dK + bkv * Tk * D, dvh = dV + bkv * Tk * D
-            dkh.update(repeating: 0, count: Tk * D)
-            dvh.update(repeating: 0, count: Tk * D)
+            let dkh: UnsafeMutablePointer<T>, dvh: UnsafeMutablePointer<T>
+            if part == 0 {
+                dkh = dK + bkv * headElements; dvh = dV + bkv * headElements
+            } else {
+                dkh = partials! + ((part - 1) * 2 * kvCount + bkv) * headElements; dvh = dkh + kvCount * headElements
+            }
+            dkh.update(repeating: 0, count: headElements)
+            dvh.update(repeating: 0, count: headElements)
             for h in (bkv % s.kvHeads) * group..<(bkv % s.kvHeads + 1) * group {
                 let bh = b * s.heads + h
                 let qh = q + bh * Tq * D, oh = out + bh * Tq * D, doh = dOut + bh * Tq * D, dqh = dQ + bh * Tq * D
                 let lh = lse + bh * Tq
-                dqh.update(repeating: 0, count: Tq * D)
-                var i0 = 0
+                var i0 = part * tileQ
                 while i0 < Tq {
                     let rowsQ = Swift.min(tileQ, Tq - i0)
                     let qt = qh + i0 * D, dot = doh + i0 * D, dqt = dqh + i0 * D
+                    dqt.update(repeating: 0, count: rowsQ * D)
                     for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * D, oh + (i0 + r) * D, D) }
                     let keyEnd = s.keyEnd(rowEnd: i0 + rowsQ)
                     var j0 = 0
@@ -455,11 +470,30 @@ public enum Attention {
                                 accumulate: true, C: dkh + j0 * D, ldc: D, band: .depthAbove(band))
                         j0 += tileK
                     }
-                    i0 += tileQ
+                    i0 += tileQ * parts
+                }
+            }
+        }
+        guard let partials else { return }
+        Parallel.forRows(kvCount, workPerRow: 2 * parts * headElements) { range in
+            for bkv in range {
+                for (target, offset) in [(dK, 0), (dV, kvCount)] {
+                    let t = target + bkv * headElements
+                    for part in 1..<parts {  // fixed order: part 0 + part 1 + …
+                        let src = partials + ((part - 1) * 2 * kvCount + offset + bkv) * headElements
+                        for e in 0..<headElements { t[e] += src[e] }
+                    }
                 }
             }
         }
     }
+
+    /// How many parts backward splits each key/value head's query tiles into: enough for ~24 items in all (a few per
+    /// thread, so dynamic hand-out can balance), one when there are that many heads already. Shape-only by design.
+    @inlinable static func backwardParts(kvHeads: Int, queryTiles: Int) -> Int {
+        Swift.max(1, Swift.min(queryTiles, 24 / Swift.max(kvHeads, 1)))
+    }
+
     /// Reference: scores = QKᵀ·scale + mask (causal entries -inf), softmax over keys (all-masked rows → 0), · V.
     public static func naiveForward<T: KernelScalar>(
         _ s: AttentionShape, q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, mask: UnsafePointer<T>?,
