@@ -390,9 +390,9 @@ public enum Attention {
     /// Gradients from the saved output and lse: dQ, dK, dV (overwritten). Items are (key/value head, part): part p
     /// takes query tiles p, p + parts, p + 2·parts, … of every query head in the group, owns their dQ rows, and
     /// accumulates dK/dV into its own buffer (part 0: dK/dV themselves); the parts are then summed in a fixed order.
-    /// No atomics; `parts` depends on the shape only, so results do not depend on the thread count. With few heads
-    /// (the benchmark's 6) one item per head left a 2-thread run waiting on its last head whenever the other core was
-    /// busy; parts make the items small enough to balance. Extra memory: (parts − 1) dK/dV-sized buffers, O(T·D).
+    /// No atomics; `parts` depends on the shape only, so results do not depend on the thread count. With one item per
+    /// head, 1-5 heads leave threads idle (a single head ran on one thread); parts make the items small enough to
+    /// balance. Extra memory: (parts − 1) dK/dV-sized buffers, O(T·D).
     @inlinable public static func backward<T: KernelScalar>(
         _ s: AttentionShape, q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, mask: UnsafePointer<T>?,
         out: UnsafePointer<T>, lse: UnsafePointer<T>, dOut: UnsafePointer<T>,
@@ -488,10 +488,12 @@ public enum Attention {
         }
     }
 
-    /// How many parts backward splits each key/value head's query tiles into: enough for ~24 items in all (a few per
-    /// thread, so dynamic hand-out can balance), one when there are that many heads already. Shape-only by design.
+    /// How many parts backward splits each key/value head's query tiles into. From 6 (batch × key/value) heads on,
+    /// one: the items already balance over 2-3 threads, and each extra part costs a dK/dV-sized zero + add pass
+    /// (memory traffic of ~3 dK/dV copies; estimated, not measurable on the shared machine, at a few % of T = 1024 and
+    /// more at T = 256). Below that, ~12 items. Shape-only, so results never depend on the thread count.
     @inlinable static func backwardParts(kvHeads: Int, queryTiles: Int) -> Int {
-        Swift.max(1, Swift.min(queryTiles, 24 / Swift.max(kvHeads, 1)))
+        kvHeads >= 6 ? 1 : Swift.max(1, Swift.min(queryTiles, (12 + kvHeads - 1) / Swift.max(kvHeads, 1)))
     }
 
     /// Reference: scores = QKᵀ·scale + mask (causal entries -inf), softmax over keys (all-masked rows → 0), · V.

@@ -149,6 +149,8 @@ final class AttentionTests: XCTestCase {
             // causal with Tq < Tk (diagonal offset) and Tq > Tk (the first 110 query rows see no key: zeros)
             (AttentionShape(batch: 1, heads: 2, kvHeads: 1, queryLength: 90, keyLength: 200, headSize: 40, causal: true), false),
             (AttentionShape(batch: 1, heads: 1, kvHeads: 1, queryLength: 200, keyLength: 90, headSize: 40, causal: true), true),
+            // 6 key/value heads: backward runs one item per head (the shapes above split each head's query tiles)
+            (AttentionShape(batch: 2, heads: 6, kvHeads: 3, queryLength: 80, keyLength: 80, headSize: 16, causal: true), false),
         ]
         let savedThreads = Parallel.threadCount, savedMode = Attention.tileProducts
         defer { Parallel.threadCount = savedThreads; Attention.tileProducts = savedMode }
