@@ -1,12 +1,9 @@
-// Fused scaled-dot-product attention (FlashAttention-2 style, Dao 2023, Algorithms 1-2) on the CPU: query tiles ×
-// key tiles with an online softmax, so the T×T score matrix never exists. Forward saves only the output and the
-// per-row logsumexp; backward recomputes each score tile. Every tile product is one BLAS call (S = Q·Kᵀ, O += P·V;
-// backward dV += Pᵀ·dO, dP = dO·Vᵀ, dQ += dS·K, dK += dSᵀ·Q); the softmax work between them is vectorized loops.
-// `naiveForward` (softmax(QKᵀ·scale + mask)V, materialized) is kept beside it as the reference for tests.
-// Layout: q [B, H, Tq, D], k and v [B, Hkv, Tk, D], out [B, H, Tq, D], lse [B, H, Tq]; H is a multiple of Hkv (GQA:
-// query head h reads key/value head h / (H / Hkv)). Causal masking is aligned bottom-right (query i sees keys
-// j ≤ i + Tk - Tq), as flash-attention ≥ 2.1. The optional additive mask is [Tq, Tk], shared by all heads.
-// A query row whose keys are all masked gives output 0 and lse -inf (documented rule; never NaN), and zero gradients.
+// Fused scaled-dot-product attention on the CPU, FlashAttention-2 style (Dao 2023, Alg. 1-2): query × key tiles with an
+// online softmax, so no T×T matrix exists; forward saves out and logsumexp, backward recomputes score tiles. All tile
+// products run in one register-blocked micro-kernel over stored Kᵀ/Vᵀ, skipping the masked side of causal diagonals
+// (BLAS per tile kept for comparison; BENCHMARKS.md "GPT and attention"). `naiveForward` is the test reference.
+// Layout: q [B, H, Tq, D], k/v [B, Hkv, Tk, D] (GQA: head h reads h / (H / Hkv)), out [B, H, Tq, D], lse [B, H, Tq];
+// causal is bottom-right (i sees j ≤ i + Tk - Tq); the additive mask is [Tq, Tk]; all-masked rows give 0 and lse -inf.
 import Foundation
 import RealModule
 import _CBLAS
@@ -44,8 +41,8 @@ public enum Attention {
 
     /// Runs `body(item, scratch)` for every item in `0..<count`, handing items out in order to whichever thread is
     /// free (causal tiles differ in cost, so a static split is unbalanced). Each item is computed by one thread with
-    /// the same code, so results do not depend on the thread count. OpenBLAS is held to one thread meanwhile: the tile
-    /// products are small, and two of our threads each waking BLAS threads would oversubscribe the cores.
+    /// the same code, so results do not depend on the thread count. In `.blas` mode OpenBLAS is held to one thread
+    /// meanwhile: the tile products are small, and two of our threads each waking BLAS threads would oversubscribe.
     @inlinable static func forEachItem<T: KernelScalar>(
         _ count: Int, totalWork: Int, scratch: Int, _: T.Type, _ body: (Int, UnsafeMutablePointer<T>) -> Void
     ) {
