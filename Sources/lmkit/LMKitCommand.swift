@@ -13,6 +13,9 @@ struct LMKitCommand: ParsableCommand {
             NGramCommand.self,
             Word2VecCommand.self,
             SafetensorsCommand.self,
+            PrepareCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
         ])
 }
 
