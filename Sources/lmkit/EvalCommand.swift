@@ -41,10 +41,10 @@ struct EvalCommand: ParsableCommand {
             bar.finish()
             print("model: \(loaded.path)")
             print("data: \(data) (\(result.predictedTokens + 1) tokens, windows of \(window))")
-            print(String(format: "loss: %.4f nats/token", result.meanLoss))
+            print(String(format: "loss: %.6f nats/token", result.meanLoss))
             print(String(format: "perplexity: %.4f", result.perplexity))
             print(String(format: "bits per token: %.4f", result.bitsPerToken))
-            if let bpc = result.bitsPerCharacter { print(String(format: "bits per character: %.4f (%d characters)", bpc, result.characters!)) }
+            if let bpc = result.bitsPerCharacter { print(String(format: "bits per character: %.6f (%d characters)", bpc, result.characters!)) }
         }
     }
 

@@ -30,6 +30,8 @@ struct TrainCommand: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value or --key=value.") var overrides: [String] = []
 
     func run() throws {
+        // Eval and checkpoint lines appear at once in a log file or `| tee`, not when a 4 KB buffer fills.
+        setvbuf(stdout, nil, _IOLBF, 0)
         try runTrainingCommand {
             var resolved = try TrainConfig.load(path: config, overrides: overrides)
             if resume { resolved.initFrom = "resume" }
