@@ -170,8 +170,10 @@ public final class Trainer {
                 let losses: (train: Double, val: Double)
                 if let resumed = resumedEval, !config.evalOnly {
                     losses = resumed
+                    onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
                 } else {
                     losses = estimateLoss()
+                    onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
                     if losses.val < bestValLoss || config.alwaysSaveCheckpoint {
                         bestValLoss = losses.val
                         if iteration > 0 && writesFiles {
@@ -180,7 +182,6 @@ public final class Trainer {
                         }
                     }
                 }
-                onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
                 pendingVal = losses.val
                 lastVal = losses.val
             }

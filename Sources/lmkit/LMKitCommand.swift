@@ -29,5 +29,6 @@ struct BenchCommand: ParsableCommand {
             TokenizerBenchCommand.self,
             BenchWord2VecCommand.self,
             BenchNGramCommand.self,
+            BenchTrainCommand.self,
         ])
 }
