@@ -2,14 +2,15 @@
 // tied head) and, through its options, Llama-shaped models (RoPE, RMSNorm, SwiGLU, grouped-query attention, untied
 // head). JSON keys are snake_case as in nanoGPT's GPTConfig; unknown keys are errors (StrictJSON), not silently dropped.
 import Foundation
+import LMTensor
 
 /// Architecture of a `GPT` model. Defaults are GPT-2's; `validate()` runs on every decode.
 public struct GPTConfig: Codable, Equatable, Sendable {
     public enum PositionEncoding: String, Codable, Sendable { case learned, rope }
     /// How RoPE pairs the dimensions of a head: `halfSplit` rotates (x[i], x[i + d/2]) — Hugging Face Llama's
-    /// `rotate_half`; `interleaved` rotates (x[2i], x[2i+1]) — the original Meta Llama / GPT-NeoX-less layout.
+    /// `rotate_half`; `interleaved` rotates (x[2i], x[2i+1]) — Meta's original Llama layout.
     /// `GPT.convertRoPELayout` permutes q/k projection rows to move a checkpoint from one layout to the other.
-    public enum RoPELayout: String, Codable, Sendable { case halfSplit = "half_split", interleaved }
+    public typealias RoPELayout = RotaryLayout
     public enum Norm: String, Codable, Sendable { case layerNorm = "layernorm", rmsNorm = "rmsnorm" }
     public enum MLPKind: String, Codable, Sendable { case gelu, swiglu }
 

@@ -81,11 +81,14 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
     "tril_mask": { _, x in x[0] * Tensor.trilMask(4, 5, diagonal: 0, dtype: x[0].dtype) },
     "sdpa_causal": { _, x in Tensor.scaledDotProductAttention(x[0], x[1], x[2], causal: true) },
     "sdpa_gqa_mask": { _, x in Tensor.scaledDotProductAttention(x[0], x[1], x[2], mask: x[3], scale: 0.4) },
+    "rope_half_split": { _, x in x[0].rotaryEmbedding(cos: x[1], sin: x[2], layout: .halfSplit) },
+    "rope_interleaved": { _, x in x[0].rotaryEmbedding(cos: x[1], sin: x[2], layout: .interleaved) },
     "transpose_slice": { _, x in x[0].transpose(0, 2).slice(0, 1, 3).slice(2, 0, nil, step: 2).reshape([2, -1]) },
 ]
 
 /// Inputs that are masks/conditions rather than differentiable values.
-let constantInputs: [String: Set<Int>] = ["where": [0], "masked_fill": [1], "sdpa_gqa_mask": [3]]
+let constantInputs: [String: Set<Int>] = ["where": [0], "masked_fill": [1], "sdpa_gqa_mask": [3],
+                                               "rope_half_split": [1, 2], "rope_interleaved": [1, 2]]
 
 final class OpsFixtureTests: XCTestCase {
     func loadCases() throws -> [OpsFixture.Case] { try loadFixture("tensor/ops.json", as: OpsFixture.self).cases }
