@@ -74,6 +74,29 @@ final class HuggingFaceTests: XCTestCase {
         }
     }
 
+    func testOtherConfigPathsMatchTransformers() throws {
+        // GPT-2 with an untied head and n_inner; Llama with attention/MLP biases, a tied head, one KV head, rope_theta 500.
+        let f = try fixture()
+        let gpt2 = try HuggingFaceModelDirectory.load(fixtureURL("models/hf_gpt2_untied_tiny").path)
+        XCTAssertFalse(gpt2.model.config.tieEmbeddings); XCTAssertEqual(gpt2.model.config.hiddenSize, 40)
+        XCTAssertNil(gpt2.tokenizer)
+        let llama = try HuggingFaceModelDirectory.load(fixtureURL("models/hf_llama_bias_tied_tiny").path)
+        XCTAssertTrue(llama.model.config.bias); XCTAssertTrue(llama.model.config.tieEmbeddings)
+        XCTAssertEqual(llama.model.config.kvHeads, 1); XCTAssertEqual(llama.model.config.ropeTheta, 500)
+        for (index, ids) in f.inputs.enumerated() {
+            assertClose(logits(gpt2.model, ids), try expectedLogits("hf_gpt2_untied_tiny", index), rtol: 0, atol: 1e-4)
+            assertClose(logits(llama.model, ids), try expectedLogits("hf_llama_bias_tied_tiny", index), rtol: 0, atol: 1e-4)
+        }
+        for loaded in [gpt2, llama] {
+            let out = try scratchDirectory(self) + "/saved"
+            try HuggingFaceModelDirectory.save(loaded.model, to: out, architecture: loaded.config.architecture)
+            let written = try SafetensorsFile(path: out + "/model.safetensors").tensors()
+            let reference = try SafetensorsFile(path: loaded.path + "/model.safetensors").tensors()
+            XCTAssertEqual(Set(written.keys), Set(reference.keys))
+            for (name, tensor) in reference { XCTAssertEqual(written[name]?.toArray(), tensor.toArray(), name) }
+        }
+    }
+
     func testConfigMapping() throws {
         let gpt2 = try GPTConfig(huggingFace: Data(contentsOf: URL(fileURLWithPath: gpt2Directory + "/config.json")), source: "gpt2")
         XCTAssertEqual([gpt2.vocabSize, gpt2.blockSize, gpt2.nLayer, gpt2.nHead, gpt2.nEmbd, gpt2.hiddenSize], [288, 32, 2, 4, 32, 128])
@@ -184,6 +207,37 @@ final class HuggingFaceTests: XCTestCase {
         let written = try SafetensorsFile(path: out + "/model.safetensors").tensors()
         let reference = try SafetensorsFile(path: llamaDirectory + "/model.safetensors").tensors()
         for (name, tensor) in reference { XCTAssertEqual(written[name]?.toArray(), tensor.toArray(), name) }
+    }
+
+    func testConversionThroughTheNanoGPTLayout() throws {
+        // HF -> nanoGPT layout with interleaved RoPE -> HF: same logits on the way, transformers' tensors at the end.
+        let f = try fixture()
+        let root = try scratchDirectory(self)
+        let source = try ModelDirectoryConversion.load(llamaDirectory)
+        XCTAssertEqual(source.layout, .huggingFace)
+        try ModelDirectoryConversion.save(source, to: root + "/gpt", layout: .nanoGPT, ropeLayout: .interleaved)
+        let middle = try ModelDirectoryConversion.load(root + "/gpt")
+        XCTAssertEqual(middle.layout, .nanoGPT)
+        XCTAssertEqual(middle.model.config.ropeLayout, .interleaved)
+        assertClose(logits(middle.model, f.inputs[1]), try expectedLogits("hf_llama_tiny", 1), rtol: 0, atol: 1e-4)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: root + "/gpt/tokenizer.json")),
+                       try Data(contentsOf: URL(fileURLWithPath: llamaDirectory + "/tokenizer.json")))
+        try ModelDirectoryConversion.save(middle, to: root + "/hf", layout: .huggingFace)
+        let written = try SafetensorsFile(path: root + "/hf/model.safetensors").tensors()
+        for (name, tensor) in try SafetensorsFile(path: llamaDirectory + "/model.safetensors").tensors() {
+            XCTAssertEqual(written[name]?.toArray(), tensor.toArray(), name)
+        }
+        XCTAssertThrowsError(try ModelDirectoryConversion.save(middle, to: root + "/x", layout: .huggingFace, ropeLayout: .interleaved))
+        // A tied GPT-2 in the nanoGPT layout stores the head once; a wrong tensor there names the file.
+        try ModelDirectoryConversion.save(try ModelDirectoryConversion.load(gpt2Directory), to: root + "/gpt2", layout: .nanoGPT)
+        XCTAssertNil(try SafetensorsFile(path: root + "/gpt2/model.safetensors").entry("lm_head.weight"))
+        XCTAssertNoThrow(try ModelDirectoryConversion.load(root + "/gpt2"))
+        var tensors = try SafetensorsFile(path: root + "/gpt2/model.safetensors").tensors()
+        tensors["transformer.ln_f.bias"] = Tensor.zeros([7])
+        try saveSafetensors(tensors, to: root + "/gpt2/model.safetensors")
+        XCTAssertThrowsError(try ModelDirectoryConversion.load(root + "/gpt2")) { error in
+            XCTAssertTrue("\(error)".contains("model.safetensors") && "\(error)".contains("transformer.ln_f.bias"), "\(error)")
+        }
     }
 
     // MARK: errors
