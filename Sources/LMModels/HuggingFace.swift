@@ -87,11 +87,14 @@ private let llamaConfigKeys: Set<String> = [
 /// A parsed `config.json`: the architecture, the equivalent `GPTConfig`, and the source's token ids (kept so a
 /// re-saved directory carries them).
 public struct HuggingFaceConfig {
+    /// The transformers class the directory holds (and is written back as).
     public var architecture: HuggingFaceArchitecture
+    /// The equivalent LMKit model configuration.
     public var gpt: GPTConfig
     /// `bos_token_id`, `eos_token_id`, `pad_token_id` as found (nil when absent or null).
     public var specialTokenIDs: [String: Int]
 
+    /// A config for writing `gpt` as `architecture` (see `jsonData()`).
     public init(architecture: HuggingFaceArchitecture, gpt: GPTConfig, specialTokenIDs: [String: Int] = [:]) {
         self.architecture = architecture
         self.gpt = gpt

@@ -17,7 +17,9 @@ public enum ModelDirectoryLayout: String, Sendable, CaseIterable {
 
 /// A GPT read from either layout, with what is needed to write it back.
 public struct LoadedModelDirectory {
+    /// The model with the directory's weights.
     public let model: GPT
+    /// The layout the directory was in.
     public let layout: ModelDirectoryLayout
     /// The HF config when the source was a Hugging Face directory (architecture, special token ids).
     public let huggingFace: HuggingFaceConfig?
@@ -25,6 +27,7 @@ public struct LoadedModelDirectory {
     public let tokenizerPath: String?
 }
 
+/// Reading a GPT from, and writing it to, either directory layout (`lmkit convert`).
 public enum ModelDirectoryConversion {
     /// Reads `path` in whichever layout it is: a config.json with `model_type` is Hugging Face, otherwise GPTConfig.
     public static func load(_ path: String) throws -> LoadedModelDirectory {
