@@ -59,4 +59,19 @@ final class GELUKernelTests: XCTestCase {
         SIMDMath.store(SIMDMath.exp(xs), &e)
         for j in 0..<16 { XCTAssertEqual(e[j], Float.fastExp(xs[j]), accuracy: Float.fastExp(xs[j]) * 1e-6) }
     }
+
+    func testColumnSumsMatchesNaiveAndIsThreadIndependent() {
+        let rows = 300, cols = 1000  // 300K elements: above Parallel.minimumWork, so two threads split the columns
+        let src = (0..<(rows * cols)).map { Float(($0 * 7919) % 1009) / 97 - 5 }
+        var naive = [Float](repeating: 0, count: cols)
+        for r in 0..<rows { for c in 0..<cols { naive[c] += src[r * cols + c] } }
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        for threads in [1, 2] {
+            Parallel.threadCount = threads
+            var out = [Float](repeating: .nan, count: cols)
+            src.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { Reduce.columnSums(s.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!) } }
+            XCTAssertEqual(out, naive, "threads \(threads)")
+        }
+    }
 }

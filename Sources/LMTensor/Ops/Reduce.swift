@@ -26,9 +26,16 @@ extension Tensor {
     /// Σ over `axes` (all when nil).
     public func sum(axes: [Int]? = nil, keepDim: Bool = false) -> Tensor {
         let ax = reductionAxes(axes, "sum")
-        let (m, rows, cols) = noGrad { reducedAxesLast(ax) }
         let out = Tensor(uninitialized: reducedShape(ax, keepDim: keepDim), dtype: dtype)
+        // Leading axes of a contiguous tensor (bias gradients): add whole rows, no transposed copy.
+        let leading = isContiguous && ax == Array(0..<ax.count) && ax.count < rank
+        let (m, rows, cols) = leading ? (self, 0, 0) : noGrad { reducedAxesLast(ax) }
         func run<T: KernelScalar>(_: T.Type) {
+            if leading {
+                let inner = shape[ax.count...].reduce(1, *)
+                Reduce.columnSums(pointer(T.self), rows: count / Swift.max(inner, 1), cols: inner, into: out.pointer(T.self))
+                return
+            }
             let src = m.pointer(T.self), dst = out.pointer(T.self)
             Parallel.forRows(rows, workPerRow: cols) { r in for i in r { dst[i] = T.kernelSum(src + i * cols, cols) } }
         }
