@@ -35,7 +35,8 @@ public struct TrainingCheckpoint {
     public var weights: [String: Tensor]
     public var optimizer: OptimizerState
 
-    /// Writes `directory/ckpt.safetensors` (resume) and then `directory/model.safetensors` (weights), each atomically.
+    /// Writes `directory/ckpt.safetensors` (resume), then `directory/model.safetensors` (weights) and `directory/config.json`
+    /// (the GPTConfig), each atomically.
     public func write(directory: String) throws {
         var metadata = modelMetadata()
         metadata["lmkit_format"] = Self.formatName
@@ -52,6 +53,8 @@ public struct TrainingCheckpoint {
         for (name, tensor) in optimizer.flattened() { try writer.add("optimizer." + name, tensor, as: tensor.dtype == .float64 ? .float64 : .float32) }
         try writer.write(to: (directory as NSString).appendingPathComponent(Self.fileName))
         try saveSafetensors(weights, to: (directory as NSString).appendingPathComponent(Self.modelFileName), metadata: modelMetadata())
+        // config.json + model.safetensors is also the nanoGPT layout LMModels reads (`lmkit convert`, samplers).
+        try AtomicFile.write(Array(modelConfig.jsonData()) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
     }
 
     /// The metadata of model.safetensors: `format` "pt" (as torch-written files), `config` (GPTConfig JSON),
@@ -131,15 +134,16 @@ public struct LoadedModel {
     public var model: GPT
     public var trainConfig: TrainConfig?
     public var dataMeta: DataMeta?
+    /// The file or directory the weights came from.
     public var path: String
+    /// A tokenizer.json that came with the model (Hugging Face or nanoGPT-layout directories).
+    public var tokenizerPath: String?
 
-    /// Hook for Hugging Face model directories (config.json + model.safetensors): set by the code that converts HF
-    /// layouts (LMModels' HuggingFace support / the lead's loader). Until it is set, such directories are refused
-    /// with a message saying so. HOOK: `LoadedModel.huggingFaceLoader = { dir in ... }`.
-    nonisolated(unsafe) public static var huggingFaceLoader: ((String) throws -> GPT)?
-
-    /// Loads an LMKit checkpoint: a directory (its model.safetensors, else ckpt.safetensors) or one of those files.
-    /// Optimizer tensors of a ckpt.safetensors are skipped.
+    /// Loads a model for evaluation:
+    /// - an `lmkit train` out_dir (its model.safetensors, else ckpt.safetensors) or one of those files — the GPT
+    ///   config, training config and data meta.json come from the safetensors metadata, optimizer tensors are skipped;
+    /// - any other directory with config.json: a Hugging Face model directory (GPT-2, Llama) or the nanoGPT layout
+    ///   `lmkit convert` writes, read by LMModels' `ModelDirectoryConversion`.
     public static func load(_ path: String) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -148,22 +152,21 @@ public struct LoadedModel {
         var file = path
         if isDirectory.boolValue {
             let candidates = [TrainingCheckpoint.modelFileName, TrainingCheckpoint.fileName].map { (path as NSString).appendingPathComponent($0) }
-            let hasHFConfig = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json"))
-            if hasHFConfig {
-                guard let loader = huggingFaceLoader else {
-                    throw TrainError.invalidInput("\(path): a Hugging Face model directory (config.json); loading those is not wired into this build yet — pass an LMKit checkpoint (out_dir of `lmkit train`)")
-                }
-                return LoadedModel(model: try loader(path), trainConfig: nil, dataMeta: nil, path: path)
+            let trained = candidates.first { FileManager.default.fileExists(atPath: $0) && ((try? SafetensorsFile(path: $0))?.metadata["train_config"] != nil) }
+            if let trained {
+                file = trained
+            } else if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) {
+                let loaded: LoadedModelDirectory
+                do { loaded = try ModelDirectoryConversion.load(path) } catch { throw TrainError.invalidInput("\(error)") }
+                return LoadedModel(model: loaded.model, trainConfig: nil, dataMeta: nil, path: path, tokenizerPath: loaded.tokenizerPath)
+            } else {
+                throw TrainError.invalidInput("\(path): neither an `lmkit train` out_dir (\(TrainingCheckpoint.modelFileName)) nor a model directory with config.json")
             }
-            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-                throw TrainError.invalidInput("\(path): no \(TrainingCheckpoint.modelFileName) or \(TrainingCheckpoint.fileName) in this directory")
-            }
-            file = found
         }
         let st: SafetensorsFile
         do { st = try SafetensorsFile(path: file) } catch { throw TrainError.invalidInput("\(error)") }
         guard let configText = st.metadata["config"] else {
-            throw TrainError.invalidInput("\(file): metadata has no \"config\" (the GPT architecture); not a checkpoint written by `lmkit train`")
+            throw TrainError.invalidInput("\(file): metadata has no \"config\" (the GPT architecture); not a checkpoint written by `lmkit train` (for a model directory pass the directory)")
         }
         let config: GPTConfig
         do { config = try GPTConfig.decode(Data(configText.utf8), source: "\(file): metadata config") } catch {
@@ -175,6 +178,6 @@ public struct LoadedModel {
         do { model = try GPT(config, stateDict: weights) } catch { throw TrainError.invalidInput("\(file): \(error)") }
         let trainConfig = st.metadata["train_config"].flatMap { try? TrainConfig.decode(Data($0.utf8), source: file) }
         let meta = st.metadata["data_meta"].flatMap { try? JSONDecoder().decode(DataMeta.self, from: Data($0.utf8)) }
-        return LoadedModel(model: model, trainConfig: trainConfig, dataMeta: meta, path: file)
+        return LoadedModel(model: model, trainConfig: trainConfig, dataMeta: meta, path: file, tokenizerPath: nil)
     }
 }

@@ -9,7 +9,7 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Evaluate a trained model on a token file or a text file: loss, perplexity, bits per character.")
 
-    @Option(help: "An LMKit checkpoint: out_dir of `lmkit train`, or its model.safetensors / ckpt.safetensors.") var model: String
+    @Option(help: "out_dir of `lmkit train` (or its model.safetensors / ckpt.safetensors), or a model directory with config.json (Hugging Face GPT-2/Llama, or `lmkit convert`'s nanoGPT layout).") var model: String
     @Option(help: "A token file (.bin from `lmkit prepare`) or a UTF-8 text file (.txt or anything else).") var data: String
     @Option(help: "For text: `char` (the vocabulary of the model's data directory) or a tokenizer file; default: the tokenizer recorded with the model.")
     var tokenizer: String?
@@ -51,6 +51,7 @@ struct EvalCommand: ParsableCommand {
     /// --tokenizer FILE, --tokenizer char (the model's data directory vocabulary), or what the checkpoint recorded.
     func resolveTokenizer(_ loaded: LoadedModel) throws -> TextTokenizer {
         if let tokenizer, tokenizer != "char" { return try TextTokenizer.loadFile(tokenizer) }
+        if tokenizer == nil, let file = loaded.tokenizerPath { return try TextTokenizer.loadFile(file) }
         guard let dataDir = loaded.trainConfig?.dataDir else {
             throw TrainError.invalidInput("\(loaded.path) does not record its data directory; pass --tokenizer FILE")
         }
