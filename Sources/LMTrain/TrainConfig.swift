@@ -226,8 +226,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ConfigError.malformed(file: path, "cannot read the config file (missing or unreadable)")
             }
-            _ = try decode(data, source: path)  // reports file errors against the file alone
-            object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+            // Keys are checked against the file alone, so the error names it; values are validated after the overrides
+            // (an override may be what makes them consistent, e.g. --warmup_iters with a file's lr_decay_iters).
+            guard let parsed = try? JSONSerialization.jsonObject(with: data), let dictionary = parsed as? [String: Any] else {
+                throw ConfigError.malformed(file: path, "not a JSON object (expected {\"key\": value, …} with nanoGPT's config keys)")
+            }
+            for key in dictionary.keys.sorted() where nanoGPTOnlyKeys[key] != nil {
+                throw ConfigError.malformed(file: path, "key '\(key)' is a nanoGPT setting LMKit does not use: \(nanoGPTOnlyKeys[key]!)")
+            }
+            let unknown = dictionary.keys.filter { CodingKeys(rawValue: $0) == nil }.sorted()
+            if !unknown.isEmpty { throw ConfigError.unknownKeys(file: path, unknown, allowed: jsonKeys) }
+            object = dictionary
         }
         for (key, value) in try parseOverrides(overrides) { object[key] = value }
         let merged = try JSONSerialization.data(withJSONObject: object)

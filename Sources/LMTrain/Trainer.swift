@@ -55,6 +55,8 @@ public final class Trainer {
     /// Write loss.csv / loss.svg / checkpoints under out_dir (tests may turn it off for pure in-memory runs).
     public var writesFiles = true
     private var lossLog: LossLog?
+    /// Notes from setup, reported through `onEvent` when `run()` starts.
+    private var pendingMessages: [String] = []
 
     /// Sets up a run from `config`: a fresh model (init_from "scratch") or the state in out_dir/ckpt.safetensors
     /// (init_from "resume"; the checkpoint's model config wins, as in nanoGPT).
@@ -103,6 +105,13 @@ public final class Trainer {
             iteration = checkpoint.iteration
             bestValLoss = checkpoint.bestValLoss
             resumedEval = (checkpoint.lastTrainLoss, checkpoint.lastValLoss)
+            // As nanoGPT, the architecture comes from the checkpoint; say so when the config asked for another one.
+            if let asked = try? config.modelConfig(vocabularySize: trainTokens.vocabularySize), asked != modelConfig {
+                let a = (try? JSONSerialization.jsonObject(with: asked.jsonData())) as? [String: AnyHashable] ?? [:]
+                let c = (try? JSONSerialization.jsonObject(with: modelConfig.jsonData())) as? [String: AnyHashable] ?? [:]
+                let keys = Set(a.keys).union(c.keys).filter { a[$0] != c[$0] }.sorted()
+                pendingMessages.append("the model keys \(keys.joined(separator: ", ")) differ from the checkpoint's; the checkpoint's architecture is used")
+            }
         }
     }
 
@@ -158,6 +167,7 @@ public final class Trainer {
             }
             lossLog = try LossLog(directory: config.outDir, resumeStep: resumedEval == nil ? nil : iteration)
         }
+        for message in pendingMessages { onEvent(.message(message)) }
         if resumedEval != nil { onEvent(.message("resuming at step \(iteration) (best val loss \(String(format: "%.4f", bestValLoss)))")) }
         var lastTrain: Double?, pendingVal: Double?, lastVal: Double?
         var interrupted = false

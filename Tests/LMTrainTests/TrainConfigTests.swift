@@ -111,3 +111,20 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertThrowsError(try c.modelConfig(vocabularySize: 65)) { XCTAssertTrue("\($0)".contains("n_embd")) }
     }
 }
+
+extension TrainConfigTests {
+    func testOverridesCanRepairAFileValueAndFileKeysAreCheckedAlone() throws {
+        let dir = try makeScratchDirectory("config-repair")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/c.json"
+        try "{\"warmup_iters\": 100, \"lr_decay_iters\": 80}".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: [])) { XCTAssertTrue("\($0)".contains("lr_decay_iters"), "\($0)") }
+        XCTAssertEqual(try TrainConfig.load(path: path, overrides: ["--warmup_iters", "10"]).warmupIters, 10)
+        try "{\"n_layers\": 2}".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: ["--max_iters", "3"])) { error in
+            XCTAssertTrue("\(error)".hasPrefix(path + ": unknown key 'n_layers'"), "\(error)")
+        }
+        try "[1, 2]".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: [])) { XCTAssertTrue("\($0)".contains("not a JSON object"), "\($0)") }
+    }
+}

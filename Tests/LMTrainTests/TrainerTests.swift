@@ -137,13 +137,26 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try TrainingCheckpoint.load(file: run.outDir + "/model.safetensors")) {
             XCTAssertTrue("\($0)".contains("not an LMKit training checkpoint"), "\($0)")
         }
+        // Resuming with other model keys uses the checkpoint's architecture and says so.
+        let second = try TrainingCheckpoint.load(file: run.outDir + "/ckpt.safetensors")
+        XCTAssertEqual(second.iteration, 2)
+        var wider = run
+        wider.initFrom = "resume"
+        wider.nLayer = 2
+        wider.maxIters = 3
+        let resumed = try Trainer(config: wider)
+        var messages: [String] = []
+        resumed.onEvent = { if case let .message(m) = $0 { messages.append(m) } }
+        _ = try resumed.run()
+        XCTAssertEqual(resumed.modelConfig.nLayer, 1)
+        XCTAssertTrue(messages.contains { $0.contains("n_layer") }, "\(messages)")
+        // Missing data directory.
+        let missing = tinyConfig(dataDir: dir + "/nodata", outDir: dir + "/x")
+        XCTAssertThrowsError(try Trainer(config: missing)) { XCTAssertTrue("\($0)".contains("nodata/train.bin"), "\($0)") }
         // A truncated checkpoint is rejected with its name.
         let path = run.outDir + "/ckpt.safetensors"
         let bytes = FileManager.default.contents(atPath: path)!
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try TrainingCheckpoint.load(file: path)) { XCTAssertTrue("\($0)".contains(path), "\($0)") }
-        // Missing data directory.
-        let missing = tinyConfig(dataDir: dir + "/nodata", outDir: dir + "/x")
-        XCTAssertThrowsError(try Trainer(config: missing)) { XCTAssertTrue("\($0)".contains("nodata/train.bin"), "\($0)") }
     }
 }
