@@ -263,7 +263,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             }
             let key = name.replacingOccurrences(of: "-", with: "_")
             guard let codingKey = CodingKeys(rawValue: key), let kind = kinds[codingKey] else {
-                let hint = nanoGPTOnlyKeys[key].map { " (a nanoGPT setting LMKit does not use: \($0))" } ?? ""
+                let hint = nanoGPTOnlyKeys[key].map { " (a nanoGPT setting LMKit does not use: \($0))" }
+                    ?? suggestion(for: key).map { " (did you mean --\($0)?)" } ?? ""
                 throw ConfigError.invalidValue(field: "--\(name)", "is not a training config key\(hint); keys: \(jsonKeys.joined(separator: ", "))")
             }
             func bad(_ expected: String) -> ConfigError { .invalidValue(field: "--\(name)", "expects \(expected), got \"\(text)\"") }
@@ -295,6 +296,21 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             i += 1
         }
         return result
+    }
+
+    /// The closest key to a mistyped one (edit distance ≤ 2), for "did you mean".
+    static func suggestion(for key: String) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for (i, ca) in a.enumerated() {
+                var current = [i + 1]
+                for (j, cb) in b.enumerated() { current.append(Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))) }
+                previous = current
+            }
+            return previous[b.count]
+        }
+        let scored = jsonKeys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
+        return scored.min { $0.1 < $1.1 }?.0
     }
 
     /// The resolved config as pretty JSON with sorted keys (printed at start, stored in checkpoints).

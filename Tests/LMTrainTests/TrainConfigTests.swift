@@ -54,6 +54,7 @@ final class TrainConfigTests: XCTestCase {
             }
         }
         fails(["--max_iter", "5"], "--max_iter")
+        fails(["--max_iter", "5"], "did you mean --max_iters?")
         fails(["--max_iters", "five"], "--max_iters")
         fails(["--max_iters", "five"], "an integer")
         fails(["--decay_lr", "maybe"], "true or false")
