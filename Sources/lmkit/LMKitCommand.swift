@@ -17,6 +17,7 @@ struct LMKitCommand: ParsableCommand {
             PrepareCommand.self,
             TrainCommand.self,
             EvalCommand.self,
+            SampleCommand.self,
         ])
 }
 
