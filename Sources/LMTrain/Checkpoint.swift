@@ -136,7 +136,8 @@ public struct LoadedModel {
     public var dataMeta: DataMeta?
     /// The file or directory the weights came from.
     public var path: String
-    /// A tokenizer.json that came with the model (Hugging Face or nanoGPT-layout directories).
+    /// The tokenizer file that came with the model: out_dir's copy of the data directory's tokenizer (char_vocab.json
+    /// or tokenizer.json), or a model directory's tokenizer.json.
     public var tokenizerPath: String?
 
     /// Loads a model for evaluation:
@@ -178,6 +179,10 @@ public struct LoadedModel {
         do { model = try GPT(config, stateDict: weights) } catch { throw TrainError.invalidInput("\(file): \(error)") }
         let trainConfig = st.metadata["train_config"].flatMap { try? TrainConfig.decode(Data($0.utf8), source: file) }
         let meta = st.metadata["data_meta"].flatMap { try? JSONDecoder().decode(DataMeta.self, from: Data($0.utf8)) }
-        return LoadedModel(model: model, trainConfig: trainConfig, dataMeta: meta, path: file, tokenizerPath: nil)
+        let directory = (file as NSString).deletingLastPathComponent
+        let tokenizerPath = [meta?.tokenizerFile, TextTokenizer.charVocabularyFileName, TextTokenizer.bytePairFileName]
+            .compactMap { $0 }.map { (directory as NSString).appendingPathComponent($0) }
+            .first { FileManager.default.fileExists(atPath: $0) }
+        return LoadedModel(model: model, trainConfig: trainConfig, dataMeta: meta, path: file, tokenizerPath: tokenizerPath)
     }
 }

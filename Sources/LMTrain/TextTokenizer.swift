@@ -26,7 +26,8 @@ public final class TextTokenizer: @unchecked Sendable {
     /// The file name of a BPE tokenizer copied into a data directory.
     public static let bytePairFileName = "tokenizer.json"
 
-    /// Loads a BPE tokenizer FILE: `tokenizer.json`, a directory containing one, or a tiktoken rank file
+    /// Loads a tokenizer FILE: an LMKit character vocabulary (char_vocab.json), a BPE `tokenizer.json`, a directory
+    /// containing one, or a tiktoken rank file
     /// (`gpt2`/`r50k_base`/`cl100k_base`/`o200k_base.tiktoken` get that encoding's pattern and specials; any other
     /// rank file gets the GPT-2 pattern and no specials).
     public static func loadFile(_ path: String) throws -> TextTokenizer {
@@ -41,7 +42,14 @@ public final class TextTokenizer: @unchecked Sendable {
             }
             return TextTokenizer(.bytePair(try ByteLevelBPE.load(tokenizerJSON: inner)), source: inner)
         }
-        if path.hasSuffix(".json") { return TextTokenizer(.bytePair(try ByteLevelBPE.load(tokenizerJSON: path)), source: path) }
+        if path.hasSuffix(".json") {
+            if let data = FileManager.default.contents(atPath: path),
+               let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+               object["format"] as? String == CharTokenizer.formatName {
+                return TextTokenizer(.char(try CharTokenizer.decode(data, source: path)), source: path)
+            }
+            return TextTokenizer(.bytePair(try ByteLevelBPE.load(tokenizerJSON: path)), source: path)
+        }
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         if ["gpt2", "r50k_base", "cl100k_base", "o200k_base"].contains(stem) {
             return TextTokenizer(.bytePair(try ByteLevelBPE.load(encoding: stem, rankFile: path)), source: path)

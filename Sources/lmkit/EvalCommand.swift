@@ -31,7 +31,7 @@ struct EvalCommand: ParsableCommand {
             } else {
                 guard let bytes = FileManager.default.contents(atPath: data) else { throw TrainError.invalidInput("\(data): cannot read the file") }
                 guard let text = String(data: bytes, encoding: .utf8) else { throw TrainError.invalidInput("\(data): not valid UTF-8 text") }
-                let textTokenizer = try resolveTokenizer(loaded)
+                let textTokenizer = try loaded.textTokenizer(override: tokenizer)
                 guard textTokenizer.vocabularySize <= loaded.model.config.vocabSize else {
                     throw TrainError.invalidInput("tokenizer \(textTokenizer.source) has \(textTokenizer.vocabularySize) ids, more than the model's vocab_size \(loaded.model.config.vocabSize)")
                 }
@@ -45,18 +45,6 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "perplexity: %.4f", result.perplexity))
             print(String(format: "bits per token: %.4f", result.bitsPerToken))
             if let bpc = result.bitsPerCharacter { print(String(format: "bits per character: %.6f (%d characters)", bpc, result.characters!)) }
-        }
-    }
-
-    /// --tokenizer FILE, --tokenizer char (the model's data directory vocabulary), or what the checkpoint recorded.
-    func resolveTokenizer(_ loaded: LoadedModel) throws -> TextTokenizer {
-        if let tokenizer, tokenizer != "char" { return try TextTokenizer.loadFile(tokenizer) }
-        if tokenizer == nil, let file = loaded.tokenizerPath { return try TextTokenizer.loadFile(file) }
-        guard let dataDir = loaded.trainConfig?.dataDir else {
-            throw TrainError.invalidInput("\(loaded.path) does not record its data directory; pass --tokenizer FILE")
-        }
-        do { return try TextTokenizer.load(dataDirectory: dataDir) } catch {
-            throw TrainError.invalidInput("the model's tokenizer comes from its data directory \(dataDir), which cannot be read (\(error)); pass --tokenizer FILE")
         }
     }
 }

@@ -23,7 +23,7 @@ final class TrainerTests: XCTestCase {
         // Uniform guessing over the 15-character vocabulary is ln 15 ≈ 2.71 nats.
         XCTAssertGreaterThan(evals[0].2, 2.5)
         XCTAssertLessThan(evals[2].2, evals[0].2 - 0.8, "val loss should fall well below its start: \(evals)")
-        for name in ["ckpt.safetensors", "model.safetensors", "loss.csv", "loss.svg"] {
+        for name in ["ckpt.safetensors", "model.safetensors", "config.json", "char_vocab.json", "loss.csv", "loss.svg"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: config.outDir + "/" + name), name)
         }
         let csv = try String(contentsOfFile: config.outDir + "/loss.csv", encoding: .utf8).split(separator: "\n")
@@ -37,7 +37,11 @@ final class TrainerTests: XCTestCase {
         let loaded = try LoadedModel.load(config.outDir)
         XCTAssertEqual(loaded.model.config.vocabSize, 15)
         XCTAssertEqual(loaded.dataMeta?.tokenizer, "char")
-        let tokenizer = try TextTokenizer.load(dataDirectory: data)
+        // out_dir carries the vocabulary, so the model needs no data directory to be used.
+        XCTAssertEqual(loaded.tokenizerPath, config.outDir + "/char_vocab.json")
+        let tokenizer = try TextTokenizer.loadFile(loaded.tokenizerPath!)
+        XCTAssertEqual(tokenizer.kindName, "char")
+        XCTAssertEqual(tokenizer.vocabularySize, try TextTokenizer.load(dataDirectory: data).vocabularySize)
         let eval = try Evaluation.evaluate(model: loaded.model, text: "the cat sat on the log.\n", tokenizer: tokenizer, blockSize: 8)
         XCTAssertEqual(eval.predictedTokens, 23)
         XCTAssertEqual(eval.characters, 23)
