@@ -26,13 +26,13 @@ public enum DataPreparation {
         guard let text = String(data: data, encoding: .utf8) else {
             throw TrainError.invalidInput("\(inputPath): not valid UTF-8 text")
         }
-        let scalars = Array(text.unicodeScalars)
-        guard scalars.count >= 2 else { throw TrainError.invalidInput("\(inputPath): the text is empty (need at least 2 characters)") }
-        // prepare.py: n = len(data); train_data = data[:int(n*0.9)]; val_data = data[int(n*0.9):]
-        let split = Int(Double(scalars.count) * (1 - valFraction))
-        var trainText = String.UnicodeScalarView(), valText = String.UnicodeScalarView()
-        trainText.append(contentsOf: scalars[..<split])
-        valText.append(contentsOf: scalars[split...])
+        // prepare.py: n = len(data); train_data = data[:int(n*0.9)]; val_data = data[int(n*0.9):] — n counts Unicode
+        // scalars (Python characters). Counted and split in place: an array of scalars would cost 4 bytes per character.
+        let scalarCount = text.unicodeScalars.count
+        guard scalarCount >= 2 else { throw TrainError.invalidInput("\(inputPath): the text is empty (need at least 2 characters)") }
+        let split = Int(Double(scalarCount) * (1 - valFraction))
+        let splitIndex = text.unicodeScalars.index(text.unicodeScalars.startIndex, offsetBy: split)
+        let trainText = String(text.unicodeScalars[..<splitIndex]), valText = String(text.unicodeScalars[splitIndex...])
 
         do {
             try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
@@ -52,14 +52,14 @@ public enum DataPreparation {
             tokenizerPath = (outputDirectory as NSString).appendingPathComponent(TextTokenizer.bytePairFileName)
             try bpe.writeTokenizerJSON(to: tokenizerPath)
         }
-        let trainIDs = try tokenizer.encode(String(trainText)), valIDs = try tokenizer.encode(String(valText))
+        let trainIDs = try tokenizer.encode(trainText), valIDs = try tokenizer.encode(valText)
         let trainPath = (outputDirectory as NSString).appendingPathComponent("train.bin")
         let valPath = (outputDirectory as NSString).appendingPathComponent("val.bin")
         try TokenFile.write(trainIDs, vocabularySize: tokenizer.vocabularySize, to: trainPath)
         try TokenFile.write(valIDs, vocabularySize: tokenizer.vocabularySize, to: valPath)
         let meta = DataMeta(tokenizer: tokenizer.kindName, tokenizerFile: (tokenizerPath as NSString).lastPathComponent,
                             vocabSize: tokenizer.vocabularySize, trainTokens: trainIDs.count, valTokens: valIDs.count,
-                            source: inputPath, trainCharacters: split, valCharacters: scalars.count - split)
+                            source: inputPath, trainCharacters: split, valCharacters: scalarCount - split)
         try AtomicFile.write(Array(meta.jsonData()) + [0x0A], to: DataMeta.path(directory: outputDirectory))
         return Summary(meta: meta, trainPath: trainPath, valPath: valPath, tokenizerPath: tokenizerPath)
     }
