@@ -192,7 +192,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
 
     /// nanoGPT's get_lr(it), literally: linear warmup (it+1)/(warmup_iters+1), cosine from learning_rate to min_lr
-    /// until lr_decay_iters, then min_lr. With decay_lr false, learning_rate at every step.
+    /// until lr_decay_iters, then min_lr. With decay_lr false, learning_rate at every step. Bit-identical to get_lr
+    /// (Tests/Fixtures/train/get_lr.json); LMOptim's CosineSchedule computes the same curve as a factor of the base rate
+    /// and differs from get_lr by 1 ulp on about a third of the steps, so it is not used here.
     public func learningRate(at it: Int) -> Double {
         guard decayLR else { return learningRate }
         if it < warmupIters { return learningRate * Double(it + 1) / Double(warmupIters + 1) }
