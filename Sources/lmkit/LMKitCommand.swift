@@ -31,6 +31,7 @@ struct BenchCommand: ParsableCommand {
             TokenizerBenchCommand.self,
             BenchWord2VecCommand.self,
             BenchNGramCommand.self,
-            BenchTrainCommand.self,
+            BenchAttentionCommand.self,
+            BenchGPTCommand.self,
         ])
 }

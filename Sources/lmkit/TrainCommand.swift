@@ -88,26 +88,3 @@ func formatDuration(_ seconds: Double) -> String {
     if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
     return "\(s)s"
 }
-
-/// `lmkit bench train`: the nanoGPT CPU recipe's training step, LMKit vs PyTorch running nanoGPT's model.
-struct BenchTrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "train",
-        abstract: "One GPT training step of the nanoGPT CPU recipe (4L/4H/128, block 64, batch 12) vs PyTorch, same threads, same command.")
-
-    @Option(help: "Thread counts to run, comma-separated.") var threads: String = "1,2"
-    @Option(help: "Timed steps per side (median reported).") var steps: Int = 30
-
-    func run() throws {
-        let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 }), steps >= 1 else {
-            throw ValidationError("--threads: expected comma-separated positive integers, got '\(threads)'; --steps must be ≥ 1")
-        }
-        #if DEBUG
-        print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
-        #endif
-        print("== lmkit bench train (median of \(steps) steps after 3 warmup steps)")
-        let rows = try TrainBenchmark.run(threadCounts: counts, steps: steps)
-        print(TrainBenchmark.format(rows))
-    }
-}

@@ -1,0 +1,117 @@
+// `lmkit bench attention` and `lmkit bench gpt`: wiring onto LMBenchmarks.AttentionBenchmark and GPTBenchmark.
+// Flags are validated here; the measuring code and the PyTorch runs live in Benchmarks/.
+import ArgumentParser
+import Foundation
+import LMBenchmarks
+import LMKernels
+
+/// Parses `--threads 1,2` into positive integers or fails naming the flag.
+func parseThreadList(_ text: String) throws -> [Int] {
+    let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let counts = parts.compactMap(Int.init)
+    guard !parts.isEmpty, counts.count == parts.count, counts.allSatisfy({ $0 >= 1 }) else {
+        throw ValidationError("--threads: expected comma-separated positive integers, got '\(text)'")
+    }
+    return counts
+}
+
+struct BenchAttentionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Causal scaled-dot-product attention fwd+bwd (float32) vs PyTorch F.scaled_dot_product_attention (same threads, same command).")
+
+    @Option(help: "Thread counts to run, comma-separated.")
+    var threads: String = "1,2"
+
+    @Option(help: "Sequence lengths, comma-separated.")
+    var lengths: String = "256,1024"
+
+    @Option(help: "Batch size.") var batch: Int = 1
+    @Option(help: "Query/key/value heads.") var heads: Int = 6
+    @Option(name: .customLong("head-size"), help: "Head size D.") var headSize: Int = 64
+    @Option(help: "Timed runs per row (median is reported).") var runs: Int = 10
+    @Option(name: .customLong("tile-q"), help: "Query tile size of the fused kernel (default: the kernel's).") var tileQ: Int?
+    @Option(name: .customLong("tile-k"), help: "Key tile size of the fused kernel (default: the kernel's).") var tileK: Int?
+    @Option(help: "Tile products: micro (the kernel's register-blocked loops) or blas (sgemm per tile).")
+    var products: String = "micro"
+    @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
+    var reference: Bool = true
+
+    func validate() throws {
+        for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs),
+                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1)] where value < 1 {
+            throw ValidationError("\(name): expected a positive integer, got \(value)")
+        }
+    }
+
+    func run() throws {
+        let counts = try parseThreadList(threads)
+        let parts = lengths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let ts = parts.compactMap(Int.init)
+        guard !parts.isEmpty, ts.count == parts.count, ts.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--lengths: expected comma-separated positive integers, got '\(lengths)'")
+        }
+        #if DEBUG
+        print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
+        #endif
+        guard let mode = Attention.TileProducts(rawValue: products) else {
+            throw ValidationError("--products: expected micro or blas, got '\(products)'")
+        }
+        Attention.tileProducts = mode
+        if let tileQ { Attention.defaultTileQ = tileQ }
+        if let tileK { Attention.defaultTileK = tileK }
+        for n in counts {
+            print("== lmkit bench attention (tiles \(Attention.defaultTileQ)×\(Attention.defaultTileK), \(products) products), \(n) thread(s)")
+            let rows = try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs, reference: reference)
+            print(AttentionBenchmark.format(rows, threads: n, batch: batch, heads: heads, headSize: headSize))
+        }
+    }
+}
+
+struct BenchGPTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gpt",
+        abstract: "One GPT training step (fwd, loss, bwd, clip 1.0, AdamW) vs a nanoGPT-equivalent PyTorch model (same config, threads, command).")
+
+    @Option(help: "Thread counts to run, comma-separated.")
+    var threads: String = "2"
+
+    @Option(help: "Configs, comma-separated: cpu-recipe (L4 H4 C128 T64 B12), 6x384 (L6 H6 C384 T256 B8).")
+    var configs: String = "cpu-recipe,6x384"
+
+    @Option(help: "Timed steps (median is reported).") var iters: Int = 10
+    @Option(help: "Untimed steps before timing.") var warmup: Int = 3
+    @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
+    var reference: Bool = true
+    @Flag(help: "Only LMKit's training steps: no reference and no sgemm peak measurement, so `perf record` sees the steps alone.")
+    var profile: Bool = false
+
+    func validate() throws {
+        if iters < 1 { throw ValidationError("--iters: expected a positive integer, got \(iters)") }
+        if warmup < 1 { throw ValidationError("--warmup: expected a positive integer, got \(warmup)") }
+    }
+
+    func run() throws {
+        let counts = try parseThreadList(threads)
+        let known = [GPTBenchmark.Setup.cpuRecipe, GPTBenchmark.Setup.shakespeareChar]
+        let setups = try configs.split(separator: ",").map { name -> GPTBenchmark.Setup in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let setup = known.first(where: { $0.name == trimmed }) else {
+                throw ValidationError("--configs: unknown config '\(trimmed)'; expected one of \(known.map(\.name).joined(separator: ", "))")
+            }
+            return setup
+        }
+        #if DEBUG
+        print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
+        #endif
+        var results: [GPTBenchmark.Result] = []
+        for n in counts {
+            for setup in setups {
+                print("== lmkit bench gpt \(setup.name), \(n) thread(s)")
+                results.append(try GPTBenchmark.run(setup, threads: n, iters: iters, warmup: warmup, reference: reference && !profile,
+                                                    measurePeak: !profile))
+            }
+        }
+        print(GPTBenchmark.format(results))
+    }
+}
