@@ -97,22 +97,6 @@ struct SampleCommand: ParsableCommand {
     }
 }
 
-extension LoadedModel {
-    /// The tokenizer for this model: `override` (a tokenizer file, or `char` for the vocabulary of the model's data
-    /// directory), else the tokenizer.json that came with a model directory, else the data directory's tokenizer
-    /// recorded in the checkpoint.
-    func textTokenizer(override: String?) throws -> TextTokenizer {
-        if let override, override != "char" { return try TextTokenizer.loadFile(override) }
-        if override == nil, let file = tokenizerPath { return try TextTokenizer.loadFile(file) }
-        guard let dataDir = trainConfig?.dataDir else {
-            throw TrainError.invalidInput("\(path) does not record its data directory; pass --tokenizer FILE")
-        }
-        do { return try TextTokenizer.load(dataDirectory: dataDir) } catch {
-            throw TrainError.invalidInput("the model's tokenizer comes from its data directory \(dataDir), which cannot be read (\(error)); pass --tokenizer FILE")
-        }
-    }
-}
-
 extension FileHandle: @retroactive TextOutputStream {
     public func write(_ string: String) { if !string.isEmpty { write(Data(string.utf8)) } }
 }
