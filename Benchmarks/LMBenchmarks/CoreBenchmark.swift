@@ -17,6 +17,9 @@ public enum CoreBenchmark {
             return Bench.median(runs: runs) { _ = a.matmul(b) }
         }
         let c = Tensor(zeros: [n, n])
+        // Raw OpenBLAS with its own thread pool (LMKit keeps it at one thread and splits products itself).
+        openblas_set_num_threads(Int32(Parallel.threadCount))
+        defer { openblas_set_num_threads(1) }
         return Bench.median(runs: runs) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,
                         a.pointer(Float.self), Int32(n), b.pointer(Float.self), Int32(n), 0, c.pointer(Float.self), Int32(n))

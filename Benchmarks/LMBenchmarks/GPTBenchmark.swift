@@ -52,6 +52,9 @@ public enum GPTBenchmark {
         let g = Generator(seed: 5)
         let a = Tensor.randn([n, n], generator: g), b = Tensor.randn([n, n], generator: g), c = Tensor(zeros: [n, n])
         var best = Double.infinity
+        // Raw OpenBLAS with its own thread pool (LMKit keeps it at one thread and splits products itself).
+        openblas_set_num_threads(Int32(Parallel.threadCount))
+        defer { openblas_set_num_threads(1) }
         for _ in 0..<4 {
             let t0 = DispatchTime.now().uptimeNanoseconds
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1,

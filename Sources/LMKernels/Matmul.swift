@@ -1,6 +1,12 @@
 // Matrix multiply through the system BLAS (OpenBLAS sgemm/dgemm). Row-major; a transposed operand is passed as a
 // transpose flag with its leading dimension, never copied. `naiveGemm` is the reference kept beside it for tests.
+// Threads: OpenBLAS runs single-threaded and LMKit splits C into row (or column) blocks across its own threads.
+// A GPT's products are small (768 × 384 × 128 for nanoGPT's CPU recipe): OpenBLAS either keeps them on one thread or
+// wakes its pthread pool, whose idle workers then spin in sched_yield against LMKit's threads (12 % of a 2-thread
+// training step, `perf`). Each thread computes a full-K block of C. Results can still differ in the last bits between
+// thread counts: OpenBLAS picks its kernel (small-matrix or blocked) by the block's size.
 import _CBLAS
+import Dispatch
 
 public enum Matmul {
     /// C = alpha · op(A) · op(B) + beta · C, all row-major. op(A) is M×K, op(B) is K×N, C is M×N with leading dimension ldc.
@@ -10,6 +16,41 @@ public enum Matmul {
         beta: T, C: UnsafeMutablePointer<T>, ldc: Int
     ) {
         if M == 0 || N == 0 { return }
+        let threads = Parallel.threadCount
+        if threads > 1 && M * N * K >= minimumParallelWork && max(M, N) >= 2 * blockAlignment {
+            // Split the longer side of C into `threads` blocks, each a multiple of the micro-kernel width.
+            let splitRows = M >= N
+            let extent = splitRows ? M : N
+            let chunks = min(threads, extent / blockAlignment)
+            withoutActuallyEscaping({ (c: Int) -> Void in
+                let lo = (extent * c / chunks) / blockAlignment * blockAlignment
+                let hi = c == chunks - 1 ? extent : (extent * (c + 1) / chunks) / blockAlignment * blockAlignment
+                guard lo < hi else { return }
+                if splitRows {
+                    blasGemm(transA: transA, transB: transB, M: hi - lo, N: N, K: K, alpha: alpha,
+                             A: transA ? A + lo : A + lo * lda, lda: lda, B: B, ldb: ldb, beta: beta, C: C + lo * ldc, ldc: ldc)
+                } else {
+                    blasGemm(transA: transA, transB: transB, M: M, N: hi - lo, K: K, alpha: alpha, A: A, lda: lda,
+                             B: transB ? B + lo * ldb : B + lo, ldb: ldb, beta: beta, C: C + lo, ldc: ldc)
+                }
+            }) { block in DispatchQueue.concurrentPerform(iterations: chunks, execute: block) }
+            return
+        }
+        blasGemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
+                 beta: beta, C: C, ldc: ldc)
+    }
+
+    /// Multiply-adds below which a product stays on one thread (waking a thread costs more than it saves).
+    public static var minimumParallelWork = 1 << 20
+    /// Split points are multiples of this, so no thread gets a sliver narrower than BLAS's micro-kernel.
+    @usableFromInline static let blockAlignment = 16
+
+    /// One BLAS call (single-threaded OpenBLAS).
+    @inlinable static func blasGemm<T: KernelScalar>(
+        transA: Bool, transB: Bool, M: Int, N: Int, K: Int, alpha: T,
+        A: UnsafePointer<T>, lda: Int, B: UnsafePointer<T>, ldb: Int,
+        beta: T, C: UnsafeMutablePointer<T>, ldc: Int
+    ) {
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
         if T.self == Float.self {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(M), Int32(N), Int32(K), Float(alpha),

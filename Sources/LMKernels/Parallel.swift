@@ -6,14 +6,14 @@ import Foundation
 import _CBLAS
 
 public enum Parallel {
-    /// Threads used by LMKit kernels and by OpenBLAS. Defaults to `LMKIT_NUM_THREADS`, else the core count.
+    /// Threads used by LMKit kernels, including matrix products (Matmul splits them; OpenBLAS itself is kept on one
+    /// thread). Defaults to `LMKIT_NUM_THREADS`, else the core count.
     public static var threadCount: Int = {
+        openblas_set_num_threads(1)
         let env = ProcessInfo.processInfo.environment["LMKIT_NUM_THREADS"].flatMap(Int.init)
-        let n = max(1, env ?? ProcessInfo.processInfo.activeProcessorCount)
-        openblas_set_num_threads(Int32(n))
-        return n
+        return max(1, env ?? ProcessInfo.processInfo.activeProcessorCount)
     }() {
-        didSet { threadCount = max(1, threadCount); openblas_set_num_threads(Int32(threadCount)) }
+        didSet { threadCount = max(1, threadCount) }
     }
 
     /// Elements of work below which splitting across threads is slower than one thread (measured: 64K-float

@@ -19,11 +19,17 @@ public final class GPT: Module {
     /// A freshly initialized model (GPT-2 init, as nanoGPT's `_init_weights`): every Linear and Embedding weight
     /// N(0, 0.02), biases 0, norm weights 1, and the residual projections (`c_proj`) N(0, 0.02/√(2·n_layer)) so the
     /// residual stream's variance does not grow with depth.
-    public init(_ config: GPTConfig, generator: Generator) {
+    public convenience init(_ config: GPTConfig, generator: Generator) {
+        self.init(config, initializer: generator)
+    }
+
+    /// `initializer` nil leaves every weight zero (for models whose weights are loaded next: a 124M-parameter random
+    /// init costs seconds); dropout then draws from one generator seeded 0. Dropout layers share the generator.
+    init(_ config: GPTConfig, initializer generator: Generator?) {
         precondition((try? config.validate()) != nil, "GPT: invalid config \(config)")
         self.config = config
         let residualStd = 0.02 / (2 * Double(config.nLayer)).squareRoot()
-        transformer = Transformer(config, generator: generator, residualStd: residualStd)
+        transformer = Transformer(config, generator: generator, dropoutGenerator: generator ?? Generator(seed: 0), residualStd: residualStd)
         lmHead = config.tieEmbeddings
             ? Linear(weight: transformer.wte.weight, bias: nil)
             : Linear(weight: normalWeight([config.vocabSize, config.nEmbd], std: 0.02, generator), bias: nil)
@@ -33,7 +39,7 @@ public final class GPT: Module {
     /// unexpected or mis-shaped tensor is an error naming it. With tied embeddings `lm_head.weight` may be absent;
     /// when present it must equal `transformer.wte.weight`.
     public convenience init(_ config: GPTConfig, stateDict: [String: Tensor]) throws {
-        self.init(config, generator: Generator(seed: 0))
+        self.init(config, initializer: nil)
         try load(stateDict)
     }
 
@@ -119,12 +125,12 @@ public final class Transformer: Module {
         return out + [("drop", drop), ("h", h), ("ln_f", lnF)]
     }
 
-    init(_ config: GPTConfig, generator: Generator, residualStd: Double) {
+    init(_ config: GPTConfig, generator: Generator?, dropoutGenerator: Generator, residualStd: Double) {
         self.config = config
         wte = Embedding(weight: normalWeight([config.vocabSize, config.nEmbd], std: 0.02, generator))
         wpe = config.position == .learned ? Embedding(weight: normalWeight([config.blockSize, config.nEmbd], std: 0.02, generator)) : nil
-        drop = Dropout(config.dropout, generator: generator)
-        h = (0..<config.nLayer).map { _ in Block(config, generator: generator, residualStd: residualStd) }
+        drop = Dropout(config.dropout, generator: dropoutGenerator)
+        h = (0..<config.nLayer).map { _ in Block(config, generator: generator, dropoutGenerator: dropoutGenerator, residualStd: residualStd) }
         lnF = makeNorm(config)
     }
 
@@ -155,11 +161,11 @@ public final class Block: Module {
 
     public override var children: [(name: String, value: Any)] { [("ln_1", ln1), ("attn", attn), ("ln_2", ln2), ("mlp", mlp)] }
 
-    init(_ config: GPTConfig, generator: Generator, residualStd: Double) {
+    init(_ config: GPTConfig, generator: Generator?, dropoutGenerator: Generator, residualStd: Double) {
         ln1 = makeNorm(config)
-        attn = CausalSelfAttention(config, generator: generator, residualStd: residualStd)
+        attn = CausalSelfAttention(config, generator: generator, dropoutGenerator: dropoutGenerator, residualStd: residualStd)
         ln2 = makeNorm(config)
-        mlp = FeedForward(config, generator: generator, residualStd: residualStd)
+        mlp = FeedForward(config, generator: generator, dropoutGenerator: dropoutGenerator, residualStd: residualStd)
     }
 
     func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)?, cache: KVCache.Layer?) -> Tensor {
@@ -181,14 +187,14 @@ public final class CausalSelfAttention: Module {
         [("c_attn", cAttn), ("c_proj", cProj), ("attn_dropout", attentionDropout), ("resid_dropout", residualDropout)]
     }
 
-    init(_ config: GPTConfig, generator: Generator, residualStd: Double) {
+    init(_ config: GPTConfig, generator: Generator?, dropoutGenerator: Generator, residualStd: Double) {
         self.config = config
         let qkvRows = (config.nHead + 2 * config.kvHeads) * config.headSize
         cAttn = Linear(weight: normalWeight([qkvRows, config.nEmbd], std: 0.02, generator), bias: config.bias ? Tensor.zeros([qkvRows]) : nil)
         cProj = Linear(weight: normalWeight([config.nEmbd, config.nEmbd], std: residualStd, generator),
                        bias: config.bias ? Tensor.zeros([config.nEmbd]) : nil)
-        attentionDropout = Dropout(config.dropout, generator: generator)
-        residualDropout = Dropout(config.dropout, generator: generator)
+        attentionDropout = Dropout(config.dropout, generator: dropoutGenerator)
+        residualDropout = Dropout(config.dropout, generator: dropoutGenerator)
     }
 
     func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)?, cache: KVCache.Layer?) -> Tensor {
@@ -238,13 +244,13 @@ public final class FeedForward: Module {
 
     public override var children: [(name: String, value: Any)] { [("c_fc", cFc), ("c_proj", cProj), ("dropout", dropout)] }
 
-    init(_ config: GPTConfig, generator: Generator, residualStd: Double) {
+    init(_ config: GPTConfig, generator: Generator?, dropoutGenerator: Generator, residualStd: Double) {
         kind = config.mlp
         let hidden = config.hiddenSize, fcRows = config.mlp == .swiglu ? 2 * hidden : hidden
         cFc = Linear(weight: normalWeight([fcRows, config.nEmbd], std: 0.02, generator), bias: config.bias ? Tensor.zeros([fcRows]) : nil)
         cProj = Linear(weight: normalWeight([config.nEmbd, hidden], std: residualStd, generator),
                        bias: config.bias ? Tensor.zeros([config.nEmbd]) : nil)
-        dropout = Dropout(config.dropout, generator: generator)
+        dropout = Dropout(config.dropout, generator: dropoutGenerator)
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
@@ -313,6 +319,8 @@ func makeNorm(_ config: GPTConfig) -> Module & UnaryLayer {
     }
 }
 
-func normalWeight(_ shape: [Int], std: Double, _ generator: Generator) -> Tensor {
-    Init.normal(Tensor(zeros: shape), std: std, generator: generator)
+/// N(0, std²) weights drawn from `generator`, or zeros without one (weights about to be loaded).
+func normalWeight(_ shape: [Int], std: Double, _ generator: Generator?) -> Tensor {
+    guard let generator else { return Tensor(zeros: shape) }
+    return Init.normal(Tensor(zeros: shape), std: std, generator: generator)
 }

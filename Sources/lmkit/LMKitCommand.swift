@@ -13,6 +13,11 @@ struct LMKitCommand: ParsableCommand {
             NGramCommand.self,
             Word2VecCommand.self,
             SafetensorsCommand.self,
+            ConvertCommand.self,
+            PrepareCommand.self,
+            TrainCommand.self,
+            EvalCommand.self,
+            SampleCommand.self,
         ])
 }
 

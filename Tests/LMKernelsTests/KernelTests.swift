@@ -74,4 +74,38 @@ final class GELUKernelTests: XCTestCase {
             XCTAssertEqual(out, naive, "threads \(threads)")
         }
     }
+
+    /// Products big enough to be split across threads (rows or columns of C, every transpose combination, leading
+    /// dimensions wider than the operands) equal the naive triple loop on 1 and 2 threads. (Not bitwise: OpenBLAS
+    /// chooses its kernel by block size, so the last bits can differ between thread counts.)
+    func testSplitGemmMatchesNaiveAndIsThreadIndependent() {
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        for (M, N, K) in [(150, 70, 110), (40, 300, 90)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    let lda = (transA ? M : K) + 3, ldb = (transB ? K : N) + 5, ldc = N + 2
+                    let a = (0..<((transA ? K : M) * lda)).map { Float(($0 * 37) % 101) / 50 - 1 }
+                    let b = (0..<((transB ? N : K) * ldb)).map { Float(($0 * 53) % 97) / 48 - 1 }
+                    var expected = [Float](repeating: 0.5, count: M * ldc)
+                    Matmul.naiveGemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: 1.5, A: a, lda: lda, B: b, ldb: ldb,
+                                     beta: 0.25, C: &expected, ldc: ldc)
+                    var results: [[Float]] = []
+                    for threads in [1, 2] {
+                        Parallel.threadCount = threads
+                        var c = [Float](repeating: 0.5, count: M * ldc)
+                        Matmul.gemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: 1.5, A: a, lda: lda, B: b, ldb: ldb,
+                                    beta: 0.25, C: &c, ldc: ldc)
+                        results.append(c)
+                    }
+                    for (threads, c) in zip([1, 2], results) {
+                        // Entries of C outside its N columns (the ldc padding) must be untouched.
+                        XCTAssertTrue((0..<M).allSatisfy { r in (N..<ldc).allSatisfy { c[r * ldc + $0] == 0.5 } })
+                        let worst = zip(c, expected).map { abs($0 - $1) }.max()!
+                        XCTAssertLessThan(worst, 1e-4, "\(M)x\(N)x\(K) transA \(transA) transB \(transB), \(threads) threads")
+                    }
+                }
+            }
+        }
+    }
 }

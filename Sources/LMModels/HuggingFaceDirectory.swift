@@ -1,0 +1,132 @@
+// A Hugging Face model directory as `save_pretrained` writes it: config.json, model.safetensors (or shards listed in
+// model.safetensors.index.json), and optionally tokenizer.json. Loads it into a `GPT` (+ byte-level BPE tokenizer) and
+// saves a `GPT` back in the same layout, atomically (safetensors first, config.json last). Does not download from the
+// hub, and does not read pytorch_model.bin (pickle): convert those with transformers first.
+import Foundation
+import LMCheckpoint
+import LMTensor
+import LMTokenizers
+
+/// A loaded Hugging Face model directory: the model, its config and (when the directory has one) its tokenizer.
+public struct HuggingFaceModelDirectory {
+    /// The directory read.
+    public let path: String
+    /// The parsed config.json (architecture, GPT config, special token ids).
+    public let config: HuggingFaceConfig
+    /// The model with the checkpoint's weights, in eval mode.
+    public let model: GPT
+    /// tokenizer.json as a byte-level BPE, when the directory has one and it was requested.
+    public let tokenizer: ByteLevelBPE?
+
+    /// Reads `path`/config.json and the weights; with `loadTokenizer`, also `path`/tokenizer.json when present (a
+    /// tokenizer.json that is not byte-level BPE is then an error naming the field; pass false to skip it).
+    public static func load(_ path: String, loadTokenizer: Bool = true) throws -> HuggingFaceModelDirectory {
+        let config = try readConfig(path)
+        let (tensors, source) = try readTensors(path)
+        let stateDict = try HuggingFaceWeights.toGPT(tensors, config: config, file: source)
+        let model = try GPT(config.gpt, stateDict: stateDict)
+        model.eval()
+        var tokenizer: ByteLevelBPE? = nil
+        let tokenizerPath = path + "/tokenizer.json"
+        if loadTokenizer && FileManager.default.fileExists(atPath: tokenizerPath) {
+            let loaded = try ByteLevelBPE.load(tokenizerJSON: tokenizerPath)
+            guard loaded.vocabularySize <= config.gpt.vocabSize else {
+                throw HuggingFaceError.badFile(file: tokenizerPath, "has \(loaded.vocabularySize) token ids but config.json's vocab_size is \(config.gpt.vocabSize)")
+            }
+            tokenizer = loaded
+        }
+        return HuggingFaceModelDirectory(path: path, config: config, model: model, tokenizer: tokenizer)
+    }
+
+    /// Whether `path` looks like a Hugging Face model directory (a config.json with a `model_type`).
+    public static func isHuggingFaceDirectory(_ path: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: path + "/config.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return object["model_type"] is String
+    }
+
+    /// The parsed `path`/config.json.
+    public static func readConfig(_ path: String) throws -> HuggingFaceConfig {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw HuggingFaceError.badFile(file: path, "is not a directory (expected a Hugging Face model directory with config.json and model.safetensors)")
+        }
+        let configPath = path + "/config.json"
+        guard let data = FileManager.default.contents(atPath: configPath) else {
+            throw HuggingFaceError.badFile(file: configPath, "cannot be read (a Hugging Face model directory needs config.json)")
+        }
+        return try HuggingFaceConfig(data: data, source: configPath)
+    }
+
+    /// Every tensor of the directory's weights (float32; F16/BF16 files are decoded) and a description of the
+    /// file(s) for error messages: model.safetensors, or the shards named by model.safetensors.index.json.
+    public static func readTensors(_ path: String) throws -> (tensors: [String: Tensor], source: String) {
+        let single = path + "/model.safetensors", index = path + "/model.safetensors.index.json"
+        let fm = FileManager.default
+        if fm.fileExists(atPath: single) {
+            return (try SafetensorsFile(path: single).tensors(), single)
+        }
+        guard let data = fm.contents(atPath: index) else {
+            let hint = fm.fileExists(atPath: path + "/pytorch_model.bin")
+                ? " (pytorch_model.bin is a pickle LMKit does not read: re-save with save_pretrained(dir, safe_serialization=True))" : ""
+            throw HuggingFaceError.badFile(file: path, "has neither model.safetensors nor model.safetensors.index.json\(hint)")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let weightMap = object["weight_map"] as? [String: Any] else {
+            throw HuggingFaceError.badFile(file: index, "expected a JSON object with a \"weight_map\" object {tensor: shard file}")
+        }
+        var byShard: [String: [String]] = [:]
+        for (name, shard) in weightMap {
+            guard let shard = shard as? String, !shard.contains("/") else {
+                throw HuggingFaceError.badFile(file: index, "weight_map[\"\(name)\"] must be a file name in the same directory")
+            }
+            byShard[shard, default: []].append(name)
+        }
+        var tensors: [String: Tensor] = [:]
+        for (shard, names) in byShard.sorted(by: { $0.key < $1.key }) {
+            let file = try SafetensorsFile(path: path + "/" + shard)
+            for name in names {
+                guard let entry = file.entry(name) else {
+                    throw HuggingFaceError.missingTensor(file: file.path, name: name + " (listed in model.safetensors.index.json)")
+                }
+                tensors[name] = file.tensor(for: entry)
+            }
+            if let extra = file.names.first(where: { weightMap[$0] as? String != shard }) {
+                throw HuggingFaceError.badFile(file: file.path, "holds tensor '\(extra)' that model.safetensors.index.json does not map to this shard")
+            }
+        }
+        return (tensors, index)
+    }
+
+    /// The HF architecture a GPT configuration naturally saves as: GPT-2 for learned positions, Llama for RoPE.
+    public static func defaultArchitecture(for config: GPTConfig) -> HuggingFaceArchitecture {
+        config.position == .learned ? .gpt2 : .llama
+    }
+
+    /// Writes `model` to `directory` (created if needed) as `architecture` in transformers' layout: model.safetensors
+    /// (as `dtype`; float32 by default) then config.json, each atomically, plus tokenizer.json when `tokenizer` is given.
+    /// A model with interleaved RoPE is saved with its q/k rows permuted to HF Llama's half-split layout (same function).
+    /// Configurations the architecture cannot express are errors naming the GPTConfig field.
+    public static func save(_ model: GPT, to directory: String, architecture: HuggingFaceArchitecture? = nil,
+                            specialTokenIDs: [String: Int] = [:], tokenizer: ByteLevelBPE? = nil,
+                            dtype: SafetensorsDType = .float32) throws {
+        var gptConfig = model.config
+        var stateDict = model.stateDict()
+        if gptConfig.position == .rope && gptConfig.ropeLayout == .interleaved {
+            stateDict = GPT.convertRoPELayout(stateDict, config: gptConfig, from: .interleaved, to: .halfSplit)
+            gptConfig.ropeLayout = .halfSplit
+        }
+        let hf = HuggingFaceConfig(architecture: architecture ?? defaultArchitecture(for: gptConfig), gpt: gptConfig,
+                                   specialTokenIDs: specialTokenIDs)
+        let configData = try hf.jsonData()  // checks expressibility before anything is written
+        let tensors = try HuggingFaceWeights.fromGPT(stateDict, config: hf)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw HuggingFaceError.badFile(file: directory, "cannot create the directory (\(error.localizedDescription))")
+        }
+        try saveSafetensors(tensors, to: directory + "/model.safetensors", metadata: ["format": "pt"], dtype: dtype)
+        if let tokenizer { try tokenizer.writeTokenizerJSON(to: directory + "/tokenizer.json") }
+        try writeFileAtomically(configData + Data("\n".utf8), to: directory + "/config.json")
+    }
+}

@@ -1,0 +1,324 @@
+// Training configuration with nanoGPT's names and defaults (train.py's globals, plus GPTConfig's model keys), read
+// from JSON with StrictJSON (an unknown key is an error naming it and the file) and overridden by `--key value`
+// flags the way nanoGPT's configurator.py applies `--key=value` (validated here: unknown key or a value of the wrong
+// type is an error naming the flag). nanoGPT-only keys without meaning here (device, compile, wandb_*) are rejected
+// with a hint rather than ignored.
+import Foundation
+
+/// Everything a training run needs besides the data. JSON keys are nanoGPT's (snake_case).
+public struct TrainConfig: Codable, Equatable, Sendable {
+    // I/O
+    public var outDir = "out"
+    /// Directory made by `lmkit prepare` (train.bin, val.bin, meta.json, tokenizer). nanoGPT: data/<dataset>.
+    public var dataDir = "data/shakespeare_char"
+    public var evalInterval = 2000
+    public var logInterval = 1
+    public var evalIters = 200
+    /// Evaluate once at step 0 (or at the resumed step) and exit.
+    public var evalOnly = false
+    /// Save at every eval, not only when the val loss improves.
+    public var alwaysSaveCheckpoint = true
+    /// "scratch" or "resume" (resume from out_dir/ckpt.safetensors; `--resume` sets it).
+    public var initFrom = "scratch"
+    // data
+    public var gradientAccumulationSteps = 40
+    public var batchSize = 12
+    public var blockSize = 1024
+    // model (GPTConfig keys; nanoGPT's train.py defaults)
+    /// nil: the data directory's vocabulary size (nanoGPT reads meta.pkl).
+    public var vocabSize: Int? = nil
+    public var nLayer = 12
+    public var nHead = 12
+    public var nKVHead: Int? = nil
+    public var nEmbd = 768
+    public var intermediateSize: Int? = nil
+    public var dropout = 0.0
+    public var bias = false
+    public var position = GPTConfig.PositionEncoding.learned
+    public var ropeTheta = 10000.0
+    public var ropeLayout = GPTConfig.RoPELayout.halfSplit
+    public var norm = GPTConfig.Norm.layerNorm
+    public var normEps = 1e-5
+    public var mlp = GPTConfig.MLPKind.gelu
+    public var tieEmbeddings = true
+    // AdamW
+    public var learningRate = 6e-4
+    /// Number of optimizer steps.
+    public var maxIters = 600_000
+    public var weightDecay = 1e-1
+    public var beta1 = 0.9
+    public var beta2 = 0.95
+    /// Clip the global gradient norm to this value; 0 disables clipping.
+    public var gradClip = 1.0
+    // learning-rate schedule
+    public var decayLR = true
+    public var warmupIters = 2000
+    public var lrDecayIters = 600_000
+    public var minLR = 6e-5
+    // reproducibility
+    /// Seeds model init, dropout and the data sampler (nanoGPT: torch.manual_seed(1337 + seed_offset)).
+    public var seed: UInt64 = 1337
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case outDir = "out_dir", dataDir = "data_dir", evalInterval = "eval_interval", logInterval = "log_interval"
+        case evalIters = "eval_iters", evalOnly = "eval_only", alwaysSaveCheckpoint = "always_save_checkpoint", initFrom = "init_from"
+        case gradientAccumulationSteps = "gradient_accumulation_steps", batchSize = "batch_size", blockSize = "block_size"
+        case vocabSize = "vocab_size", nLayer = "n_layer", nHead = "n_head", nKVHead = "n_kv_head", nEmbd = "n_embd"
+        case intermediateSize = "intermediate_size", dropout, bias, position, ropeTheta = "rope_theta", ropeLayout = "rope_layout"
+        case norm, normEps = "norm_eps", mlp, tieEmbeddings = "tie_embeddings"
+        case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
+        case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
+        case minLR = "min_lr", seed
+    }
+
+    /// The value type of each key, for parsing `--key value` overrides.
+    enum ValueKind { case int, optionalInt, double, bool, string, unsigned }
+
+    static let kinds: [CodingKeys: ValueKind] = [
+        .outDir: .string, .dataDir: .string, .evalInterval: .int, .logInterval: .int, .evalIters: .int, .evalOnly: .bool,
+        .alwaysSaveCheckpoint: .bool, .initFrom: .string, .gradientAccumulationSteps: .int, .batchSize: .int, .blockSize: .int,
+        .vocabSize: .optionalInt, .nLayer: .int, .nHead: .int, .nKVHead: .optionalInt, .nEmbd: .int, .intermediateSize: .optionalInt,
+        .dropout: .double, .bias: .bool, .position: .string, .ropeTheta: .double, .ropeLayout: .string, .norm: .string,
+        .normEps: .double, .mlp: .string, .tieEmbeddings: .bool, .learningRate: .double, .maxIters: .int, .weightDecay: .double,
+        .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
+        .minLR: .double, .seed: .unsigned,
+    ]
+
+    /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
+    static let nanoGPTOnlyKeys: [String: String] = [
+        "device": "LMKit trains on the CPU; remove it", "dtype": "LMKit trains in float32; remove it",
+        "compile": "there is no compile step; remove it", "backend": "there is no distributed backend; remove it",
+        "wandb_log": "remove it (the loss curve goes to out_dir/loss.csv and loss.svg)", "wandb_project": "remove it",
+        "wandb_run_name": "remove it", "dataset": "use data_dir (the directory `lmkit prepare` wrote)",
+    ]
+
+    /// All JSON keys.
+    public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = TrainConfig()
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        outDir = try value(.outDir, d.outDir)
+        dataDir = try value(.dataDir, d.dataDir)
+        evalInterval = try value(.evalInterval, d.evalInterval)
+        logInterval = try value(.logInterval, d.logInterval)
+        evalIters = try value(.evalIters, d.evalIters)
+        evalOnly = try value(.evalOnly, d.evalOnly)
+        alwaysSaveCheckpoint = try value(.alwaysSaveCheckpoint, d.alwaysSaveCheckpoint)
+        initFrom = try value(.initFrom, d.initFrom)
+        gradientAccumulationSteps = try value(.gradientAccumulationSteps, d.gradientAccumulationSteps)
+        batchSize = try value(.batchSize, d.batchSize)
+        blockSize = try value(.blockSize, d.blockSize)
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize)
+        nLayer = try value(.nLayer, d.nLayer)
+        nHead = try value(.nHead, d.nHead)
+        nKVHead = try c.decodeIfPresent(Int.self, forKey: .nKVHead)
+        nEmbd = try value(.nEmbd, d.nEmbd)
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
+        dropout = try value(.dropout, d.dropout)
+        bias = try value(.bias, d.bias)
+        position = try value(.position, d.position)
+        ropeTheta = try value(.ropeTheta, d.ropeTheta)
+        ropeLayout = try value(.ropeLayout, d.ropeLayout)
+        norm = try value(.norm, d.norm)
+        normEps = try value(.normEps, d.normEps)
+        mlp = try value(.mlp, d.mlp)
+        tieEmbeddings = try value(.tieEmbeddings, d.tieEmbeddings)
+        learningRate = try value(.learningRate, d.learningRate)
+        maxIters = try value(.maxIters, d.maxIters)
+        weightDecay = try value(.weightDecay, d.weightDecay)
+        beta1 = try value(.beta1, d.beta1)
+        beta2 = try value(.beta2, d.beta2)
+        gradClip = try value(.gradClip, d.gradClip)
+        decayLR = try value(.decayLR, d.decayLR)
+        warmupIters = try value(.warmupIters, d.warmupIters)
+        lrDecayIters = try value(.lrDecayIters, d.lrDecayIters)
+        minLR = try value(.minLR, d.minLR)
+        seed = try value(.seed, d.seed)
+        try validate()
+    }
+
+    /// Ranges of every training key; the model keys are checked by `modelConfig(vocabularySize:)`.
+    public func validate() throws {
+        func fail(_ key: CodingKeys, _ message: String) -> ConfigError { .invalidValue(field: key.rawValue, message) }
+        for (key, v) in [(CodingKeys.evalInterval, evalInterval), (.logInterval, logInterval), (.evalIters, evalIters),
+                         (.gradientAccumulationSteps, gradientAccumulationSteps), (.batchSize, batchSize), (.blockSize, blockSize)]
+        where v <= 0 { throw fail(key, "must be a positive integer, got \(v)") }
+        for (key, v) in [(CodingKeys.maxIters, maxIters), (.warmupIters, warmupIters), (.lrDecayIters, lrDecayIters)]
+        where v < 0 { throw fail(key, "must be a non-negative integer, got \(v)") }
+        for (key, v) in [(CodingKeys.learningRate, learningRate), (.minLR, minLR), (.weightDecay, weightDecay), (.gradClip, gradClip)]
+        where !(v >= 0 && v.isFinite) { throw fail(key, "must be a finite number ≥ 0, got \(v)") }
+        for (key, v) in [(CodingKeys.beta1, beta1), (.beta2, beta2)] where !(v >= 0 && v < 1) {
+            throw fail(key, "must be in [0, 1), got \(v)")
+        }
+        if decayLR && lrDecayIters <= warmupIters {
+            throw fail(.lrDecayIters, "must be greater than warmup_iters (\(warmupIters)) when decay_lr is true, got \(lrDecayIters)")
+        }
+        guard initFrom == "scratch" || initFrom == "resume" else {
+            throw fail(.initFrom, "must be \"scratch\" or \"resume\", got \"\(initFrom)\" (loading GPT-2 weights is not part of `lmkit train`)")
+        }
+        guard !outDir.isEmpty else { throw fail(.outDir, "must not be empty") }
+        if let v = vocabSize, v <= 0 { throw fail(.vocabSize, "must be a positive integer, got \(v)") }
+    }
+
+    /// The model's architecture; `vocabularySize` (from the data) is used unless `vocab_size` is set, which must
+    /// then cover the data's ids.
+    public func modelConfig(vocabularySize dataVocabulary: Int) throws -> GPTConfig {
+        if let v = vocabSize, v < dataVocabulary {
+            throw ConfigError.invalidValue(field: "vocab_size", "is \(v), smaller than the data's vocabulary (\(dataVocabulary))")
+        }
+        var g = GPTConfig()
+        g.vocabSize = vocabSize ?? dataVocabulary
+        g.blockSize = blockSize
+        g.nLayer = nLayer
+        g.nHead = nHead
+        g.nKVHead = nKVHead
+        g.nEmbd = nEmbd
+        g.intermediateSize = intermediateSize
+        g.dropout = dropout
+        g.bias = bias
+        g.position = position
+        g.ropeTheta = ropeTheta
+        g.ropeLayout = ropeLayout
+        g.norm = norm
+        g.normEps = normEps
+        g.mlp = mlp
+        g.tieEmbeddings = tieEmbeddings
+        try g.validate()
+        return g
+    }
+
+    /// nanoGPT's get_lr(it), literally: linear warmup (it+1)/(warmup_iters+1), cosine from learning_rate to min_lr
+    /// until lr_decay_iters, then min_lr. With decay_lr false, learning_rate at every step. Bit-identical to get_lr
+    /// (Tests/Fixtures/train/get_lr.json); LMOptim's CosineSchedule computes the same curve as a factor of the base rate
+    /// and differs from get_lr by 1 ulp on about a third of the steps, so it is not used here.
+    public func learningRate(at it: Int) -> Double {
+        guard decayLR else { return learningRate }
+        if it < warmupIters { return learningRate * Double(it + 1) / Double(warmupIters + 1) }
+        if it > lrDecayIters { return minLR }
+        let decayRatio = Double(it - warmupIters) / Double(lrDecayIters - warmupIters)
+        let coefficient = 0.5 * (1.0 + cos(Double.pi * decayRatio))
+        return minLR + coefficient * (learningRate - minLR)
+    }
+
+    /// Tokens consumed per optimizer step: gradient_accumulation_steps · batch_size · block_size.
+    public var tokensPerIteration: Int { gradientAccumulationSteps * batchSize * blockSize }
+
+    // MARK: - Loading
+
+    /// Decodes a config from JSON `data`, rejecting unknown keys; `source` names it in errors.
+    public static func decode(_ data: Data, source: String) throws -> TrainConfig {
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            for key in object.keys.sorted() where nanoGPTOnlyKeys[key] != nil {
+                throw ConfigError.malformed(file: source, "key '\(key)' is a nanoGPT setting LMKit does not use: \(nanoGPTOnlyKeys[key]!)")
+            }
+        }
+        return try StrictJSON.decode(TrainConfig.self, from: data, allowedKeys: jsonKeys, source: source)
+    }
+
+    /// Loads `path` (nil: nanoGPT's defaults) and applies `overrides`: command-line words `--key value` or
+    /// `--key=value` (dashes in keys may be written as underscores or dashes).
+    public static func load(path: String?, overrides: [String]) throws -> TrainConfig {
+        var object: [String: Any] = [:]
+        let source = path ?? "the default config"
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigError.malformed(file: path, "cannot read the config file (missing or unreadable)")
+            }
+            // Keys are checked against the file alone, so the error names it; values are validated after the overrides
+            // (an override may be what makes them consistent, e.g. --warmup_iters with a file's lr_decay_iters).
+            guard let parsed = try? JSONSerialization.jsonObject(with: data), let dictionary = parsed as? [String: Any] else {
+                throw ConfigError.malformed(file: path, "not a JSON object (expected {\"key\": value, …} with nanoGPT's config keys)")
+            }
+            for key in dictionary.keys.sorted() where nanoGPTOnlyKeys[key] != nil {
+                throw ConfigError.malformed(file: path, "key '\(key)' is a nanoGPT setting LMKit does not use: \(nanoGPTOnlyKeys[key]!)")
+            }
+            let unknown = dictionary.keys.filter { CodingKeys(rawValue: $0) == nil }.sorted()
+            if !unknown.isEmpty { throw ConfigError.unknownKeys(file: path, unknown, allowed: jsonKeys) }
+            object = dictionary
+        }
+        for (key, value) in try parseOverrides(overrides) { object[key] = value }
+        let merged = try JSONSerialization.data(withJSONObject: object)
+        return try decode(merged, source: overrides.isEmpty ? source : "\(source) with the command-line overrides")
+    }
+
+    /// `["--max_iters", "100", "--dropout=0.1"]` → `[("max_iters", 100), ("dropout", 0.1)]` as JSON values.
+    static func parseOverrides(_ words: [String]) throws -> [(String, Any)] {
+        var result: [(String, Any)] = []
+        var i = 0
+        while i < words.count {
+            let word = words[i]
+            guard word.hasPrefix("--"), word.count > 2 else {
+                throw ConfigError.invalidValue(field: word, "is not a `--key value` override (expected a flag such as --max_iters 100)")
+            }
+            var name = String(word.dropFirst(2)), text: String
+            if let eq = name.firstIndex(of: "=") {
+                text = String(name[name.index(after: eq)...])
+                name = String(name[..<eq])
+            } else {
+                guard i + 1 < words.count else { throw ConfigError.invalidValue(field: "--\(name)", "needs a value") }
+                i += 1
+                text = words[i]
+            }
+            let key = name.replacingOccurrences(of: "-", with: "_")
+            guard let codingKey = CodingKeys(rawValue: key), let kind = kinds[codingKey] else {
+                let hint = nanoGPTOnlyKeys[key].map { " (a nanoGPT setting LMKit does not use: \($0))" }
+                    ?? suggestion(for: key).map { " (did you mean --\($0)?)" } ?? ""
+                throw ConfigError.invalidValue(field: "--\(name)", "is not a training config key\(hint); keys: \(jsonKeys.joined(separator: ", "))")
+            }
+            func bad(_ expected: String) -> ConfigError { .invalidValue(field: "--\(name)", "expects \(expected), got \"\(text)\"") }
+            let value: Any
+            switch kind {
+            case .int:
+                guard let v = Int(text) else { throw bad("an integer") }
+                value = v
+            case .unsigned:
+                guard let v = UInt64(text) else { throw bad("a non-negative integer") }
+                value = v
+            case .optionalInt:
+                if ["none", "None", "null"].contains(text) { value = NSNull() } else {
+                    guard let v = Int(text) else { throw bad("an integer or none") }
+                    value = v
+                }
+            case .double:
+                guard let v = Double(text), v.isFinite else { throw bad("a number") }
+                value = v
+            case .bool:
+                switch text {
+                case "true", "True", "1": value = true
+                case "false", "False", "0": value = false
+                default: throw bad("true or false")
+                }
+            case .string: value = text
+            }
+            result.append((key, value))
+            i += 1
+        }
+        return result
+    }
+
+    /// The closest key to a mistyped one (edit distance ≤ 2), for "did you mean".
+    static func suggestion(for key: String) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for (i, ca) in a.enumerated() {
+                var current = [i + 1]
+                for (j, cb) in b.enumerated() { current.append(Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))) }
+                previous = current
+            }
+            return previous[b.count]
+        }
+        let scored = jsonKeys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
+        return scored.min { $0.1 < $1.1 }?.0
+    }
+
+    /// The resolved config as pretty JSON with sorted keys (printed at start, stored in checkpoints).
+    public func jsonString() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+}

@@ -1,0 +1,227 @@
+// The training loop of nanoGPT's train.py: get_lr warmup + cosine, eval every eval_interval steps (estimate_loss: mean
+// of eval_iters batches of train and val in eval mode), checkpoint when val improves or always_save_checkpoint,
+// gradient accumulation (loss / steps), global-norm clipping, AdamW with decay only on ≥2-D tensors.
+// Departures, on purpose: the loop runs exactly max_iters optimizer steps and evaluates + checkpoints at max_iters
+// (nanoGPT runs one more step after its last checkpoint, which is never saved); a resumed run skips the eval at its
+// first step because the checkpoint already holds it, which is what makes resume bit-identical (nanoGPT re-evaluates
+// and so draws different batches afterwards). The logged train loss is the mean over micro-steps.
+import Foundation
+import LMOptim
+import LMTensor
+
+/// What the loop reports to its caller (the CLI draws the progress bar from these).
+public enum TrainEvent {
+    /// After an optimizer step: step number done (1-based count), its loss, lr, tokens/s of the step, seconds per step.
+    case step(iteration: Int, loss: Double, learningRate: Double, tokensPerSecond: Double, seconds: Double)
+    /// After an eval at `iteration`.
+    case eval(iteration: Int, trainLoss: Double, valLoss: Double)
+    /// A checkpoint was written at `iteration`.
+    case checkpoint(iteration: Int, path: String)
+    /// A line worth printing (resume notes, stop reason).
+    case message(String)
+}
+
+/// The outcome of `Trainer.run()`.
+public struct TrainResult {
+    public var iteration: Int
+    public var bestValLoss: Double
+    public var lastTrainLoss: Double?
+    public var lastValLoss: Double?
+    /// Stopped early by `shouldStop` (Ctrl-C).
+    public var interrupted: Bool
+}
+
+/// One training run on a prepared data directory.
+public final class Trainer {
+    public let config: TrainConfig
+    public let modelConfig: GPTConfig
+    public let model: GPT
+    public let optimizer: AdamW
+    public let dataMeta: DataMeta?
+    /// Init and dropout randomness (shared by every Dropout layer of the model).
+    public let modelGenerator: Generator
+    /// get_batch randomness for both splits.
+    public let dataGenerator: Generator
+    public let trainBatches: BatchSampler
+    public let valBatches: BatchSampler
+    /// Optimizer steps done (nanoGPT's iter_num).
+    public private(set) var iteration = 0
+    public private(set) var bestValLoss = 1e9
+    /// Set when resumed: the eval of the first iteration comes from the checkpoint.
+    private var resumedEval: (train: Double, val: Double)?
+    /// Called between steps; returning true stops the run cleanly (the CLI's Ctrl-C flag).
+    public var shouldStop: () -> Bool = { false }
+    public var onEvent: (TrainEvent) -> Void = { _ in }
+    /// Write loss.csv / loss.svg / checkpoints under out_dir (tests may turn it off for pure in-memory runs).
+    public var writesFiles = true
+    private var lossLog: LossLog?
+    /// Notes from setup, reported through `onEvent` when `run()` starts.
+    private var pendingMessages: [String] = []
+
+    /// Sets up a run from `config`: a fresh model (init_from "scratch") or the state in out_dir/ckpt.safetensors
+    /// (init_from "resume"; the checkpoint's model config wins, as in nanoGPT).
+    public init(config: TrainConfig) throws {
+        let trainPath = (config.dataDir as NSString).appendingPathComponent("train.bin")
+        let valPath = (config.dataDir as NSString).appendingPathComponent("val.bin")
+        let trainTokens = try TokenFile(path: trainPath), valTokens = try TokenFile(path: valPath)
+        guard trainTokens.vocabularySize == valTokens.vocabularySize else {
+            throw TrainError.invalidInput("\(config.dataDir): train.bin has vocabulary size \(trainTokens.vocabularySize) but val.bin \(valTokens.vocabularySize); re-run `lmkit prepare`")
+        }
+        dataMeta = try? DataMeta.load(directory: config.dataDir)
+        var checkpoint: TrainingCheckpoint?
+        if config.initFrom == "resume" {
+            let path = (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw TrainError.invalidInput("\(path): no checkpoint to resume from (a run saves one at its first eval after step 0)")
+            }
+            checkpoint = try TrainingCheckpoint.load(file: path)
+        }
+        let modelConfig: GPTConfig
+        do {
+            modelConfig = try checkpoint?.modelConfig ?? config.modelConfig(vocabularySize: trainTokens.vocabularySize)
+        } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
+        guard modelConfig.vocabSize >= trainTokens.vocabularySize else {
+            throw TrainError.invalidInput("the model's vocab_size \(modelConfig.vocabSize) is smaller than the data's vocabulary \(trainTokens.vocabularySize) (\(config.dataDir))")
+        }
+        self.config = config
+        self.modelConfig = modelConfig
+        modelGenerator = Generator(seed: checkpoint?.modelSeed ?? config.seed)
+        dataGenerator = Generator(seed: checkpoint?.dataSeed ?? config.seed &+ 1)
+        model = GPT(modelConfig, generator: modelGenerator)
+        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+        optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
+        trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
+        valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
+        guard config.blockSize <= modelConfig.blockSize else {
+            throw TrainError.invalidInput("block_size \(config.blockSize) exceeds the checkpoint model's block_size \(modelConfig.blockSize)")
+        }
+        if let checkpoint {
+            do {
+                try model.load(checkpoint.weights)
+                try optimizer.loadStateDict(checkpoint.optimizer)
+            } catch { throw TrainError.invalidInput("\(config.outDir)/\(TrainingCheckpoint.fileName): \(error)") }
+            modelGenerator.offset = checkpoint.modelOffset
+            dataGenerator.offset = checkpoint.dataOffset
+            iteration = checkpoint.iteration
+            bestValLoss = checkpoint.bestValLoss
+            resumedEval = (checkpoint.lastTrainLoss, checkpoint.lastValLoss)
+            // As nanoGPT, the architecture comes from the checkpoint; say so when the config asked for another one.
+            if let asked = try? config.modelConfig(vocabularySize: trainTokens.vocabularySize), asked != modelConfig {
+                let a = (try? JSONSerialization.jsonObject(with: asked.jsonData())) as? [String: AnyHashable] ?? [:]
+                let c = (try? JSONSerialization.jsonObject(with: modelConfig.jsonData())) as? [String: AnyHashable] ?? [:]
+                let keys = Set(a.keys).union(c.keys).filter { a[$0] != c[$0] }.sorted()
+                pendingMessages.append("the model keys \(keys.joined(separator: ", ")) differ from the checkpoint's; the checkpoint's architecture is used")
+            }
+        }
+    }
+
+    /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients.
+    public func estimateLoss() -> (train: Double, val: Double) {
+        model.eval()
+        defer { model.train() }
+        return noGrad {
+            func mean(_ sampler: BatchSampler) -> Double {
+                var total = 0.0
+                for _ in 0..<config.evalIters {
+                    let (x, y) = sampler.next()
+                    total += Double(model.loss(x, targets: y, batch: config.batchSize, length: config.blockSize).item())
+                }
+                return total / Double(config.evalIters)
+            }
+            let train = mean(trainBatches)
+            return (train, mean(valBatches))
+        }
+    }
+
+    /// One optimizer step at the current lr: gradient_accumulation_steps micro-batches, clip, AdamW. Returns the mean loss.
+    func step() -> Double {
+        let accumulation = config.gradientAccumulationSteps
+        var total = 0.0
+        for _ in 0..<accumulation {
+            let (x, y) = trainBatches.next()
+            let loss = model.loss(x, targets: y, batch: config.batchSize, length: config.blockSize)
+            total += Double(loss.item())
+            (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
+        }
+        if config.gradClip != 0 {
+            _ = try? GradientClipping.clipGradientNorm(model.parameters(), maxNorm: config.gradClip)
+        }
+        optimizer.step()
+        optimizer.zeroGrad()
+        return total / Double(accumulation)
+    }
+
+    /// The state to checkpoint now (after the eval at `iteration`).
+    public func checkpointState(lastEval: (train: Double, val: Double)) -> TrainingCheckpoint {
+        TrainingCheckpoint(modelConfig: modelConfig, trainConfig: config, iteration: iteration, bestValLoss: bestValLoss,
+                           lastTrainLoss: lastEval.train, lastValLoss: lastEval.val, dataSeed: dataGenerator.seed,
+                           dataOffset: dataGenerator.offset, modelSeed: modelGenerator.seed, modelOffset: modelGenerator.offset,
+                           dataMeta: dataMeta, weights: model.stateDict(), optimizer: optimizer.stateDict())
+    }
+
+    /// Runs until max_iters (or eval_only, or `shouldStop`). Files go to out_dir.
+    public func run() throws -> TrainResult {
+        if writesFiles {
+            do { try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true) } catch {
+                throw TrainError.invalidInput("\(config.outDir): cannot create out_dir (\(error.localizedDescription))")
+            }
+            lossLog = try LossLog(directory: config.outDir, resumeStep: resumedEval == nil ? nil : iteration)
+            // out_dir carries its tokenizer, so eval and sampling work wherever the data directory is (or is not).
+            if let meta = dataMeta, let bytes = FileManager.default.contents(atPath: (config.dataDir as NSString).appendingPathComponent(meta.tokenizerFile)) {
+                try AtomicFile.write([UInt8](bytes), to: (config.outDir as NSString).appendingPathComponent(meta.tokenizerFile))
+            }
+        }
+        for message in pendingMessages { onEvent(.message(message)) }
+        if resumedEval != nil { onEvent(.message("resuming at step \(iteration) (best val loss \(String(format: "%.4f", bestValLoss)))")) }
+        var lastTrain: Double?, pendingVal: Double?, lastVal: Double?
+        var interrupted = false
+        let title = "\(modelConfig.nLayer)L/\(modelConfig.nHead)H/\(modelConfig.nEmbd)C on \(config.dataDir)"
+        while true {
+            let lr = config.learningRate(at: iteration)
+            optimizer.setLearningRate(lr)
+            let evalStep = iteration % config.evalInterval == 0 || iteration == config.maxIters
+            if evalStep || config.evalOnly {
+                let losses: (train: Double, val: Double)
+                if let resumed = resumedEval, !config.evalOnly {
+                    losses = resumed
+                    onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
+                } else {
+                    losses = estimateLoss()
+                    onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
+                    if losses.val < bestValLoss || config.alwaysSaveCheckpoint {
+                        bestValLoss = losses.val
+                        if iteration > 0 && writesFiles {
+                            try checkpointState(lastEval: losses).write(directory: config.outDir)
+                            onEvent(.checkpoint(iteration: iteration, path: (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)))
+                        }
+                    }
+                }
+                pendingVal = losses.val
+                lastVal = losses.val
+            }
+            resumedEval = nil
+            if config.evalOnly || iteration >= config.maxIters {
+                if let pending = pendingVal { lossLog?.append(LossRow(step: iteration, trainLoss: nil, valLoss: pending, learningRate: lr, tokensPerSecond: nil)) }
+                break
+            }
+            if shouldStop() {
+                interrupted = true
+                break
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            let loss = step()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let tokensPerSecond = Double(config.tokensPerIteration) / max(seconds, 1e-9)
+            if iteration % config.logInterval == 0 || pendingVal != nil {
+                lossLog?.append(LossRow(step: iteration, trainLoss: loss, valLoss: pendingVal, learningRate: lr, tokensPerSecond: tokensPerSecond))
+            }
+            if pendingVal != nil { try? lossLog?.writeChart(title: title) }
+            pendingVal = nil
+            lastTrain = loss
+            iteration += 1
+            onEvent(.step(iteration: iteration, loss: loss, learningRate: lr, tokensPerSecond: tokensPerSecond, seconds: seconds))
+        }
+        try? lossLog?.writeChart(title: title)
+        return TrainResult(iteration: iteration, bestValLoss: bestValLoss, lastTrainLoss: lastTrain, lastValLoss: lastVal, interrupted: interrupted)
+    }
+}

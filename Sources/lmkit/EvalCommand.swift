@@ -1,0 +1,50 @@
+// `lmkit eval --model CKPT_OR_DIR --data FILE(.bin|.txt)`: loss, perplexity and bits per character/token of a trained
+// model over a whole file in non-overlapping block_size windows (LMTrain.Evaluation). Wiring and printing only.
+import ArgumentParser
+import Foundation
+import LMTrain
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a trained model on a token file or a text file: loss, perplexity, bits per character.")
+
+    @Option(help: "out_dir of `lmkit train` (or its model.safetensors / ckpt.safetensors), or a model directory with config.json (Hugging Face GPT-2/Llama, or `lmkit convert`'s nanoGPT layout).") var model: String
+    @Option(help: "A token file (.bin from `lmkit prepare`) or a UTF-8 text file (.txt or anything else).") var data: String
+    @Option(help: "For text: `char` (the vocabulary of the model's data directory) or a tokenizer file; default: the tokenizer recorded with the model.")
+    var tokenizer: String?
+    @Option(name: .customLong("block-size"), help: "Window length (default: the model's block_size).") var blockSize: Int?
+    @Option(name: .customLong("batch-size"), help: "Windows per forward pass.") var batchSize = 8
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func run() throws {
+        try runTrainingCommand {
+            let loaded = try LoadedModel.load(model)
+            let window = blockSize ?? loaded.model.config.blockSize
+            guard batchSize > 0 else { throw TrainError.invalidInput("--batch-size must be positive, got \(batchSize)") }
+            let bar = ProgressBar("eval", enabled: !quiet)
+            let result: EvaluationResult
+            if data.hasSuffix(".bin") {
+                let file = try TokenFile(path: data)
+                result = try Evaluation.evaluate(model: loaded.model, tokens: file.tokens(0..<file.count), blockSize: window,
+                                                 batchSize: batchSize, progress: { bar.update($0) })
+            } else {
+                guard let bytes = FileManager.default.contents(atPath: data) else { throw TrainError.invalidInput("\(data): cannot read the file") }
+                guard let text = String(data: bytes, encoding: .utf8) else { throw TrainError.invalidInput("\(data): not valid UTF-8 text") }
+                let textTokenizer = try loaded.textTokenizer(override: tokenizer)
+                guard textTokenizer.vocabularySize <= loaded.model.config.vocabSize else {
+                    throw TrainError.invalidInput("tokenizer \(textTokenizer.source) has \(textTokenizer.vocabularySize) ids, more than the model's vocab_size \(loaded.model.config.vocabSize)")
+                }
+                result = try Evaluation.evaluate(model: loaded.model, text: text, tokenizer: textTokenizer, blockSize: window,
+                                                 batchSize: batchSize, progress: { bar.update($0) })
+            }
+            bar.finish()
+            print("model: \(loaded.path)")
+            print("data: \(data) (\(result.predictedTokens + 1) tokens, windows of \(window))")
+            print(String(format: "loss: %.6f nats/token", result.meanLoss))
+            print(String(format: "perplexity: %.4f", result.perplexity))
+            print(String(format: "bits per token: %.4f", result.bitsPerToken))
+            if let bpc = result.bitsPerCharacter { print(String(format: "bits per character: %.6f (%d characters)", bpc, result.characters!)) }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+// `lmkit sample`: generate text from an LMKit checkpoint or a Hugging Face model directory (nanoGPT's sample.py and
+// HF `generate` options). Wiring only: loading is LMTrain's `LoadedModel`, decoding is LMModels' `GPT.generate`.
+import ArgumentParser
+import Foundation
+import LMTrain
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Generate text from a trained model (LMKit checkpoint or Hugging Face model directory).",
+        discussion: """
+        MODEL is the out_dir of `lmkit train` (or its model.safetensors / ckpt.safetensors), an LMKit model directory \
+        (`lmkit convert --to gpt`), or a Hugging Face directory with config.json + model.safetensors (+ tokenizer.json). \
+        Text is printed as it is generated; multi-byte characters split across tokens are held back until complete.
+        """)
+
+    @Option(name: .long, help: "Model: checkpoint file or directory, or a Hugging Face model directory.")
+    var model: String
+
+    @Option(help: "Tokenizer: a tokenizer.json / .tiktoken file or a data directory from `lmkit prepare` (default: the model's own).")
+    var tokenizer: String?
+
+    @Option(help: "Text to continue (default: a newline, as nanoGPT's sample.py).")
+    var prompt: String = "\n"
+
+    @Option(name: .customLong("prompt-file"), help: "Read the prompt from this file instead.")
+    var promptFile: String?
+
+    @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate per sample.")
+    var maxNewTokens: Int = 500
+
+    @Option(help: "Sampling temperature; 0 = greedy.")
+    var temperature: Double = 0.8
+
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = all).")
+    var topK: Int = 200
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the most likely tokens up to this probability mass (1 = all).")
+    var topP: Double = 1
+
+    @Option(name: .customLong("repetition-penalty"), help: "> 1 discourages tokens already in the context (CTRL / HF).")
+    var repetitionPenalty: Double = 1
+
+    @Option(name: .customLong("stop"), help: "Stop when this text appears (not printed); repeatable.")
+    var stop: [String] = []
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 1337
+
+    @Option(name: .customLong("num-samples"), help: "Number of samples (separated by a line of dashes).")
+    var numSamples: Int = 1
+
+    func validate() throws {
+        if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1, got \(numSamples)") }
+        if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0, got \(maxNewTokens)") }
+        if temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be ≥ 0, got \(temperature)") }
+        if topK < 0 { throw ValidationError("--top-k must be ≥ 0, got \(topK)") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw ValidationError("--repetition-penalty must be > 0, got \(repetitionPenalty)") }
+    }
+
+    func run() throws {
+        try runTrainingCommand {
+            let loaded = try LoadedModel.load(model)
+            let textTokenizer = try loaded.textTokenizer(override: tokenizer)
+            var promptText = prompt
+            if let promptFile {
+                guard let data = FileManager.default.contents(atPath: promptFile), let text = String(data: data, encoding: .utf8) else {
+                    throw TrainError.invalidInput("--prompt-file \(promptFile): cannot read it as UTF-8 text")
+                }
+                promptText = text
+            }
+            let promptIDs = try textTokenizer.encode(promptText)
+            guard !promptIDs.isEmpty else { throw TrainError.invalidInput("--prompt: encodes to no tokens; give some text") }
+            if let bad = promptIDs.first(where: { $0 >= loaded.model.config.vocabSize }) {
+                throw TrainError.invalidInput("--prompt: token id \(bad) is outside the model's vocabulary (\(loaded.model.config.vocabSize)); wrong --tokenizer?")
+            }
+            var options = GenerationOptions()
+            options.maxNewTokens = maxNewTokens; options.temperature = temperature; options.topK = topK
+            options.topP = topP; options.repetitionPenalty = repetitionPenalty
+            for index in 0..<numSamples {
+                options.seed = seed &+ UInt64(index)
+                var decoder = textTokenizer.streamingDecoder()
+                var filter = StopSequenceFilter(stop)
+                var output = FileHandle.standardOutput
+                output.write(promptText)
+                var decodeError: Error?
+                loaded.model.generate(prompt: promptIDs, options: options) { token in
+                    do { output.write(filter.push(try decoder.push(token))) } catch { decodeError = error; return false }
+                    return !filter.stopped
+                }
+                if let decodeError { throw decodeError }
+                output.write(filter.push(decoder.finish()) + filter.finish() + "\n")
+                if index + 1 < numSamples { output.write("---------------\n") }
+            }
+        }
+    }
+}
+
+extension FileHandle: @retroactive TextOutputStream {
+    public func write(_ string: String) { if !string.isEmpty { write(Data(string.utf8)) } }
+}

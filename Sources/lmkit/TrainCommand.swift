@@ -1,0 +1,90 @@
+// `lmkit train --config FILE.json [--key value ...] [--resume]`: nanoGPT's train.py from the command line. Prints the
+// resolved config, draws a progress bar (step, loss, tokens/s, ETA, last val loss), prints nanoGPT-style eval lines.
+// Ctrl-C stops after the current step (a second Ctrl-C exits at once); checkpoints are written atomically either way.
+import ArgumentParser
+import Foundation
+import LMTrain
+import LMBenchmarks
+
+/// Set by SIGINT; read by the training loop between steps.
+nonisolated(unsafe) private var interruptRequested: Int32 = 0
+
+private func installInterruptHandler() {
+    signal(SIGINT) { _ in
+        if interruptRequested != 0 { _exit(130) }  // second Ctrl-C: files on disk are complete (atomic renames)
+        interruptRequested = 1
+    }
+}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a GPT on a prepared data directory (nanoGPT train.py).",
+        discussion: """
+        Every key of the JSON config can be overridden: --max_iters 100 --learning_rate=3e-4 (dashes or underscores). \
+        Writes out_dir/ckpt.safetensors (resumable), out_dir/model.safetensors (weights), loss.csv and loss.svg.
+        """)
+
+    @Option(help: "JSON training config (nanoGPT keys); omitted: nanoGPT's defaults.") var config: String?
+    @Flag(help: "Continue from out_dir/ckpt.safetensors (init_from=resume), bit-identically to an uninterrupted run.") var resume = false
+    @Flag(help: "No progress bar.") var quiet = false
+    @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value or --key=value.") var overrides: [String] = []
+
+    func run() throws {
+        // Eval and checkpoint lines appear at once in a log file or `| tee`, not when a 4 KB buffer fills.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        try runTrainingCommand {
+            var resolved = try TrainConfig.load(path: config, overrides: overrides)
+            if resume { resolved.initFrom = "resume" }
+            print("config:\n\(resolved.jsonString())")
+            let trainer = try Trainer(config: resolved)
+            let model = trainer.modelConfig
+            print("number of parameters: \(String(format: "%.2f", Double(trainer.model.parameterCount - (model.position == .learned ? model.blockSize * model.nEmbd : 0)) / 1e6))M"
+                  + " (\(trainer.model.parameterCount) with position embeddings)")
+            print("tokens per iteration will be: \(resolved.tokensPerIteration)")
+            installInterruptHandler()
+            trainer.shouldStop = { interruptRequested != 0 }
+            let bar = ProgressBar("train", enabled: !quiet)
+            var lastVal: Double?
+            var secondsPerStep: Double?
+            var stepsDone = 0
+            trainer.onEvent = { event in
+                switch event {
+                case let .step(iteration, loss, lr, tokensPerSecond, seconds):
+                    stepsDone += 1
+                    // Exponential average after a short warm start, so the ETA settles quickly and follows slowdowns.
+                    secondsPerStep = secondsPerStep.map { stepsDone < 5 ? ($0 * Double(stepsDone - 1) + seconds) / Double(stepsDone) : 0.9 * $0 + 0.1 * seconds } ?? seconds
+                    let remaining = Double(resolved.maxIters - iteration) * (secondsPerStep ?? 0)
+                    let val = lastVal.map { String(format: " val %.4f", $0) } ?? ""
+                    bar.update(Double(iteration) / Double(max(resolved.maxIters, 1)),
+                               String(format: "step %d/%d loss %.4f lr %.2e %.0f tok/s ETA %@%@", iteration, resolved.maxIters, loss, lr,
+                                      tokensPerSecond, formatDuration(remaining), val))
+                case let .eval(iteration, trainLoss, valLoss):
+                    lastVal = valLoss
+                    bar.finish()
+                    print(String(format: "step %d: train loss %.4f, val loss %.4f", iteration, trainLoss, valLoss))
+                case let .checkpoint(iteration, path):
+                    print("saving checkpoint to \(path) (step \(iteration))")
+                case let .message(text):
+                    print(text)
+                }
+            }
+            let result = try trainer.run()
+            bar.finish()
+            if result.interrupted {
+                print("interrupted at step \(result.iteration); the last checkpoint is in \(resolved.outDir) (continue with --resume)")
+                throw ExitCode(130)
+            }
+            print(String(format: "done: %d steps, best val loss %.4f; loss curve in %@/loss.csv and loss.svg", result.iteration, result.bestValLoss, resolved.outDir))
+        }
+    }
+}
+
+/// "1h02m", "3m20s", "42s".
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return "\(s)s"
+}

@@ -1,0 +1,131 @@
+// TrainConfig: strict keys, nanoGPT-only keys, overrides and their errors, validation, and get_lr against nanoGPT.
+import Foundation
+import XCTest
+import _TestSupport
+@testable import LMTrain
+
+final class TrainConfigTests: XCTestCase {
+    func decode(_ json: String) throws -> TrainConfig { try TrainConfig.decode(Data(json.utf8), source: "cfg.json") }
+
+    func testDefaultsAreNanoGPTs() {
+        let c = TrainConfig()
+        XCTAssertEqual(c.learningRate, 6e-4)
+        XCTAssertEqual(c.gradientAccumulationSteps, 40)
+        XCTAssertEqual(c.beta2, 0.95)
+        XCTAssertEqual(c.seed, 1337)
+        XCTAssertFalse(c.bias)
+    }
+
+    func testUnknownKeyNamesKeyAndFile() {
+        XCTAssertThrowsError(try decode("{\"max_iters\": 10, \"learning_rat\": 0.1}")) { error in
+            XCTAssertTrue("\(error)".contains("cfg.json"), "\(error)")
+            XCTAssertTrue("\(error)".contains("'learning_rat'"), "\(error)")
+        }
+        XCTAssertThrowsError(try decode("{\"compile\": false}")) { XCTAssertTrue("\($0)".contains("nanoGPT setting"), "\($0)") }
+        XCTAssertThrowsError(try decode("{\"max_iters\": \"ten\"}")) { XCTAssertTrue("\($0)".contains("max_iters"), "\($0)") }
+        XCTAssertThrowsError(try decode("{\"beta2\": 1.5}")) { XCTAssertTrue("\($0)".contains("beta2"), "\($0)") }
+        XCTAssertThrowsError(try decode("{\"warmup_iters\": 100, \"lr_decay_iters\": 100}")) { XCTAssertTrue("\($0)".contains("lr_decay_iters"), "\($0)") }
+        XCTAssertThrowsError(try decode("{\"position\": \"sinusoidal\"}")) { XCTAssertTrue("\($0)".contains("position"), "\($0)") }
+    }
+
+    func testFileThenOverrides() throws {
+        let dir = try makeScratchDirectory("config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/c.json"
+        try "{\"max_iters\": 10, \"n_layer\": 2, \"dropout\": 0.1, \"decay_lr\": false}".write(toFile: path, atomically: true, encoding: .utf8)
+        let c = try TrainConfig.load(path: path, overrides: ["--max_iters", "20", "--dropout=0.0", "--eval-only", "true",
+                                                             "--n_kv_head", "none", "--out_dir", "x/y", "--seed", "7"])
+        XCTAssertEqual(c.maxIters, 20)
+        XCTAssertEqual(c.nLayer, 2)
+        XCTAssertEqual(c.dropout, 0)
+        XCTAssertTrue(c.evalOnly)
+        XCTAssertFalse(c.decayLR)
+        XCTAssertNil(c.nKVHead)
+        XCTAssertEqual(c.outDir, "x/y")
+        XCTAssertEqual(c.seed, 7)
+        // The printed/stored form decodes back to the same config.
+        XCTAssertEqual(try decode(c.jsonString()), c)
+    }
+
+    func testOverrideErrorsNameTheFlag() {
+        func fails(_ words: [String], _ needle: String) {
+            XCTAssertThrowsError(try TrainConfig.load(path: nil, overrides: words)) {
+                XCTAssertTrue("\($0)".contains(needle), "\($0) should contain \(needle)")
+            }
+        }
+        fails(["--max_iter", "5"], "--max_iter")
+        fails(["--max_iter", "5"], "did you mean --max_iters?")
+        fails(["--max_iters", "five"], "--max_iters")
+        fails(["--max_iters", "five"], "an integer")
+        fails(["--decay_lr", "maybe"], "true or false")
+        fails(["--learning_rate", "nan"], "a number")
+        fails(["--batch_size"], "needs a value")
+        fails(["max_iters", "5"], "not a `--key value` override")
+        fails(["--device", "cpu"], "nanoGPT setting")
+        fails(["--batch_size", "0"], "batch_size")
+        XCTAssertThrowsError(try TrainConfig.load(path: "/nonexistent/c.json", overrides: [])) {
+            XCTAssertTrue("\($0)".contains("/nonexistent/c.json"))
+        }
+    }
+
+    struct LRCase: Decodable {
+        let name: String
+        let learning_rate: Double
+        let warmup_iters: Int
+        let lr_decay_iters: Int
+        let min_lr: Double
+        let iterations: [Int]
+        let lr: [Double]
+    }
+    struct LRFixture: Decodable { let cases: [LRCase] }
+
+    func testLearningRateMatchesNanoGPTGetLR() throws {
+        let fixture = try loadFixture("train/get_lr.json", as: LRFixture.self)
+        XCTAssertEqual(fixture.cases.count, 3)
+        for c in fixture.cases {
+            var config = TrainConfig()
+            config.learningRate = c.learning_rate
+            config.warmupIters = c.warmup_iters
+            config.lrDecayIters = c.lr_decay_iters
+            config.minLR = c.min_lr
+            for (it, expected) in zip(c.iterations, c.lr) {
+                let got = config.learningRate(at: it)
+                XCTAssertEqual(got.bitPattern, expected.bitPattern, "\(c.name) it \(it): \(got) vs nanoGPT \(expected)")
+            }
+        }
+        var constant = TrainConfig()
+        constant.decayLR = false
+        XCTAssertEqual(constant.learningRate(at: 12345), constant.learningRate)
+    }
+
+    func testModelConfig() throws {
+        var c = TrainConfig()
+        c.nLayer = 4; c.nHead = 4; c.nEmbd = 128; c.blockSize = 64
+        let g = try c.modelConfig(vocabularySize: 65)
+        XCTAssertEqual(g.vocabSize, 65)
+        XCTAssertEqual(g.blockSize, 64)
+        XCTAssertFalse(g.bias)
+        c.vocabSize = 10
+        XCTAssertThrowsError(try c.modelConfig(vocabularySize: 65)) { XCTAssertTrue("\($0)".contains("vocab_size")) }
+        c.vocabSize = nil
+        c.nEmbd = 130
+        XCTAssertThrowsError(try c.modelConfig(vocabularySize: 65)) { XCTAssertTrue("\($0)".contains("n_embd")) }
+    }
+}
+
+extension TrainConfigTests {
+    func testOverridesCanRepairAFileValueAndFileKeysAreCheckedAlone() throws {
+        let dir = try makeScratchDirectory("config-repair")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/c.json"
+        try "{\"warmup_iters\": 100, \"lr_decay_iters\": 80}".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: [])) { XCTAssertTrue("\($0)".contains("lr_decay_iters"), "\($0)") }
+        XCTAssertEqual(try TrainConfig.load(path: path, overrides: ["--warmup_iters", "10"]).warmupIters, 10)
+        try "{\"n_layers\": 2}".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: ["--max_iters", "3"])) { error in
+            XCTAssertTrue("\(error)".hasPrefix(path + ": unknown key 'n_layers'"), "\(error)")
+        }
+        try "[1, 2]".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: [])) { XCTAssertTrue("\($0)".contains("not a JSON object"), "\($0)") }
+    }
+}
