@@ -6,7 +6,6 @@
 // causal is bottom-right (i sees j ≤ i + Tk - Tq); the additive mask is [Tq, Tk]; all-masked rows give 0 and lse -inf.
 import Foundation
 import RealModule
-import _CBLAS
 
 public struct AttentionShape: Sendable {
     public let batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int
@@ -41,16 +40,12 @@ public enum Attention {
 
     /// Runs `body(item, scratch)` for every item in `0..<count`, handing items out in order to whichever thread is
     /// free (causal tiles differ in cost, so a static split is unbalanced). Each item is computed by one thread with
-    /// the same code, so results do not depend on the thread count. In `.blas` mode OpenBLAS is held to one thread
-    /// meanwhile: the tile products are small, and two of our threads each waking BLAS threads would oversubscribe.
+    /// the same code, so results do not depend on the thread count.
     @inlinable static func forEachItem<T: KernelScalar>(
         _ count: Int, totalWork: Int, scratch: Int, _: T.Type, _ body: (Int, UnsafeMutablePointer<T>) -> Void
     ) {
         let threads = Parallel.threadCount
         let lanes = threads > 1 && count > 1 && totalWork >= Parallel.minimumWork ? Swift.min(threads, count) : 1
-        let holdBLAS = threads > 1 && tileProducts == .blas  // the micro-kernel never calls BLAS
-        if holdBLAS { openblas_set_num_threads(1) }
-        defer { if holdBLAS { openblas_set_num_threads(Int32(threads)) } }
         let lock = NSLock()
         var next = 0
         func lane() {
@@ -87,8 +82,10 @@ public enum Attention {
     ) {
         if M == 0 || N == 0 { return }
         if tileProducts == .blas {
-            Matmul.gemm(transA: ai == 1 && ak != 1, transB: false, M: M, N: N, K: K, alpha: alpha, A: A, lda: ai == 1 && ak != 1 ? ak : ai,
-                        B: B, ldb: ldb, beta: accumulate ? 1 : 0, C: C, ldc: ldc)
+            // One single-threaded BLAS call: this already runs on one of the kernel's threads (Matmul.gemm would split
+            // the tile across threads again).
+            Matmul.blasGemm(transA: ai == 1 && ak != 1, transB: false, M: M, N: N, K: K, alpha: alpha, A: A,
+                            lda: ai == 1 && ak != 1 ? ak : ai, B: B, ldb: ldb, beta: accumulate ? 1 : 0, C: C, ldc: ldc)
         } else {
             microProduct(M: M, N: N, K: K, alpha: alpha, A: A, ai: ai, ak: ak, B: B, ldb: ldb, accumulate: accumulate, C: C, ldc: ldc,
                          band: band)
