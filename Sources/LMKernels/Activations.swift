@@ -65,6 +65,30 @@ public enum Activations {
         }
     }
 
+    /// z[i] = x[i] ∘ y[i] for the four arithmetic operations, split across threads for large n. A loop per operation
+    /// (not a closure per element, as `map2` takes) so the compiler vectorizes it: residual adds, bias adds and gradient
+    /// accumulation run through here (`Activations.map2` was 6 % of a GPT training step).
+    @inlinable public static func arithmetic<T: KernelScalar>(_ operation: ArithmeticOperation, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>,
+                                                            _ z: UnsafeMutablePointer<T>, _ n: Int) {
+        let block = 4096
+        Parallel.forRows((n + block - 1) / block, workPerRow: block) { range in
+            let lo = range.lowerBound * block, hi = Swift.min(n, range.upperBound * block)
+            arithmeticRow(operation, x + lo, y + lo, z + lo, hi - lo)
+        }
+    }
+
+    /// One thread's z[i] = x[i] ∘ y[i] for i in 0..<n.
+    @inlinable @inline(__always)
+    public static func arithmeticRow<T: KernelScalar>(_ operation: ArithmeticOperation, _ x: UnsafePointer<T>, _ y: UnsafePointer<T>,
+                                                      _ z: UnsafeMutablePointer<T>, _ n: Int) {
+        switch operation {
+        case .add: for i in 0..<n { z[i] = x[i] + y[i] }
+        case .subtract: for i in 0..<n { z[i] = x[i] - y[i] }
+        case .multiply: for i in 0..<n { z[i] = x[i] * y[i] }
+        case .divide: for i in 0..<n { z[i] = x[i] / y[i] }
+        }
+    }
+
     /// z[i] = f(x[i], y[i]) over n elements, split across threads for large n.
     @inlinable public static func map2<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ z: UnsafeMutablePointer<T>, _ n: Int, _ f: (T, T) -> T) {
         let block = 4096
@@ -159,3 +183,6 @@ extension SIMDMath {
         return y.replacing(with: 0, where: x0 .< lo)
     }
 }
+
+/// The elementwise binary operations with a vectorized kernel (`Activations.arithmetic`).
+public enum ArithmeticOperation: Sendable { case add, subtract, multiply, divide }

@@ -171,7 +171,8 @@ extension Tensor {
 
 extension Tensor {
     /// out = f(a, b) elementwise over the broadcast shape, without autograd (callers record their own rule).
-    static func broadcastMap(_ a: Tensor, _ b: Tensor, _ op: String,
+    /// `arithmetic` names f when it is one of the four operations with a vectorized kernel.
+    static func broadcastMap(_ a: Tensor, _ b: Tensor, _ op: String, arithmetic: ArithmeticOperation? = nil,
                              _ f32: (Float, Float) -> Float, _ f64: (Double, Double) -> Double) -> Tensor {
         precondition(a.dtype == b.dtype, "\(op): dtype mismatch \(a.dtype) vs \(b.dtype) (shapes \(a.shape) and \(b.shape))")
         let shape = broadcastShapes(a.shape, b.shape, op)
@@ -179,14 +180,16 @@ extension Tensor {
         func run<T: KernelScalar>(_: T.Type, _ f: (T, T) -> T) {
             let ap = a.pointer(T.self), bp = b.pointer(T.self), op = out.pointer(T.self)
             if a.shape == b.shape && a.isContiguous && b.isContiguous {
-                Activations.map2(ap, bp, op, out.count, f)
+                if let arithmetic { Activations.arithmetic(arithmetic, ap, bp, op, out.count) } else { Activations.map2(ap, bp, op, out.count, f) }
                 return
             }
             let sa = broadcastStrides(a.shape, a.strides, to: shape), sb = broadcastStrides(b.shape, b.strides, to: shape)
             let n = shape.last ?? 1, ia = sa.last ?? 0, ib = sb.last ?? 0
             forEachRow(shape, sa, sb, out.strides) { oa, ob, oo in
                 let pa = ap + oa, pb = bp + ob, po = op + oo
-                if ia == 1 && ib == 1 { for i in 0..<n { po[i] = f(pa[i], pb[i]) } }
+                if ia == 1 && ib == 1 {
+                    if let arithmetic { Activations.arithmeticRow(arithmetic, pa, pb, po, n) } else { for i in 0..<n { po[i] = f(pa[i], pb[i]) } }
+                }
                 else if ia == 1 && ib == 0 { let v = pb[0]; for i in 0..<n { po[i] = f(pa[i], v) } }
                 else if ia == 0 && ib == 1 { let v = pa[0]; for i in 0..<n { po[i] = f(v, pb[i]) } }
                 else { for i in 0..<n { po[i] = f(pa[i * ia], pb[i * ib]) } }
@@ -200,21 +203,21 @@ extension Tensor {
     func scalarLike(_ value: Double) -> Tensor { Tensor.full([], value, dtype: dtype) }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastMap(a, b, "add", { $0 + $1 }, { $0 + $1 })
+        let out = broadcastMap(a, b, "add", arithmetic: .add, { $0 + $1 }, { $0 + $1 })
         return record("add", inputs: [a, b], output: out) { g in [g.sumToShape(a.shape), g.sumToShape(b.shape)] }
     }
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastMap(a, b, "sub", { $0 - $1 }, { $0 - $1 })
+        let out = broadcastMap(a, b, "sub", arithmetic: .subtract, { $0 - $1 }, { $0 - $1 })
         return record("sub", inputs: [a, b], output: out) { g in [g.sumToShape(a.shape), (-g).sumToShape(b.shape)] }
     }
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastMap(a, b, "mul", { $0 * $1 }, { $0 * $1 })
+        let out = broadcastMap(a, b, "mul", arithmetic: .multiply, { $0 * $1 }, { $0 * $1 })
         return record("mul", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? (g * b).sumToShape(a.shape) : nil, b.requiresGrad ? (g * a).sumToShape(b.shape) : nil]
         }
     }
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        let out = broadcastMap(a, b, "div", { $0 / $1 }, { $0 / $1 })
+        let out = broadcastMap(a, b, "div", arithmetic: .divide, { $0 / $1 }, { $0 / $1 })
         return record("div", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? (g / b).sumToShape(a.shape) : nil, b.requiresGrad ? (-(g * out) / b).sumToShape(b.shape) : nil]
         }
