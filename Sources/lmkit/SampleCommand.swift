@@ -82,7 +82,7 @@ struct SampleCommand: ParsableCommand {
                 options.seed = seed &+ UInt64(index)
                 var decoder = textTokenizer.streamingDecoder()
                 var filter = StopSequenceFilter(stop)
-                var output = FileHandle.standardOutput
+                let output = FileHandle.standardOutput
                 output.write(promptText)
                 var decodeError: Error?
                 loaded.model.generate(prompt: promptIDs, options: options) { token in

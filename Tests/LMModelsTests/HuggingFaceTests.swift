@@ -290,7 +290,7 @@ final class HuggingFaceTests: XCTestCase {
                               mentions: ["unexpected", "model.layers.2.mlp.up_proj.weight"])
         try assertTensorError(llamaDirectory, { $0.removeValue(forKey: "lm_head.weight") }, mentions: ["lm_head.weight", "missing"])
         // Known computed buffers are skipped, not reported.
-        let withBuffer = try editedCopy(self, of: llamaDirectory) { $0["model.rotary_emb.inv_freq"] = Tensor.ones([4]) }
+        let withBuffer = try editedCopy(self, of: llamaDirectory, tensors: { $0["model.rotary_emb.inv_freq"] = Tensor.ones([4]) })
         XCTAssertNoThrow(try HuggingFaceModelDirectory.load(withBuffer))
         // GPT-2 Conv1D given in Linear layout is caught by its shape.
         try assertTensorError(gpt2Directory, { $0["transformer.h.0.mlp.c_fc.weight"] = $0["transformer.h.0.mlp.c_fc.weight"]!.transpose(0, 1).contiguous() },
@@ -305,9 +305,9 @@ final class HuggingFaceTests: XCTestCase {
         let empty = try scratchDirectory(self)
         XCTAssertThrowsError(try HuggingFaceModelDirectory.load(empty)) { XCTAssertTrue("\($0)".contains("config.json"), "\($0)") }
         try FileManager.default.copyItem(atPath: gpt2Directory + "/config.json", toPath: empty + "/config.json")
-        FileManager.default.createFile(atPath: empty + "/pytorch_model.bin", contents: Data([0x80]))
+        _ = FileManager.default.createFile(atPath: empty + "/pytorch_model.bin", contents: Data([0x80]))
         XCTAssertThrowsError(try HuggingFaceModelDirectory.load(empty)) { XCTAssertTrue("\($0)".contains("pytorch_model.bin"), "\($0)") }
-        FileManager.default.createFile(atPath: empty + "/config.json", contents: Data("{not json".utf8))
+        _ = FileManager.default.createFile(atPath: empty + "/config.json", contents: Data("{not json".utf8))
         XCTAssertThrowsError(try HuggingFaceModelDirectory.load(empty)) { XCTAssertTrue("\($0)".contains("not valid JSON"), "\($0)") }
         // A tokenizer with more ids than the model's vocabulary.
         let small = try editedCopy(self, of: gpt2Directory, config: { $0["vocab_size"] = 50 }) { tensors in
