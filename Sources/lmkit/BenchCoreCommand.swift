@@ -15,10 +15,7 @@ struct BenchCoreCommand: ParsableCommand {
     var rows: Int = 8192
 
     func run() throws {
-        let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--threads: expected comma-separated positive integers, got '\(threads)'")
-        }
+        let counts = try parseThreadList(threads)
         #if DEBUG
         print("warning: this is a debug build; benchmark numbers are meaningless (use `make bench`)")
         #endif
