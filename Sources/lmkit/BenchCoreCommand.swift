@@ -15,7 +15,7 @@ struct BenchCoreCommand: ParsableCommand {
     var rows: Int = 8192
 
     func run() throws {
-        let counts = try parseThreadList(threads)
+        let counts = try parsePositiveIntegers(threads)
         #if DEBUG
         print("warning: this is a debug build; benchmark numbers are meaningless (use `make bench`)")
         #endif

@@ -5,14 +5,14 @@ import Foundation
 import LMBenchmarks
 import LMKernels
 
-/// Parses `--threads 1,2` into positive integers or fails naming the flag.
-func parseThreadList(_ text: String) throws -> [Int] {
+/// Parses a comma-separated list of positive integers (`--threads 1,2`, `--lengths 256,1024`) or fails naming `flag`.
+func parsePositiveIntegers(_ text: String, flag: String = "--threads") throws -> [Int] {
     let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    let counts = parts.compactMap(Int.init)
-    guard !parts.isEmpty, counts.count == parts.count, counts.allSatisfy({ $0 >= 1 }) else {
-        throw ValidationError("--threads: expected comma-separated positive integers, got '\(text)'")
+    let values = parts.compactMap(Int.init)
+    guard !parts.isEmpty, values.count == parts.count, values.allSatisfy({ $0 >= 1 }) else {
+        throw ValidationError("\(flag): expected comma-separated positive integers, got '\(text)'")
     }
-    return counts
+    return values
 }
 
 struct BenchAttentionCommand: ParsableCommand {
@@ -47,12 +47,8 @@ struct BenchAttentionCommand: ParsableCommand {
     }
 
     func run() throws {
-        let counts = try parseThreadList(threads)
-        let parts = lengths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let ts = parts.compactMap(Int.init)
-        guard !parts.isEmpty, ts.count == parts.count, ts.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--lengths: expected comma-separated positive integers, got '\(lengths)'")
-        }
+        let counts = try parsePositiveIntegers(threads)
+        let ts = try parsePositiveIntegers(lengths, flag: "--lengths")
         #if DEBUG
         print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
         #endif
@@ -100,7 +96,7 @@ struct BenchGPTCommand: ParsableCommand {
     }
 
     func run() throws {
-        let counts = try parseThreadList(threads)
+        let counts = try parsePositiveIntegers(threads)
         let known = [GPTBenchmark.Setup.cpuRecipe, GPTBenchmark.Setup.shakespeareChar]
         let setups = try configs.split(separator: ",").map { name -> GPTBenchmark.Setup in
             let trimmed = name.trimmingCharacters(in: .whitespaces)

@@ -150,7 +150,7 @@ struct BenchWord2VecCommand: ParsableCommand {
         try runOrExit {
             var options = Word2VecBenchmarkOptions()
             options.corpus = corpus; options.words = words; options.architecture = architecture; options.epochs = epochs
-            options.threadCounts = threads.split(separator: ",").compactMap { Int($0) }
+            options.threadCounts = try parsePositiveIntegers(threads)
             options.python = python; options.runReference = !skipReference
             try runWord2VecBenchmark(options)
         }
