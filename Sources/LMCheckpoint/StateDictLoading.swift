@@ -57,25 +57,54 @@ public struct StateDictLoadError: Error, CustomStringConvertible, Sendable {
 ///
 /// - strict: `true` throws `StateDictLoadError` (copying nothing) unless the names and shapes match exactly;
 ///   `false` copies every key that matches by name and shape and reports the rest.
+/// - optional: keys of `stateDict` the file may lack without that being an error (a head tied to the embedding).
 @discardableResult
-public func loadStateDict(_ stateDict: [String: Tensor], from file: SafetensorsFile, strict: Bool = true) throws -> StateDictLoadReport {
-    var report = StateDictLoadReport(file: file.path)
-    var toCopy: [(SafetensorsEntry, Tensor)] = []
+public func loadStateDict(_ stateDict: [String: Tensor], from file: SafetensorsFile, strict: Bool = true,
+                          optional: Set<String> = []) throws -> StateDictLoadReport {
+    try load(stateDict, names: file.names, source: file.path, strict: strict, optional: optional,
+             shape: { file.entry($0)?.shape }, copy: { name, destination in copy(file.entry(name)!, of: file, into: destination) })
+}
+
+/// Copies `tensors` (any dtype, any strides) into the tensors of `stateDict` with the same names, with the same
+/// checks and report as the file form; `source` names where the tensors came from in the report.
+@discardableResult
+public func loadStateDict(_ stateDict: [String: Tensor], from tensors: [String: Tensor], source: String, strict: Bool = true,
+                          optional: Set<String> = []) throws -> StateDictLoadReport {
+    try load(stateDict, names: tensors.keys.sorted(), source: source, strict: strict, optional: optional,
+             shape: { tensors[$0]?.shape }, copy: { name, destination in
+        noGrad {
+            let values = tensors[name]!.contiguous().to(destination.dtype)
+            precondition(destination.isContiguous, "loadStateDict: destination '\(name)' is not contiguous")
+            let byteSize = destination.dtype.byteSize
+            (destination.storage.base + destination.offset * byteSize)
+                .copyMemory(from: values.storage.base + values.offset * byteSize, byteCount: values.count * byteSize)
+        }
+    })
+}
+
+/// The one load path: matches names and shapes, builds the report (with hints), then copies unless strict fails.
+private func load(_ stateDict: [String: Tensor], names: [String], source: String, strict: Bool, optional: Set<String>,
+                  shape: (String) -> [Int]?, copy: (String, Tensor) -> Void) throws -> StateDictLoadReport {
+    var report = StateDictLoadReport(file: source)
+    var toCopy: [(String, Tensor)] = []
     for key in stateDict.keys.sorted() {
         let destination = stateDict[key]!
-        guard let entry = file.entry(key) else { report.missing.append(key); continue }
-        if entry.shape != destination.shape {
-            report.shapeMismatches.append(.init(key: key, expected: destination.shape, found: entry.shape))
+        guard let found = shape(key) else {
+            if !optional.contains(key) { report.missing.append(key) }
+            continue
+        }
+        if found != destination.shape {
+            report.shapeMismatches.append(.init(key: key, expected: destination.shape, found: found))
         } else {
-            toCopy.append((entry, destination))
+            toCopy.append((key, destination))
         }
     }
-    report.unexpected = file.names.filter { stateDict[$0] == nil }
+    report.unexpected = names.filter { stateDict[$0] == nil }
     report.hints = loadHints(report, matchedCount: toCopy.count)
     if strict && !report.isExact { throw StateDictLoadError(report: report) }
-    for (entry, destination) in toCopy {
-        copy(entry, of: file, into: destination)
-        report.loaded.append(entry.name)
+    for (name, destination) in toCopy {
+        copy(name, destination)
+        report.loaded.append(name)
     }
     return report
 }

@@ -2,17 +2,19 @@
 // tied head) and, through its options, Llama-shaped models (RoPE, RMSNorm, SwiGLU, grouped-query attention, untied
 // head). JSON keys are snake_case as in nanoGPT's GPTConfig; unknown keys are errors (StrictJSON), not silently dropped.
 import Foundation
+import LMNN
 import LMTensor
 
 /// Architecture of a `GPT` model. Defaults are GPT-2's; `validate()` runs on every decode.
-public struct GPTConfig: Codable, Equatable, Sendable {
-    public enum PositionEncoding: String, Codable, Sendable { case learned, rope }
+public struct GPTConfig: ModelConfiguration {
+    public static let modelType = "gpt"
+    public typealias PositionEncoding = LMNN.PositionEncoding
     /// How RoPE pairs the dimensions of a head: `halfSplit` rotates (x[i], x[i + d/2]) — Hugging Face Llama's
     /// `rotate_half`; `interleaved` rotates (x[2i], x[2i+1]) — Meta's original Llama layout.
     /// `GPT.convertRoPELayout` permutes q/k projection rows to move a checkpoint from one layout to the other.
     public typealias RoPELayout = RotaryLayout
-    public enum Norm: String, Codable, Sendable { case layerNorm = "layernorm", rmsNorm = "rmsnorm" }
-    public enum MLPKind: String, Codable, Sendable { case gelu, swiglu }
+    public typealias Norm = NormKind
+    public typealias MLPKind = FeedForwardKind
 
     public var vocabSize: Int = 50304
     /// Longest sequence the model accepts (the learned position table's length; RoPE has no table but keeps the limit).
@@ -38,6 +40,8 @@ public struct GPTConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    public var vocabularySize: Int { vocabSize }
+    public var contextLength: Int? { blockSize }
     public var kvHeads: Int { nKVHead ?? nHead }
     public var headSize: Int { nEmbd / nHead }
     public var hiddenSize: Int { intermediateSize ?? 4 * nEmbd }
@@ -130,6 +134,12 @@ public enum StrictJSON {
 extension GPTConfig {
     /// All JSON keys a GPT config may contain.
     public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// A training run sets vocab_size from the data and block_size from the training block size unless given, and
+    /// leaves biases out as nanoGPT's train.py does (`bias = False`; GPTConfig's own default is GPT-2's true).
+    public static func trainingDefaults(vocabularySize: Int, blockSize: Int) -> [String: Any] {
+        ["vocab_size": vocabularySize, "block_size": blockSize, "bias": false]
+    }
 
     /// Decodes a config, rejecting unknown keys; `source` names the file in errors.
     public static func decode(_ data: Data, source: String) throws -> GPTConfig {

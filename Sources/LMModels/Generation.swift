@@ -1,6 +1,6 @@
-// Text generation with a GPT: KV-cached decoding and the sampling controls users know from Hugging Face `generate`
-// (greedy, temperature, top-k, top-p, repetition penalty, max new tokens, seed) applied in HF's order: repetition
-// penalty, then temperature, then top-k, then top-p. Stop sequences are matched on text (`StopSequenceFilter`), so a
+// Text generation, written once for every `IncrementalDecoding` family (KV cache, recurrent state, …), with the
+// sampling controls users know from Hugging Face `generate` (greedy, temperature, top-k, top-p, repetition penalty,
+// max new tokens, seed) applied in HF's order: repetition penalty, then temperature, then top-k, then top-p. Stop sequences are matched on text (`StopSequenceFilter`), so a
 // stop string split across tokens is still caught and never printed. Everything is deterministic for a given seed.
 import Foundation
 import LMTensor
@@ -79,10 +79,11 @@ public struct TokenSampler {
     }
 }
 
-extension GPT {
+extension IncrementalDecoding {
     /// Continues `prompt` by up to `options.maxNewTokens` tokens, calling `onToken` with each new id as soon as it is
-    /// chosen (return false to stop). Uses a KV cache; when the context reaches `block_size`, the cache is rebuilt from
-    /// the last block_size/2 tokens (the model never sees more than block_size positions). Returns the new tokens.
+    /// chosen (return false to stop). Decodes through the family's `DecodingState`: the prompt is prefilled once, then
+    /// each token is appended. When the context would pass the model's `contextLength`, decoding restarts from the last
+    /// contextLength/2 tokens (the model never sees more positions than it was built for). Returns the new tokens.
     @discardableResult
     public func generate(prompt: [Int], options: GenerationOptions, onToken: (Int) -> Bool = { _ in true }) -> [Int] {
         precondition(!prompt.isEmpty, "generate: the prompt must contain at least one token")
@@ -91,23 +92,22 @@ extension GPT {
         eval()
         defer { train(wasTraining) }
         let sampler = TokenSampler(options)
-        let cache = KVCache(for: self)
+        let window = config.contextLength ?? Int.max
+        var state = makeDecodingState(batch: 1)
         var context = prompt, generated: [Int] = []
-        var pending = Array(prompt.suffix(config.blockSize))
+        var logits = noGrad { prefill(Array(prompt.suffix(window)), state: state) }
         while generated.count < options.maxNewTokens {
-            if cache.length + pending.count > config.blockSize {
-                cache.reset()
-                pending = Array(context.suffix(config.blockSize / 2))
-            }
-            let logits = noGrad { self(pending, batch: 1, length: pending.count, cache: cache) }
-            let V = config.vocabSize
-            let last = logits.toArray()[((pending.count - 1) * V)..<(pending.count * V)]
-            let token = sampler.next(logits: Array(last), history: context)
+            let token = sampler.next(logits: logits, history: context)
             if options.stopTokens.contains(token) { break }
             generated.append(token)
             context.append(token)
-            pending = [token]
-            if !onToken(token) { break }
+            if !onToken(token) || generated.count == options.maxNewTokens { break }
+            if state.length + 1 > window {
+                state = makeDecodingState(batch: 1)
+                logits = noGrad { prefill(Array(context.suffix(window / 2)), state: state) }
+            } else {
+                logits = noGrad { append(token, state: state) }
+            }
         }
         return generated
     }

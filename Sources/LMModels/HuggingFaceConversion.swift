@@ -43,11 +43,9 @@ public enum ModelDirectoryConversion {
         let config = try GPTConfig.decode(data, source: configPath)
         let weightsPath = path + "/model.safetensors"
         let tensors = try SafetensorsFile(path: weightsPath).tensors()
-        do {
-            return LoadedModelDirectory(model: try GPT(config, stateDict: tensors), layout: .nanoGPT, huggingFace: nil, tokenizerPath: tokenizer)
-        } catch let error as GPTLoadError {
-            throw HuggingFaceError.badFile(file: weightsPath, error.description)
-        }
+        let model = GPT(config, initializer: nil)
+        try model.load(tensors, source: weightsPath)
+        return LoadedModelDirectory(model: model, layout: .nanoGPT, huggingFace: nil, tokenizerPath: tokenizer)
     }
 
     /// Writes `source` to `directory` in `layout`. `architecture` picks the HF class (default: the source's, else

@@ -1,7 +1,9 @@
 // Module: the base class of every layer. Parameters and sub-modules are found by reflection (Mirror) over stored
 // properties, so `blocks[0].attn.qkv.weight` is named `blocks.0.attn.qkv.weight` with no registration calls
 // (torch.nn.Module.named_parameters / state_dict naming; mlx-swift MLXNN/Module.swift finds children the same way).
-// Tensors held through `@Buffer` are buffers, not parameters; `children` can be overridden to rename or hide keys.
+// Tensors held through `@Buffer` are buffers, not parameters. A member whose checkpoint name differs from its Swift
+// name is renamed in the class's `keys` (mlx-swift's `@ModuleInfo(key:)`); members are never listed a second time,
+// so none can be left out of the walk (and so neither trained nor saved) by forgetting it.
 import LMTensor
 
 /// A property wrapper marking a tensor as a buffer: state of a module that is not trained (masks, running
@@ -25,16 +27,21 @@ public final class Buffer {
 /// - a `Module` is a child whose names are prefixed with `property.`;
 /// - an array of modules or tensors numbers its elements: `blocks.0.…`, `blocks.1.…`;
 /// - a `[String: Module]` dictionary uses its keys, sorted;
-/// - `@Buffer` tensors are buffers; anything else (Ints, Bools, configs, closures) is ignored.
+/// - `@Buffer` tensors are buffers; anything else (Ints, Bools, configs, closures) is ignored;
+/// - a member named in the class's `keys` is walked under its key there.
 open class Module {
     /// Whether the module is in training mode (dropout active). Set with `train()` / `eval()`, which propagate to children.
     public fileprivate(set) var isTraining: Bool = true
 
     public init() {}
 
-    /// The named members this module exposes to the parameter walk: by default every stored property, found by
-    /// reflection, with the leading `_` of `@Buffer` storage and the prefix of `lazy` storage removed. Override to
-    /// rename keys (e.g. torch's `Sequential` numbering) or to hide members.
+    /// Checkpoint names of members whose Swift names differ, e.g. `["finalNorm": "ln_f"]`. Every entry must name a
+    /// stored property of the class (checked on the first walk). Subclasses' maps apply to their own members.
+    open class var keys: [String: String] { [:] }
+
+    /// The named members this module exposes to the parameter walk: every stored property, found by reflection, with
+    /// the leading `_` of `@Buffer` storage and the prefix of `lazy` storage removed, renamed by `keys`. Override only
+    /// to number members the way torch does (`Sequential`); rename with `keys`.
     open var children: [(name: String, value: Any)] {
         var mirrors: [Mirror] = []
         var mirror: Mirror? = Mirror(reflecting: self)
@@ -48,6 +55,12 @@ open class Module {
                 if label.hasPrefix("$__lazy_storage_$_") { label.removeFirst("$__lazy_storage_$_".count) }
                 out.append((label, child.value))
             }
+        }
+        let keys = Self.keys
+        if !keys.isEmpty {
+            let labels = Set(out.map(\.name))
+            for name in keys.keys { precondition(labels.contains(name), "\(Self.self).keys renames '\(name)', which is not a stored property") }
+            out = out.map { (keys[$0.name] ?? $0.name, $0.value) }
         }
         return out
     }

@@ -6,6 +6,7 @@
 // state of another. Float64 optimizer scalars (step counts, weight decay) are stored as F64 so resume stays exact.
 import Foundation
 import LMCheckpoint
+import LMModels
 import LMOptim
 import LMTensor
 
@@ -16,7 +17,7 @@ public struct TrainingCheckpoint {
     public static let fileName = "ckpt.safetensors"
     public static let modelFileName = "model.safetensors"
 
-    public var modelConfig: GPTConfig
+    public var modelConfig: any ModelConfiguration
     public var trainConfig: TrainConfig
     /// nanoGPT's iter_num: optimizer steps done so far.
     public var iteration: Int
@@ -36,7 +37,7 @@ public struct TrainingCheckpoint {
     public var optimizer: OptimizerState
 
     /// Writes `directory/ckpt.safetensors` (resume), then `directory/model.safetensors` (weights) and `directory/config.json`
-    /// (the GPTConfig), each atomically.
+    /// (the model config with its model_type), each atomically.
     public func write(directory: String) throws {
         var metadata = modelMetadata()
         metadata["lmkit_format"] = Self.formatName
@@ -54,13 +55,13 @@ public struct TrainingCheckpoint {
         try writer.write(to: (directory as NSString).appendingPathComponent(Self.fileName))
         try saveSafetensors(weights, to: (directory as NSString).appendingPathComponent(Self.modelFileName), metadata: modelMetadata())
         // config.json + model.safetensors is also the nanoGPT layout LMModels reads (`lmkit convert`, samplers).
-        try AtomicFile.write(Array(modelConfig.jsonData()) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
+        try AtomicFile.write(Array(ModelRegistry.jsonData(modelConfig)) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
     }
 
-    /// The metadata of model.safetensors: `format` "pt" (as torch-written files), `config` (GPTConfig JSON),
+    /// The metadata of model.safetensors: `format` "pt" (as torch-written files), `config` (the model config JSON),
     /// `train_config`, `step`, `data_meta`.
     func modelMetadata() -> [String: String] {
-        var m: [String: String] = ["format": "pt", "config": String(decoding: modelConfig.jsonData(), as: UTF8.self),
+        var m: [String: String] = ["format": "pt", "config": String(decoding: ModelRegistry.jsonData(modelConfig), as: UTF8.self),
                                    "train_config": trainConfig.jsonString(), "step": String(iteration)]
         if let dataMeta { m["data_meta"] = String(decoding: dataMeta.jsonData(), as: UTF8.self) }
         return m
@@ -97,9 +98,9 @@ public struct TrainingCheckpoint {
             guard let v = T(try text(key)) else { throw TrainError.invalidInput("\(path): metadata \(key) is \"\(m[key]!)\", expected an integer") }
             return v
         }
-        let modelConfig: GPTConfig, trainConfig: TrainConfig
+        let modelConfig: any ModelConfiguration, trainConfig: TrainConfig
         do {
-            modelConfig = try GPTConfig.decode(Data(try text("config").utf8), source: "\(path): metadata config")
+            modelConfig = try ModelRegistry.decodeConfig(Data(try text("config").utf8), source: "\(path): metadata config")
             trainConfig = try TrainConfig.decode(Data(try text("train_config").utf8), source: "\(path): metadata train_config")
         } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
         var dataMeta: DataMeta?
@@ -131,7 +132,7 @@ public struct TrainingCheckpoint {
 
 /// A trained model read for evaluation or sampling: weights, architecture and (when recorded) the data's meta.json.
 public struct LoadedModel {
-    public var model: GPT
+    public var model: any LanguageModel
     public var trainConfig: TrainConfig?
     public var dataMeta: DataMeta?
     /// The file or directory the weights came from.
@@ -167,16 +168,16 @@ public struct LoadedModel {
         let st: SafetensorsFile
         do { st = try SafetensorsFile(path: file) } catch { throw TrainError.invalidInput("\(error)") }
         guard let configText = st.metadata["config"] else {
-            throw TrainError.invalidInput("\(file): metadata has no \"config\" (the GPT architecture); not a checkpoint written by `lmkit train` (for a model directory pass the directory)")
+            throw TrainError.invalidInput("\(file): metadata has no \"config\" (the model architecture); not a checkpoint written by `lmkit train` (for a model directory pass the directory)")
         }
-        let config: GPTConfig
-        do { config = try GPTConfig.decode(Data(configText.utf8), source: "\(file): metadata config") } catch {
+        let config: any ModelConfiguration
+        do { config = try ModelRegistry.decodeConfig(Data(configText.utf8), source: "\(file): metadata config") } catch {
             throw TrainError.invalidInput("\(error)")
         }
         var weights: [String: Tensor] = [:]
         for entry in st.entries where !entry.name.hasPrefix("optimizer.") { weights[entry.name] = st.tensor(for: entry) }
-        let model: GPT
-        do { model = try GPT(config, stateDict: weights) } catch { throw TrainError.invalidInput("\(file): \(error)") }
+        let model: any LanguageModel
+        do { model = try ModelRegistry.loadModel(config, stateDict: weights, source: file) } catch { throw TrainError.invalidInput("\(error)") }
         let trainConfig = st.metadata["train_config"].flatMap { try? TrainConfig.decode(Data($0.utf8), source: file) }
         let meta = st.metadata["data_meta"].flatMap { try? JSONDecoder().decode(DataMeta.self, from: Data($0.utf8)) }
         let directory = (file as NSString).deletingLastPathComponent

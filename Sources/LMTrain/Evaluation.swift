@@ -3,6 +3,7 @@
 // "non-overlapping" evaluation, which is pessimistic compared with a sliding window). Reports mean loss (nats/token),
 // perplexity, bits per token and, for text, bits per character = total nats / characters / ln 2.
 import Foundation
+import LMModels
 import LMTensor
 
 /// The result of evaluating a model on a sequence.
@@ -23,15 +24,18 @@ public struct EvaluationResult: Equatable {
 public enum Evaluation {
     /// Evaluates `model` on `tokens` in windows of `blockSize` (≤ the model's block size), `batchSize` windows per forward.
     /// `progress` receives the fraction done.
-    public static func evaluate(model: GPT, tokens: [Int], blockSize: Int, batchSize: Int = 8,
+    public static func evaluate(model: any LanguageModel, tokens: [Int], blockSize: Int, batchSize: Int = 8,
                                 progress: (Double) -> Void = { _ in }) throws -> EvaluationResult {
         guard tokens.count >= 2 else { throw TrainError.invalidInput("need at least 2 tokens to evaluate, got \(tokens.count)") }
-        guard blockSize > 0 && blockSize <= model.config.blockSize else {
-            throw TrainError.invalidInput("block size \(blockSize) must be in 1...\(model.config.blockSize) (the model's block_size)")
+        let context = model.config.contextLength ?? Int.max, vocabulary = model.config.vocabularySize
+        guard blockSize > 0 && blockSize <= context else {
+            throw TrainError.invalidInput("block size \(blockSize) must be in 1...\(context) (the model's block_size)")
         }
-        if let bad = tokens.firstIndex(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
-            throw TrainError.invalidInput("token \(bad) is \(tokens[bad]), outside the model's vocabulary 0..<\(model.config.vocabSize)")
+        if let bad = tokens.firstIndex(where: { $0 < 0 || $0 >= vocabulary }) {
+            throw TrainError.invalidInput("token \(bad) is \(tokens[bad]), outside the model's vocabulary 0..<\(vocabulary)")
         }
+        // Objectives that draw (masks) get a fixed stream, so an evaluation is repeatable.
+        let generator = Generator(seed: 0)
         let predicted = tokens.count - 1
         let fullWindows = predicted / blockSize, tail = predicted % blockSize
         model.eval()
@@ -48,14 +52,15 @@ public enum Evaluation {
                     x += tokens[start..<start + blockSize]
                     y += tokens[start + 1...start + blockSize]
                 }
-                total += Double(model.loss(x, targets: y, batch: rows, length: blockSize).item()) * Double(rows * blockSize)
+                let batch = TokenBatch(inputs: x, targets: y, batch: rows, length: blockSize)
+                total += Double(model.loss(batch, generator: generator).item()) * Double(rows * blockSize)
                 window += rows
                 progress(Double(window * blockSize) / Double(predicted))
             }
             if tail > 0 {
                 let start = fullWindows * blockSize
                 let x = Array(tokens[start..<start + tail]), y = Array(tokens[start + 1...start + tail])
-                total += Double(model.loss(x, targets: y, batch: 1, length: tail).item()) * Double(tail)
+                total += Double(model.loss(TokenBatch(inputs: x, targets: y, batch: 1, length: tail), generator: generator).item()) * Double(tail)
             }
         }
         progress(1)
@@ -64,7 +69,7 @@ public enum Evaluation {
 
     /// Evaluates text: tokenizes it, evaluates, and counts the characters the predicted tokens cover (the text
     /// minus the characters of the first token).
-    public static func evaluate(model: GPT, text: String, tokenizer: TextTokenizer, blockSize: Int, batchSize: Int = 8,
+    public static func evaluate(model: any LanguageModel, text: String, tokenizer: TextTokenizer, blockSize: Int, batchSize: Int = 8,
                                 progress: (Double) -> Void = { _ in }) throws -> EvaluationResult {
         let ids = try tokenizer.encode(text)
         var result = try evaluate(model: model, tokens: ids, blockSize: blockSize, batchSize: batchSize, progress: progress)

@@ -1,9 +1,12 @@
-// Training configuration with nanoGPT's names and defaults (train.py's globals, plus GPTConfig's model keys), read
-// from JSON with StrictJSON (an unknown key is an error naming it and the file) and overridden by `--key value`
-// flags the way nanoGPT's configurator.py applies `--key=value` (validated here: unknown key or a value of the wrong
-// type is an error naming the flag). nanoGPT-only keys without meaning here (device, compile, wandb_*) are rejected
-// with a hint rather than ignored.
+// Training configuration with nanoGPT's names and defaults (train.py's globals), read from JSON with StrictJSON (an
+// unknown key is an error naming it and the file) and overridden by `--key value` flags the way nanoGPT's
+// configurator.py applies `--key=value` (validated here: unknown key or a value of the wrong type is an error naming
+// the flag). The model is a nested section `"model": {"model_type": "gpt", "n_layer": 4, …}` that the family's config
+// decodes (ModelRegistry); nanoGPT's flat model keys (`"n_layer": 4` at the top) are the `gpt` family's and keep
+// working, and `--model.KEY value` reaches any family's key. nanoGPT-only keys without meaning here (device, compile,
+// wandb_*) are rejected with a hint rather than ignored.
 import Foundation
+import LMModels
 
 /// Everything a training run needs besides the data. JSON keys are nanoGPT's (snake_case).
 public struct TrainConfig: Codable, Equatable, Sendable {
@@ -24,23 +27,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var gradientAccumulationSteps = 40
     public var batchSize = 12
     public var blockSize = 1024
-    // model (GPTConfig keys; nanoGPT's train.py defaults)
-    /// nil: the data directory's vocabulary size (nanoGPT reads meta.pkl).
-    public var vocabSize: Int? = nil
-    public var nLayer = 12
-    public var nHead = 12
-    public var nKVHead: Int? = nil
-    public var nEmbd = 768
-    public var intermediateSize: Int? = nil
-    public var dropout = 0.0
-    public var bias = false
-    public var position = GPTConfig.PositionEncoding.learned
-    public var ropeTheta = 10000.0
-    public var ropeLayout = GPTConfig.RoPELayout.halfSplit
-    public var norm = GPTConfig.Norm.layerNorm
-    public var normEps = 1e-5
-    public var mlp = GPTConfig.MLPKind.gelu
-    public var tieEmbeddings = true
+    /// The model: its `model_type` and the family's config keys. Keys left out take the family's defaults, except
+    /// that a training run fills vocab_size from the data and (for families with a context) block_size from the
+    /// training block size, as nanoGPT does.
+    public var model = ModelSection()
     // AdamW
     public var learningRate = 6e-4
     /// Number of optimizer steps.
@@ -65,23 +55,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case outDir = "out_dir", dataDir = "data_dir", evalInterval = "eval_interval", logInterval = "log_interval"
         case evalIters = "eval_iters", evalOnly = "eval_only", alwaysSaveCheckpoint = "always_save_checkpoint", initFrom = "init_from"
         case gradientAccumulationSteps = "gradient_accumulation_steps", batchSize = "batch_size", blockSize = "block_size"
-        case vocabSize = "vocab_size", nLayer = "n_layer", nHead = "n_head", nKVHead = "n_kv_head", nEmbd = "n_embd"
-        case intermediateSize = "intermediate_size", dropout, bias, position, ropeTheta = "rope_theta", ropeLayout = "rope_layout"
-        case norm, normEps = "norm_eps", mlp, tieEmbeddings = "tie_embeddings"
+        case model
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
         case minLR = "min_lr", seed
     }
 
     /// The value type of each key, for parsing `--key value` overrides.
-    enum ValueKind { case int, optionalInt, double, bool, string, unsigned }
+    enum ValueKind { case int, double, bool, string, unsigned }
 
     static let kinds: [CodingKeys: ValueKind] = [
         .outDir: .string, .dataDir: .string, .evalInterval: .int, .logInterval: .int, .evalIters: .int, .evalOnly: .bool,
         .alwaysSaveCheckpoint: .bool, .initFrom: .string, .gradientAccumulationSteps: .int, .batchSize: .int, .blockSize: .int,
-        .vocabSize: .optionalInt, .nLayer: .int, .nHead: .int, .nKVHead: .optionalInt, .nEmbd: .int, .intermediateSize: .optionalInt,
-        .dropout: .double, .bias: .bool, .position: .string, .ropeTheta: .double, .ropeLayout: .string, .norm: .string,
-        .normEps: .double, .mlp: .string, .tieEmbeddings: .bool, .learningRate: .double, .maxIters: .int, .weightDecay: .double,
+        .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
         .minLR: .double, .seed: .unsigned,
     ]
@@ -94,8 +80,25 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         "wandb_run_name": "remove it", "dataset": "use data_dir (the directory `lmkit prepare` wrote)",
     ]
 
-    /// All JSON keys.
+    /// All JSON keys of the training config itself (with `model`).
     public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// nanoGPT's flat model keys: the `gpt` family's, accepted at the top level and moved into `model`.
+    /// `block_size` is both a training key and a model key, as in nanoGPT: it stays a training key, and the model's
+    /// block_size defaults to it.
+    public static var flatModelKeys: [String] { GPTConfig.jsonKeys.filter { CodingKeys(rawValue: $0) == nil } }
+
+    /// Every key allowed at the top level of a training config file.
+    static var allowedKeys: [String] { jsonKeys + flatModelKeys }
+
+    /// A dynamic key, for the flat model keys.
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -112,21 +115,18 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         gradientAccumulationSteps = try value(.gradientAccumulationSteps, d.gradientAccumulationSteps)
         batchSize = try value(.batchSize, d.batchSize)
         blockSize = try value(.blockSize, d.blockSize)
-        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize)
-        nLayer = try value(.nLayer, d.nLayer)
-        nHead = try value(.nHead, d.nHead)
-        nKVHead = try c.decodeIfPresent(Int.self, forKey: .nKVHead)
-        nEmbd = try value(.nEmbd, d.nEmbd)
-        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
-        dropout = try value(.dropout, d.dropout)
-        bias = try value(.bias, d.bias)
-        position = try value(.position, d.position)
-        ropeTheta = try value(.ropeTheta, d.ropeTheta)
-        ropeLayout = try value(.ropeLayout, d.ropeLayout)
-        norm = try value(.norm, d.norm)
-        normEps = try value(.normEps, d.normEps)
-        mlp = try value(.mlp, d.mlp)
-        tieEmbeddings = try value(.tieEmbeddings, d.tieEmbeddings)
+        model = try value(.model, d.model)
+        // nanoGPT's flat model keys belong to the gpt family; they take precedence over the section's (they are what
+        // `--n_layer 6` overrides write).
+        let flat = try decoder.container(keyedBy: AnyKey.self)
+        for key in Self.flatModelKeys {
+            guard flat.contains(AnyKey(key)) else { continue }
+            let value = try flat.decode(ConfigValue.self, forKey: AnyKey(key))
+            guard model.modelType == GPTConfig.modelType else {
+                throw ConfigError.invalidValue(field: key, "is a gpt model key at the top level, but model_type is \"\(model.modelType)\"; put it in the \"model\" section")
+            }
+            model[key] = value
+        }
         learningRate = try value(.learningRate, d.learningRate)
         maxIters = try value(.maxIters, d.maxIters)
         weightDecay = try value(.weightDecay, d.weightDecay)
@@ -161,34 +161,24 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             throw fail(.initFrom, "must be \"scratch\" or \"resume\", got \"\(initFrom)\" (loading GPT-2 weights is not part of `lmkit train`)")
         }
         guard !outDir.isEmpty else { throw fail(.outDir, "must not be empty") }
-        if let v = vocabSize, v <= 0 { throw fail(.vocabSize, "must be a positive integer, got \(v)") }
+        // The model section's keys and values, checked now so a typo fails before any data is read (the data's
+        // vocabulary is not known yet; 1 stands in for it).
+        _ = try modelConfig(vocabularySize: 1)
     }
 
-    /// The model's architecture; `vocabularySize` (from the data) is used unless `vocab_size` is set, which must
-    /// then cover the data's ids.
-    public func modelConfig(vocabularySize dataVocabulary: Int) throws -> GPTConfig {
-        if let v = vocabSize, v < dataVocabulary {
-            throw ConfigError.invalidValue(field: "vocab_size", "is \(v), smaller than the data's vocabulary (\(dataVocabulary))")
+    /// The model's architecture: the `model` section decoded by its family, with vocab_size (the data's vocabulary)
+    /// and the family's other training defaults filled in where the section leaves them out. A given vocab_size must
+    /// cover the data's ids.
+    public func modelConfig(vocabularySize dataVocabulary: Int) throws -> any ModelConfiguration {
+        let source = "the training config's model section"
+        var object = model.jsonObject()
+        for (key, value) in try ModelRegistry.trainingDefaults(modelType: model.modelType, vocabularySize: dataVocabulary, blockSize: blockSize)
+        where object[key] == nil { object[key] = value }
+        let config = try ModelRegistry.decodeConfig(object, source: source)
+        if config.vocabularySize < dataVocabulary {
+            throw ConfigError.invalidValue(field: "vocab_size", "is \(config.vocabularySize), smaller than the data's vocabulary (\(dataVocabulary))")
         }
-        var g = GPTConfig()
-        g.vocabSize = vocabSize ?? dataVocabulary
-        g.blockSize = blockSize
-        g.nLayer = nLayer
-        g.nHead = nHead
-        g.nKVHead = nKVHead
-        g.nEmbd = nEmbd
-        g.intermediateSize = intermediateSize
-        g.dropout = dropout
-        g.bias = bias
-        g.position = position
-        g.ropeTheta = ropeTheta
-        g.ropeLayout = ropeLayout
-        g.norm = norm
-        g.normEps = normEps
-        g.mlp = mlp
-        g.tieEmbeddings = tieEmbeddings
-        try g.validate()
-        return g
+        return config
     }
 
     /// nanoGPT's get_lr(it), literally: linear warmup (it+1)/(warmup_iters+1), cosine from learning_rate to min_lr
@@ -216,7 +206,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                 throw ConfigError.malformed(file: source, "key '\(key)' is a nanoGPT setting LMKit does not use: \(nanoGPTOnlyKeys[key]!)")
             }
         }
-        return try StrictJSON.decode(TrainConfig.self, from: data, allowedKeys: jsonKeys, source: source)
+        return try StrictJSON.decode(TrainConfig.self, from: data, allowedKeys: allowedKeys, source: source)
     }
 
     /// Loads `path` (nil: nanoGPT's defaults) and applies `overrides`: command-line words `--key value` or
@@ -236,11 +226,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             for key in dictionary.keys.sorted() where nanoGPTOnlyKeys[key] != nil {
                 throw ConfigError.malformed(file: path, "key '\(key)' is a nanoGPT setting LMKit does not use: \(nanoGPTOnlyKeys[key]!)")
             }
-            let unknown = dictionary.keys.filter { CodingKeys(rawValue: $0) == nil }.sorted()
+            let unknown = dictionary.keys.filter { !allowedKeys.contains($0) }.sorted()
             if !unknown.isEmpty { throw ConfigError.unknownKeys(file: path, unknown, allowed: jsonKeys) }
             object = dictionary
         }
-        for (key, value) in try parseOverrides(overrides) { object[key] = value }
+        for (key, value) in try parseOverrides(overrides) {
+            if key.hasPrefix("model.") {
+                var section = object["model"] as? [String: Any] ?? [:]
+                section[String(key.dropFirst("model.".count))] = value
+                object["model"] = section
+            } else {
+                object[key] = value
+            }
+        }
         let merged = try JSONSerialization.data(withJSONObject: object)
         return try decode(merged, source: overrides.isEmpty ? source : "\(source) with the command-line overrides")
     }
@@ -264,10 +262,18 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                 text = words[i]
             }
             let key = name.replacingOccurrences(of: "-", with: "_")
-            guard let codingKey = CodingKeys(rawValue: key), let kind = kinds[codingKey] else {
+            if key.hasPrefix("model.") || flatModelKeys.contains(key) {
+                // A model key: its type is the family's, checked when the section is decoded. The text is read as a
+                // JSON scalar (number, true/false, null/none) when it is one, else as a string.
+                guard key != "model." else { throw ConfigError.invalidValue(field: "--\(name)", "needs a key after \"model.\" (e.g. --model.n_layer 6)") }
+                result.append((key, ConfigValue(commandLine: text).jsonValue))
+                i += 1
+                continue
+            }
+            guard let codingKey = CodingKeys(rawValue: key), codingKey != .model, let kind = kinds[codingKey] else {
                 let hint = nanoGPTOnlyKeys[key].map { " (a nanoGPT setting LMKit does not use: \($0))" }
                     ?? suggestion(for: key).map { " (did you mean --\($0)?)" } ?? ""
-                throw ConfigError.invalidValue(field: "--\(name)", "is not a training config key\(hint); keys: \(jsonKeys.joined(separator: ", "))")
+                throw ConfigError.invalidValue(field: "--\(name)", "is not a training config key\(hint); keys: \(jsonKeys.filter { $0 != "model" }.joined(separator: ", ")), and the model's as --model.KEY")
             }
             func bad(_ expected: String) -> ConfigError { .invalidValue(field: "--\(name)", "expects \(expected), got \"\(text)\"") }
             let value: Any
@@ -278,11 +284,6 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             case .unsigned:
                 guard let v = UInt64(text) else { throw bad("a non-negative integer") }
                 value = v
-            case .optionalInt:
-                if ["none", "None", "null"].contains(text) { value = NSNull() } else {
-                    guard let v = Int(text) else { throw bad("an integer or none") }
-                    value = v
-                }
             case .double:
                 guard let v = Double(text), v.isFinite else { throw bad("a number") }
                 value = v
@@ -311,7 +312,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             }
             return previous[b.count]
         }
-        let scored = jsonKeys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
+        let scored = allowedKeys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
         return scored.min { $0.1 < $1.1 }?.0
     }
 

@@ -6,6 +6,7 @@
 // first step because the checkpoint already holds it, which is what makes resume bit-identical (nanoGPT re-evaluates
 // and so draws different batches afterwards). The logged train loss is the mean over micro-steps.
 import Foundation
+import LMModels
 import LMOptim
 import LMTensor
 
@@ -34,8 +35,8 @@ public struct TrainResult {
 /// One training run on a prepared data directory.
 public final class Trainer {
     public let config: TrainConfig
-    public let modelConfig: GPTConfig
-    public let model: GPT
+    public let modelConfig: any ModelConfiguration
+    public let model: any LanguageModel
     public let optimizer: AdamW
     public let dataMeta: DataMeta?
     /// Init and dropout randomness (shared by every Dropout layer of the model).
@@ -76,28 +77,30 @@ public final class Trainer {
             }
             checkpoint = try TrainingCheckpoint.load(file: path)
         }
-        let modelConfig: GPTConfig
+        let modelConfig: any ModelConfiguration
         do {
             modelConfig = try checkpoint?.modelConfig ?? config.modelConfig(vocabularySize: trainTokens.vocabularySize)
         } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
-        guard modelConfig.vocabSize >= trainTokens.vocabularySize else {
-            throw TrainError.invalidInput("the model's vocab_size \(modelConfig.vocabSize) is smaller than the data's vocabulary \(trainTokens.vocabularySize) (\(config.dataDir))")
+        guard modelConfig.vocabularySize >= trainTokens.vocabularySize else {
+            throw TrainError.invalidInput("the model's vocab_size \(modelConfig.vocabularySize) is smaller than the data's vocabulary \(trainTokens.vocabularySize) (\(config.dataDir))")
         }
         self.config = config
         self.modelConfig = modelConfig
         modelGenerator = Generator(seed: checkpoint?.modelSeed ?? config.seed)
         dataGenerator = Generator(seed: checkpoint?.dataSeed ?? config.seed &+ 1)
-        model = GPT(modelConfig, generator: modelGenerator)
+        do { model = try ModelRegistry.makeModel(modelConfig, generator: modelGenerator) } catch let error as ConfigError {
+            throw TrainError.invalidInput(error.description)
+        }
         let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
-        guard config.blockSize <= modelConfig.blockSize else {
-            throw TrainError.invalidInput("block_size \(config.blockSize) exceeds the checkpoint model's block_size \(modelConfig.blockSize)")
+        if let context = modelConfig.contextLength, config.blockSize > context {
+            throw TrainError.invalidInput("block_size \(config.blockSize) exceeds the model's block_size \(context)")
         }
         if let checkpoint {
             do {
-                try model.load(checkpoint.weights)
+                try model.load(checkpoint.weights, source: TrainingCheckpoint.fileName)
                 try optimizer.loadStateDict(checkpoint.optimizer)
             } catch { throw TrainError.invalidInput("\(config.outDir)/\(TrainingCheckpoint.fileName): \(error)") }
             modelGenerator.offset = checkpoint.modelOffset
@@ -106,9 +109,9 @@ public final class Trainer {
             bestValLoss = checkpoint.bestValLoss
             resumedEval = (checkpoint.lastTrainLoss, checkpoint.lastValLoss)
             // As nanoGPT, the architecture comes from the checkpoint; say so when the config asked for another one.
-            if let asked = try? config.modelConfig(vocabularySize: trainTokens.vocabularySize), asked != modelConfig {
-                let a = (try? JSONSerialization.jsonObject(with: asked.jsonData())) as? [String: AnyHashable] ?? [:]
-                let c = (try? JSONSerialization.jsonObject(with: modelConfig.jsonData())) as? [String: AnyHashable] ?? [:]
+            if let asked = try? config.modelConfig(vocabularySize: trainTokens.vocabularySize), !ModelRegistry.same(asked, modelConfig) {
+                let a = ModelRegistry.jsonObject(asked).compactMapValues { $0 as? AnyHashable }
+                let c = ModelRegistry.jsonObject(modelConfig).compactMapValues { $0 as? AnyHashable }
                 let keys = Set(a.keys).union(c.keys).filter { a[$0] != c[$0] }.sorted()
                 pendingMessages.append("the model keys \(keys.joined(separator: ", ")) differ from the checkpoint's; the checkpoint's architecture is used")
             }
@@ -123,8 +126,7 @@ public final class Trainer {
             func mean(_ sampler: BatchSampler) -> Double {
                 var total = 0.0
                 for _ in 0..<config.evalIters {
-                    let (x, y) = sampler.next()
-                    total += Double(model.loss(x, targets: y, batch: config.batchSize, length: config.blockSize).item())
+                    total += Double(model.loss(batch(sampler), generator: modelGenerator).item())
                 }
                 return total / Double(config.evalIters)
             }
@@ -133,13 +135,18 @@ public final class Trainer {
         }
     }
 
+    /// The next batch of `sampler` (nanoGPT's get_batch: inputs and the next tokens).
+    func batch(_ sampler: BatchSampler) -> TokenBatch {
+        let (x, y) = sampler.next()
+        return TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize)
+    }
+
     /// One optimizer step at the current lr: gradient_accumulation_steps micro-batches, clip, AdamW. Returns the mean loss.
     func step() -> Double {
         let accumulation = config.gradientAccumulationSteps
         var total = 0.0
         for _ in 0..<accumulation {
-            let (x, y) = trainBatches.next()
-            let loss = model.loss(x, targets: y, batch: config.batchSize, length: config.blockSize)
+            let loss = model.loss(batch(trainBatches), generator: modelGenerator)
             total += Double(loss.item())
             (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
         }
@@ -175,7 +182,7 @@ public final class Trainer {
         if resumedEval != nil { onEvent(.message("resuming at step \(iteration) (best val loss \(String(format: "%.4f", bestValLoss)))")) }
         var lastTrain: Double?, pendingVal: Double?, lastVal: Double?
         var interrupted = false
-        let title = "\(modelConfig.nLayer)L/\(modelConfig.nHead)H/\(modelConfig.nEmbd)C on \(config.dataDir)"
+        let title = "\(type(of: modelConfig).modelType), \(String(format: "%.2f", Double(model.parameterCount) / 1e6))M parameters, on \(config.dataDir)"
         while true {
             let lr = config.learningRate(at: iteration)
             optimizer.setLearningRate(lr)

@@ -20,7 +20,9 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try runTrainingCommand {
             let loaded = try LoadedModel.load(model)
-            let window = blockSize ?? loaded.model.config.blockSize
+            guard let window = blockSize ?? loaded.model.config.contextLength else {
+                throw TrainError.invalidInput("--block-size: the model has no context length; give the window length")
+            }
             guard batchSize > 0 else { throw TrainError.invalidInput("--batch-size must be positive, got \(batchSize)") }
             let bar = ProgressBar("eval", enabled: !quiet)
             let result: EvaluationResult
@@ -32,8 +34,8 @@ struct EvalCommand: ParsableCommand {
                 guard let bytes = FileManager.default.contents(atPath: data) else { throw TrainError.invalidInput("\(data): cannot read the file") }
                 guard let text = String(data: bytes, encoding: .utf8) else { throw TrainError.invalidInput("\(data): not valid UTF-8 text") }
                 let textTokenizer = try loaded.textTokenizer(override: tokenizer)
-                guard textTokenizer.vocabularySize <= loaded.model.config.vocabSize else {
-                    throw TrainError.invalidInput("tokenizer \(textTokenizer.source) has \(textTokenizer.vocabularySize) ids, more than the model's vocab_size \(loaded.model.config.vocabSize)")
+                guard textTokenizer.vocabularySize <= loaded.model.config.vocabularySize else {
+                    throw TrainError.invalidInput("tokenizer \(textTokenizer.source) has \(textTokenizer.vocabularySize) ids, more than the model's vocab_size \(loaded.model.config.vocabularySize)")
                 }
                 result = try Evaluation.evaluate(model: loaded.model, text: text, tokenizer: textTokenizer, blockSize: window,
                                                  batchSize: batchSize, progress: { bar.update($0) })

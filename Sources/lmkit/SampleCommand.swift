@@ -72,8 +72,11 @@ struct SampleCommand: ParsableCommand {
             }
             let promptIDs = try textTokenizer.encode(promptText)
             guard !promptIDs.isEmpty else { throw TrainError.invalidInput("--prompt: encodes to no tokens; give some text") }
-            if let bad = promptIDs.first(where: { $0 >= loaded.model.config.vocabSize }) {
-                throw TrainError.invalidInput("--prompt: token id \(bad) is outside the model's vocabulary (\(loaded.model.config.vocabSize)); wrong --tokenizer?")
+            if let bad = promptIDs.first(where: { $0 >= loaded.model.config.vocabularySize }) {
+                throw TrainError.invalidInput("--prompt: token id \(bad) is outside the model's vocabulary (\(loaded.model.config.vocabularySize)); wrong --tokenizer?")
+            }
+            guard let generator = loaded.model as? any IncrementalDecoding else {
+                throw TrainError.invalidInput("\(model): a \(type(of: loaded.model.config).modelType) model cannot decode step by step, so it cannot sample")
             }
             var options = GenerationOptions()
             options.maxNewTokens = maxNewTokens; options.temperature = temperature; options.topK = topK
@@ -85,7 +88,7 @@ struct SampleCommand: ParsableCommand {
                 let output = FileHandle.standardOutput
                 output.write(promptText)
                 var decodeError: Error?
-                loaded.model.generate(prompt: promptIDs, options: options) { token in
+                generator.generate(prompt: promptIDs, options: options) { token in
                     do { output.write(filter.push(try decoder.push(token))) } catch { decodeError = error; return false }
                     return !filter.stopped
                 }

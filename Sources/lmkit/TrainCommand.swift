@@ -38,9 +38,11 @@ struct TrainCommand: ParsableCommand {
             if resume { resolved.initFrom = "resume" }
             print("config:\n\(resolved.jsonString())")
             let trainer = try Trainer(config: resolved)
-            let model = trainer.modelConfig
-            print("number of parameters: \(String(format: "%.2f", Double(trainer.model.parameterCount - (model.position == .learned ? model.blockSize * model.nEmbd : 0)) / 1e6))M"
-                  + " (\(trainer.model.parameterCount) with position embeddings)")
+            // nanoGPT reports parameters without the learned position table; so does this line, for any family that has one.
+            let positions = trainer.model.namedParameters().first { $0.name.hasSuffix("wpe.weight") }?.tensor.count ?? 0
+            print("model: \(type(of: trainer.modelConfig).modelType); number of parameters: "
+                  + "\(String(format: "%.2f", Double(trainer.model.parameterCount - positions) / 1e6))M"
+                  + (positions > 0 ? " (\(trainer.model.parameterCount) with position embeddings)" : ""))
             print("tokens per iteration will be: \(resolved.tokensPerIteration)")
             installInterruptHandler()
             trainer.shouldStop = { interruptRequested != 0 }

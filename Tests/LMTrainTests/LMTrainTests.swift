@@ -27,9 +27,7 @@ func tinyConfig(dataDir: String, outDir: String) -> TrainConfig {
     var c = TrainConfig()
     c.dataDir = dataDir
     c.outDir = outDir
-    c.nLayer = 1
-    c.nHead = 2
-    c.nEmbd = 16
+    c.model = ModelSection(keys: ["n_layer": 1, "n_head": 2, "n_embd": 16])
     c.blockSize = 8
     c.batchSize = 4
     c.gradientAccumulationSteps = 1

@@ -13,7 +13,9 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(c.gradientAccumulationSteps, 40)
         XCTAssertEqual(c.beta2, 0.95)
         XCTAssertEqual(c.seed, 1337)
-        XCTAssertFalse(c.bias)
+        XCTAssertEqual(c.model, ModelSection(modelType: "gpt"))
+        // nanoGPT train.py's bias = False is the gpt family's training default.
+        XCTAssertFalse(try XCTUnwrap(try c.modelConfig(vocabularySize: 65) as? GPTConfig).bias)
     }
 
     func testUnknownKeyNamesKeyAndFile() {
@@ -25,7 +27,7 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertThrowsError(try decode("{\"max_iters\": \"ten\"}")) { XCTAssertTrue("\($0)".contains("max_iters"), "\($0)") }
         XCTAssertThrowsError(try decode("{\"beta2\": 1.5}")) { XCTAssertTrue("\($0)".contains("beta2"), "\($0)") }
         XCTAssertThrowsError(try decode("{\"warmup_iters\": 100, \"lr_decay_iters\": 100}")) { XCTAssertTrue("\($0)".contains("lr_decay_iters"), "\($0)") }
-        XCTAssertThrowsError(try decode("{\"position\": \"sinusoidal\"}")) { XCTAssertTrue("\($0)".contains("position"), "\($0)") }
+        XCTAssertThrowsError(try decode("{\"position\": \"alibi\"}")) { XCTAssertTrue("\($0)".contains("position"), "\($0)") }
     }
 
     func testFileThenOverrides() throws {
@@ -36,11 +38,11 @@ final class TrainConfigTests: XCTestCase {
         let c = try TrainConfig.load(path: path, overrides: ["--max_iters", "20", "--dropout=0.0", "--eval-only", "true",
                                                              "--n_kv_head", "none", "--out_dir", "x/y", "--seed", "7"])
         XCTAssertEqual(c.maxIters, 20)
-        XCTAssertEqual(c.nLayer, 2)
-        XCTAssertEqual(c.dropout, 0)
+        XCTAssertEqual(c.model["n_layer"], 2)
+        XCTAssertEqual(c.model["dropout"], 0.0)
         XCTAssertTrue(c.evalOnly)
         XCTAssertFalse(c.decayLR)
-        XCTAssertNil(c.nKVHead)
+        XCTAssertEqual(c.model["n_kv_head"], ConfigValue.null)
         XCTAssertEqual(c.outDir, "x/y")
         XCTAssertEqual(c.seed, 7)
         // The printed/stored form decodes back to the same config.
@@ -100,15 +102,16 @@ final class TrainConfigTests: XCTestCase {
 
     func testModelConfig() throws {
         var c = TrainConfig()
-        c.nLayer = 4; c.nHead = 4; c.nEmbd = 128; c.blockSize = 64
-        let g = try c.modelConfig(vocabularySize: 65)
+        c.model = ModelSection(keys: ["n_layer": 4, "n_head": 4, "n_embd": 128])
+        c.blockSize = 64
+        let g = try XCTUnwrap(try c.modelConfig(vocabularySize: 65) as? GPTConfig)
         XCTAssertEqual(g.vocabSize, 65)
         XCTAssertEqual(g.blockSize, 64)
         XCTAssertFalse(g.bias)
-        c.vocabSize = 10
+        c.model["vocab_size"] = 10
         XCTAssertThrowsError(try c.modelConfig(vocabularySize: 65)) { XCTAssertTrue("\($0)".contains("vocab_size")) }
-        c.vocabSize = nil
-        c.nEmbd = 130
+        c.model["vocab_size"] = nil
+        c.model["n_embd"] = 130
         XCTAssertThrowsError(try c.modelConfig(vocabularySize: 65)) { XCTAssertTrue("\($0)".contains("n_embd")) }
     }
 }

@@ -35,7 +35,7 @@ final class TrainerTests: XCTestCase {
 
         // The exported model evaluates to the checkpoint's val loss region, and loads through LoadedModel.
         let loaded = try LoadedModel.load(config.outDir)
-        XCTAssertEqual(loaded.model.config.vocabSize, 15)
+        XCTAssertEqual(loaded.model.config.vocabularySize, 15)
         XCTAssertEqual(loaded.dataMeta?.tokenizer, "char")
         // out_dir carries the vocabulary, so the model needs no data directory to be used.
         XCTAssertEqual(loaded.tokenizerPath, config.outDir + "/char_vocab.json")
@@ -68,7 +68,7 @@ final class TrainerTests: XCTestCase {
         var straight = tinyConfig(dataDir: data, outDir: dir + "/straight")
         straight.maxIters = 12
         straight.evalInterval = 6
-        straight.dropout = 0.1          // exercises the dropout generator too
+        straight.model["dropout"] = 0.1          // exercises the dropout generator too
         straight.gradientAccumulationSteps = 2
         let (p1, losses1, vals1) = try runToEnd(straight)
 
@@ -146,13 +146,13 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(second.iteration, 2)
         var wider = run
         wider.initFrom = "resume"
-        wider.nLayer = 2
+        wider.model["n_layer"] = 2
         wider.maxIters = 3
         let resumed = try Trainer(config: wider)
         var messages: [String] = []
         resumed.onEvent = { if case let .message(m) = $0 { messages.append(m) } }
         _ = try resumed.run()
-        XCTAssertEqual(resumed.modelConfig.nLayer, 1)
+        XCTAssertEqual((resumed.modelConfig as? GPTConfig)?.nLayer, 1)
         XCTAssertTrue(messages.contains { $0.contains("n_layer") }, "\(messages)")
         // Missing data directory.
         let missing = tinyConfig(dataDir: dir + "/nodata", outDir: dir + "/x")

@@ -1,0 +1,256 @@
+// Transformer parts every attention-based family composes: multi-head (or grouped-query) self-attention with a fused
+// q/k/v projection, causal or bidirectional, with per-sequence key lengths (padding) and an optional KV cache; the
+// position-wise MLP (GELU or SwiGLU); a block with pre- or post-norm residuals; and the position encodings (learned,
+// sinusoidal, RoPE). Member names are nanoGPT's (`c_attn`, `c_proj`, `ln_1`, `mlp.c_fc`), the checkpoint keys of
+// LMKit's GPT; a family with other names maps them in its Hugging Face adapter. Attention runs in the fused kernel
+// (LMKernels/Attention.swift): causal structure and padding are handled tile by tile, never as a T×T mask.
+import Foundation
+import LMTensor
+
+/// How a block places its norms: `pre` (GPT-2, Llama): x + f(norm(x)); `post` (BERT, the original Transformer):
+/// norm(x + f(x)).
+public enum NormPosition: String, Codable, Sendable { case pre, post }
+
+/// Normalization layers a Transformer chooses between.
+public enum NormKind: String, Codable, Sendable {
+    case layerNorm = "layernorm", rmsNorm = "rmsnorm"
+
+    /// A norm over the last dimension of width `size`; `bias` applies to LayerNorm only.
+    public func make(_ size: Int, eps: Double, bias: Bool) -> Module & UnaryLayer {
+        switch self {
+        case .layerNorm: return LayerNorm(size, eps: eps, bias: bias)
+        case .rmsNorm: return RMSNorm(size, eps: eps)
+        }
+    }
+}
+
+/// The MLP of a block: `gelu` (GPT-2, BERT: Linear → GELU → Linear) or `swiglu` (Llama: silu(gate)·up → Linear).
+public enum FeedForwardKind: String, Codable, Sendable { case gelu, swiglu }
+
+/// How positions enter the model: a `learned` table added to the embeddings (GPT-2, BERT), a fixed `sinusoidal` one
+/// (Vaswani et al. 2017, §3.5), or `rope`, rotating queries and keys inside attention (Su et al. 2021).
+public enum PositionEncoding: String, Codable, Sendable {
+    case learned, sinusoidal, rope
+
+    /// The sinusoidal table [length, width]: PE(p, 2i) = sin(p / 10000^(2i/width)), PE(p, 2i+1) = cos(…).
+    public static func sinusoidalTable(length: Int, width: Int) -> Tensor {
+        var values = [Float](repeating: 0, count: length * width)
+        for p in 0..<length {
+            for i in stride(from: 0, to: width, by: 2) {
+                let angle = Double(p) / Foundation.pow(10000, Double(i) / Double(width))
+                values[p * width + i] = Float(Foundation.sin(angle))
+                if i + 1 < width { values[p * width + i + 1] = Float(Foundation.cos(angle)) }
+            }
+        }
+        return Tensor(values, shape: [length, width])
+    }
+}
+
+extension Init {
+    /// N(0, std²) weights of `shape` from `generator`, or zeros without one (weights about to be loaded).
+    public static func normal(_ shape: [Int], std: Double, _ generator: Generator?) -> Tensor {
+        guard let generator else { return Tensor(zeros: shape) }
+        return normal(Tensor(zeros: shape), std: std, generator: generator)
+    }
+}
+
+/// Multi-head self-attention with grouped-query heads (`kvHeads` ≤ `heads`) and one fused q/k/v projection whose
+/// rows are every q head, then every k head, then every v head.
+public final class SelfAttention: Module {
+    public let heads: Int, kvHeads: Int, headSize: Int
+    /// Causal (decoder) or bidirectional (encoder).
+    public let causal: Bool
+    /// The RoPE pairing when positions are rotary; nil otherwise.
+    public let rotaryLayout: RotaryLayout?
+    /// [(heads + 2·kvHeads)·headSize, width].
+    public let qkv: Linear
+    /// [width, heads·headSize].
+    public let output: Linear
+    let attentionDropout: Dropout
+    let residualDropout: Dropout
+    public override class var keys: [String: String] {
+        ["qkv": "c_attn", "output": "c_proj", "attentionDropout": "attn_dropout", "residualDropout": "resid_dropout"]
+    }
+
+    /// Weights N(0, initStd²), the output projection N(0, outputStd²) (GPT-2 scales it by 1/√(2·layers)); biases 0.
+    public init(width: Int, heads: Int, kvHeads: Int, causal: Bool, bias: Bool, dropout: Double, rotaryLayout: RotaryLayout?,
+                initStd: Double = 0.02, outputStd: Double, generator: Generator?, dropoutGenerator: Generator) {
+        precondition(width % heads == 0 && heads % kvHeads == 0, "SelfAttention: width \(width), heads \(heads), kv heads \(kvHeads)")
+        self.heads = heads; self.kvHeads = kvHeads; headSize = width / heads
+        self.causal = causal; self.rotaryLayout = rotaryLayout
+        let qkvRows = (heads + 2 * kvHeads) * headSize
+        qkv = Linear(weight: Init.normal([qkvRows, width], std: initStd, generator), bias: bias ? Tensor.zeros([qkvRows]) : nil)
+        output = Linear(weight: Init.normal([width, width], std: outputStd, generator), bias: bias ? Tensor.zeros([width]) : nil)
+        attentionDropout = Dropout(dropout, generator: dropoutGenerator)
+        residualDropout = Dropout(dropout, generator: dropoutGenerator)
+    }
+
+    /// [B, T, width] → [B, T, width]. `rope`: cos/sin tables of the T positions; `keyLengths`: per sequence, the
+    /// number of real (unpadded) positions, so key j of sequence b is attended to only when j < keyLengths[b];
+    /// `cache`: keys and values of earlier positions, appended to (decoding).
+    public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
+                               cache: KVCache.Layer? = nil) -> Tensor {
+        let (B, T, C) = (x.shape[0], x.shape[1], x.shape[2])
+        let H = heads, Hkv = kvHeads, hd = headSize
+        let qkv = self.qkv(x).reshape([B, T, H + 2 * Hkv, hd])
+        var q = qkv.slice(2, 0, H), k = qkv.slice(2, H, H + Hkv)
+        let v = qkv.slice(2, H + Hkv, H + 2 * Hkv)
+        if let rope, let rotaryLayout {
+            q = q.rotaryEmbedding(cos: rope.cos, sin: rope.sin, layout: rotaryLayout)
+            k = k.rotaryEmbedding(cos: rope.cos, sin: rope.sin, layout: rotaryLayout)
+        }
+        // [B, heads, T, hd]; with a cache, keys and values of earlier positions come first.
+        var keys = k.transpose(1, 2), values = v.transpose(1, 2)
+        if let cache { (keys, values) = cache.append(keys: keys, values: values) }
+        let queries = q.transpose(1, 2)
+        let y: Tensor
+        if (isTraining && attentionDropout.p > 0) || keyLengths != nil {
+            y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths)
+        } else {
+            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal)
+        }
+        return residualDropout(output(y.transpose(1, 2).reshape([B, T, C])))
+    }
+
+    /// Dropout on the attention probabilities needs them materialized (the fused kernel never forms them), so training
+    /// with dropout > 0 takes this path, as nanoGPT's does without flash attention: softmax(QKᵀ/√d + mask) → dropout → ·V.
+    func attentionWithDropout(_ q: Tensor, _ k: Tensor, _ v: Tensor, keyLengths: [Int]?) -> Tensor {
+        let (B, H, Tq, hd) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+        let Hkv = k.shape[1], Tk = k.shape[2], group = H / Hkv
+        func expandHeads(_ t: Tensor) -> Tensor {
+            group == 1 ? t : t.unsqueeze(2).expand([B, Hkv, group, Tk, hd]).reshape([B, H, Tk, hd])
+        }
+        var scores = q.matmul(expandHeads(k).transpose(2, 3)) * (1 / Double(hd).squareRoot())
+        if causal { scores = scores + Tensor.triuMask(Tq, Tk, diagonal: Tk - Tq + 1) * -1e30 }
+        if let keyLengths {
+            var padding = [Float](repeating: 0, count: B * Tk)
+            for b in 0..<B { for j in keyLengths[b]..<Tk { padding[b * Tk + j] = -1e30 } }
+            scores = scores + Tensor(padding, shape: [B, 1, 1, Tk])
+        }
+        return attentionDropout(scores.softmax(axis: -1)).matmul(expandHeads(v))
+    }
+}
+
+/// The position-wise MLP: GELU (tanh, GPT-2; erf, BERT) or SwiGLU (silu(gate)·up, Llama), then a projection back.
+public final class FeedForward: Module {
+    public let kind: FeedForwardKind
+    let approximation: GELU.Approximation
+    /// GELU: [hidden, width]. SwiGLU: [2·hidden, width], gate rows then up rows.
+    public let input: Linear
+    public let output: Linear
+    let dropout: Dropout
+    public override class var keys: [String: String] { ["input": "c_fc", "output": "c_proj"] }
+
+    public init(width: Int, hidden: Int, kind: FeedForwardKind, gelu approximation: GELU.Approximation = .tanh, bias: Bool,
+                dropout: Double, initStd: Double = 0.02, outputStd: Double, generator: Generator?, dropoutGenerator: Generator) {
+        self.kind = kind
+        self.approximation = approximation
+        let rows = kind == .swiglu ? 2 * hidden : hidden
+        input = Linear(weight: Init.normal([rows, width], std: initStd, generator), bias: bias ? Tensor.zeros([rows]) : nil)
+        output = Linear(weight: Init.normal([width, hidden], std: outputStd, generator), bias: bias ? Tensor.zeros([width]) : nil)
+        self.dropout = Dropout(dropout, generator: dropoutGenerator)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = input(x)
+        switch kind {
+        case .gelu:
+            return dropout(output(h.gelu(approximation)))
+        case .swiglu:
+            let halves = h.split([h.shape[h.rank - 1] / 2, h.shape[h.rank - 1] / 2], axis: h.rank - 1)
+            return dropout(output(halves[0].silu() * halves[1]))
+        }
+    }
+}
+
+/// A Transformer block: attention then MLP, each in a residual with a norm before (`pre`) or after (`post`).
+public final class TransformerBlock: Module {
+    public let normPosition: NormPosition
+    public let attentionNorm: Module & UnaryLayer
+    public let attn: SelfAttention
+    public let mlpNorm: Module & UnaryLayer
+    public let mlp: FeedForward
+    public override class var keys: [String: String] { ["attentionNorm": "ln_1", "mlpNorm": "ln_2"] }
+
+    public init(attention: SelfAttention, mlp: FeedForward, norms: (Module & UnaryLayer, Module & UnaryLayer), position: NormPosition) {
+        normPosition = position
+        attentionNorm = norms.0
+        attn = attention
+        mlpNorm = norms.1
+        self.mlp = mlp
+    }
+
+    /// [B, T, width] → [B, T, width]; the arguments after `x` are passed to the attention.
+    public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
+                               cache: KVCache.Layer? = nil) -> Tensor {
+        switch normPosition {
+        case .pre:
+            let x = x + attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache)
+            return x + mlp(mlpNorm(x))
+        case .post:
+            let x = attentionNorm(x + attn(x, rope: rope, keyLengths: keyLengths, cache: cache))
+            return mlpNorm(x + mlp(x))
+        }
+    }
+}
+
+/// Keys and values of the positions decoded so far, per layer, so each new token costs one position's work. Each layer
+/// preallocates [B, kvHeads, capacity, headSize] and doubles the capacity when full (up to `maximumLength`), so
+/// decoding T tokens copies O(T) values in all; attention reads the filled prefix as a strided view. Keys are stored
+/// after RoPE (positions are absolute). Not thread-safe; one cache per batch of sequences.
+public final class KVCache {
+    public final class Layer {
+        /// [B, kvHeads, capacity, headSize]; nil until the first append.
+        var keys: Tensor?, values: Tensor?
+        /// Positions filled.
+        public private(set) var length = 0
+        let maximumLength: Int?
+
+        init(maximumLength: Int?) { self.maximumLength = maximumLength }
+
+        /// Appends [B, Hkv, T, hd] keys/values and returns views of everything cached so far (including them).
+        func append(keys newKeys: Tensor, values newValues: Tensor) -> (Tensor, Tensor) {
+            let (B, Hkv, T, hd) = (newKeys.shape[0], newKeys.shape[1], newKeys.shape[2], newKeys.shape[3])
+            let needed = length + T
+            if keys == nil || keys!.shape[2] < needed {
+                var capacity = Swift.max(keys?.shape[2] ?? 16, 16)
+                while capacity < needed { capacity *= 2 }
+                if let maximumLength { capacity = Swift.min(capacity, Swift.max(maximumLength, needed)) }
+                keys = Self.grow(keys, to: [B, Hkv, capacity, hd], filled: length)
+                values = Self.grow(values, to: [B, Hkv, capacity, hd], filled: length)
+            }
+            precondition(keys!.shape[0] == B && keys!.shape[1] == Hkv && keys!.shape[3] == hd,
+                         "KVCache: keys of shape \(newKeys.shape) do not fit a cache of shape \(keys!.shape)")
+            Self.write(newKeys, into: keys!, at: length)
+            Self.write(newValues, into: values!, at: length)
+            length = needed
+            return (keys!.slice(2, 0, length), values!.slice(2, 0, length))
+        }
+
+        /// A zeroed buffer of `shape` holding the first `filled` positions of `old`.
+        static func grow(_ old: Tensor?, to shape: [Int], filled: Int) -> Tensor {
+            let grown = Tensor(zeros: shape)
+            if let old, filled > 0 { write(old.slice(2, 0, filled), into: grown, at: 0) }
+            return grown
+        }
+
+        /// Copies `source` [B, H, T, hd] into positions start..<start+T of the contiguous `buffer` [B, H, capacity, hd].
+        static func write(_ source: Tensor, into buffer: Tensor, at start: Int) {
+            let values = source.detach().contiguous()
+            let (BH, T, hd, capacity) = (source.shape[0] * source.shape[1], source.shape[2], source.shape[3], buffer.shape[2])
+            let from = values.pointer(Float.self), to = buffer.pointer(Float.self)
+            for row in 0..<BH { (to + (row * capacity + start) * hd).update(from: from + row * T * hd, count: T * hd) }
+        }
+    }
+
+    public let layers: [Layer]
+
+    /// An empty cache of `layerCount` layers; capacity never grows past `maximumLength` (the model's context) unless
+    /// one append needs more.
+    public init(layerCount: Int, maximumLength: Int?) {
+        layers = (0..<layerCount).map { _ in Layer(maximumLength: maximumLength) }
+    }
+
+    /// Positions cached so far.
+    public var length: Int { layers.first?.length ?? 0 }
+}
