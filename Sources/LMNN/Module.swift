@@ -147,6 +147,39 @@ open class Module {
         return out
     }
 
+    /// Tensors stored anywhere in this module tree (every stored property, recursively, ignoring `children`
+    /// overrides) that the parameter walk does not reach: such a tensor is neither trained nor saved. Empty for a
+    /// correct module; tests assert it for every model family.
+    public func unreachableTensors() -> [String] {
+        var reachable = Set(namedParameters().map { ObjectIdentifier($0.tensor) })
+        for b in namedBuffers() { reachable.insert(ObjectIdentifier(b.tensor)) }
+        var found: [String] = [], visited = Set<ObjectIdentifier>()
+        func visit(_ path: String, _ value: Any) {
+            if value is Buffer { return }
+            if let t = value as? Tensor {
+                if !reachable.contains(ObjectIdentifier(t)) { found.append(path) }
+                return
+            }
+            if let m = value as? Module {
+                guard visited.insert(ObjectIdentifier(m)).inserted else { return }
+                var mirror: Mirror? = Mirror(reflecting: m)
+                while let current = mirror {
+                    for child in current.children { visit(path + "." + (child.label ?? "?"), child.value) }
+                    mirror = current.superclassMirror
+                }
+                return
+            }
+            let mirror = Mirror(reflecting: value)
+            switch mirror.displayStyle {
+            case .collection?, .optional?, .dictionary?, .tuple?:
+                for (i, child) in mirror.children.enumerated() { visit(path + "." + (child.label ?? String(i)), child.value) }
+            default: return
+            }
+        }
+        visit("self", self)
+        return found
+    }
+
     /// Total number of scalar parameters (tied tensors counted once, as `sum(p.numel() for p in m.parameters())`).
     public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.tensor.count } }
 

@@ -126,3 +126,30 @@ final class ModuleWalkTests: XCTestCase {
         XCTAssertLessThan(model.head.weight.toArray().map { Swift.abs($0) }.max()!, 0.2)
     }
 }
+
+/// A module that hides a member by overriding `children`: the mistake `keys` replaced, kept here to prove the check sees it.
+final class HidingModule: Module {
+    let kept = Linear(weight: Tensor.zeros([2, 2]), bias: nil)
+    let hidden = Linear(weight: Tensor.zeros([2, 2]), bias: Tensor.zeros([2]))
+    override var children: [(name: String, value: Any)] { [("kept", kept)] }
+}
+
+/// Renames through `keys`.
+final class RenamingModule: Module {
+    let finalNorm = LayerNorm(4)
+    let projection = Linear(weight: Tensor.zeros([4, 4]), bias: nil)
+    override class var keys: [String: String] { ["finalNorm": "ln_f"] }
+}
+
+extension ModuleTests {
+    func testKeysRenameWithoutListingMembers() {
+        XCTAssertEqual(RenamingModule().stateDictKeys(), ["ln_f.weight", "ln_f.bias", "projection.weight"])
+        XCTAssertEqual(RenamingModule().unreachableTensors(), [])
+    }
+
+    func testUnreachableTensorsFindsAHiddenParameter() {
+        XCTAssertEqual(HidingModule().namedParameters().map(\.name), ["kept.weight"])
+        XCTAssertEqual(HidingModule().unreachableTensors(), ["self.hidden.weight", "self.hidden.bias"])
+        XCTAssertEqual(TinyGPT().unreachableTensors(), [])
+    }
+}

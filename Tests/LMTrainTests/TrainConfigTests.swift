@@ -132,3 +132,27 @@ extension TrainConfigTests {
         XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: [])) { XCTAssertTrue("\($0)".contains("not a JSON object"), "\($0)") }
     }
 }
+
+extension TrainConfigTests {
+    /// The nested model section, `--model.KEY` overrides, and the flat nanoGPT keys landing in the same place.
+    func testNestedModelSectionAndOverrides() throws {
+        let dir = try makeScratchDirectory("config-nested")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/c.json"
+        try #"{"max_iters": 10, "model": {"model_type": "gpt", "n_layer": 3, "position": "rope"}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let c = try TrainConfig.load(path: path, overrides: ["--model.n_layer", "6", "--n_head", "2", "--model.rope_theta=500000"])
+        XCTAssertEqual(c.model["n_layer"], 6)
+        XCTAssertEqual(c.model["n_head"], 2)
+        XCTAssertEqual(c.model["position"], "rope")
+        let g = try XCTUnwrap(try c.modelConfig(vocabularySize: 65) as? GPTConfig)
+        XCTAssertEqual([g.nLayer, g.nHead, g.vocabSize, g.blockSize], [6, 2, 65, 1024])
+        XCTAssertEqual(g.ropeTheta, 500000)
+        XCTAssertEqual(try decode(c.jsonString()), c)
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: ["--model.n_layr", "6"])) {
+            XCTAssertTrue("\($0)".contains("'n_layr'") && "\($0)".contains(path), "\($0)")
+        }
+        XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: ["--model.n_layer", "six"])) {
+            XCTAssertTrue("\($0)".contains("n_layer"), "\($0)")
+        }
+    }
+}

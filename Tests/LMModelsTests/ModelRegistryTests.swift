@@ -1,0 +1,45 @@
+// The registry: every registered family builds from a small config, reaches every tensor it holds through the
+// parameter walk, round-trips its config with `model_type`, and reloads its own state dict; unknown families and
+// keys are errors naming them; JSON without model_type is GPT's (files written before the registry).
+import Foundation
+import LMNN
+import LMTensor
+import XCTest
+@testable import LMModels
+
+final class ModelRegistryTests: XCTestCase {
+    /// A small config for each family in the registry. A new family adds its line here (the test fails until it does).
+    let smallConfigs: [String: String] = [
+        "gpt": #"{"model_type": "gpt", "vocab_size": 11, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
+    ]
+
+    func testEveryFamilyBuildsWalksAndRoundTrips() throws {
+        for modelType in ModelRegistry.modelTypes where !modelType.hasPrefix("test-") {
+            let json = try XCTUnwrap(smallConfigs[modelType], "add a small config for '\(modelType)' to ModelRegistryTests")
+            let config = try ModelRegistry.decodeConfig(Data(json.utf8), source: "small \(modelType)")
+            XCTAssertEqual(type(of: config).modelType, modelType)
+            let model = try ModelRegistry.makeModel(config, generator: Generator(seed: 1))
+            XCTAssertEqual(model.unreachableTensors(), [], "\(modelType): tensors outside the parameter walk are neither trained nor saved")
+            let again = try ModelRegistry.decodeConfig(ModelRegistry.jsonData(config), source: "round trip")
+            XCTAssertTrue(ModelRegistry.same(config, again))
+            let copy = try ModelRegistry.loadModel(config, stateDict: model.stateDict(), source: "itself")
+            let tokens = [1, 2, 3, 4]
+            XCTAssertEqual(noGrad { copy.logits(tokens, batch: 1, length: 4) }.toArray(),
+                           noGrad { model.logits(tokens, batch: 1, length: 4) }.toArray())
+        }
+    }
+
+    func testLegacyJSONIsGPTAndErrorsNameTheProblem() throws {
+        let legacy = try ModelRegistry.decodeConfig(Data(#"{"n_layer": 1, "n_head": 1, "n_embd": 4}"#.utf8), source: "old.json")
+        XCTAssertTrue(legacy is GPTConfig)
+        XCTAssertThrowsError(try ModelRegistry.decodeConfig(Data(#"{"model_type": "bart"}"#.utf8), source: "c.json")) {
+            XCTAssertTrue("\($0)".contains("\"bart\"") && "\($0)".contains("gpt"), "\($0)")
+        }
+        XCTAssertThrowsError(try ModelRegistry.decodeConfig(Data(#"{"model_type": "gpt", "n_layers": 2}"#.utf8), source: "c.json")) {
+            XCTAssertTrue("\($0)".contains("c.json") && "\($0)".contains("'n_layers'"), "\($0)")
+        }
+        XCTAssertThrowsError(try ModelRegistry.decodeConfig(Data(#"{"model_type": 3}"#.utf8), source: "c.json")) {
+            XCTAssertTrue("\($0)".contains("model_type"), "\($0)")
+        }
+    }
+}
