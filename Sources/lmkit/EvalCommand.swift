@@ -18,7 +18,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
-        try runTrainingCommand {
+        try reportingErrors {
             let loaded = try LoadedModel.load(model)
             let window = blockSize ?? loaded.model.config.blockSize
             guard batchSize > 0 else { throw TrainError.invalidInput("--batch-size must be positive, got \(batchSize)") }

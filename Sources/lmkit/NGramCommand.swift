@@ -28,16 +28,6 @@ func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws
     return try NGramModel(tables: tables)
 }
 
-/// Runs `body`, turning NGramError into a clean exit with the message (no stack trace, no crash).
-func reportingNGramErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as NGramError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
-
 func stderrLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
 struct NGramBuildCommand: ParsableCommand {
@@ -80,7 +70,7 @@ struct NGramBuildCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let fallback: [Double]? = !discountFallback.isEmpty ? discountFallback
                 : (useDiscountFallback ? KneserNeyOptions.defaultFallbackDiscounts : nil)
             let limit = try limitVocabFile.map { try KneserNeyOptions.readVocabularyLimit(path: $0) }
@@ -161,7 +151,7 @@ struct NGramQueryCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let lm = try model.loadModel()
             let lines = try readSentenceLines(text)
             var corpus = NGramCorpusScore()
@@ -215,7 +205,7 @@ struct NGramPerplexityCommand: ParsableCommand {
     var text: String
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let lm = try model.loadModel()
             let bytes = try readFileBytes(text)
             let corpus = bytes.withUnsafeBytes { scoreCorpus(lm, $0) }
@@ -244,7 +234,7 @@ struct NGramConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let lm = try loadNGramModel(input)
             let target = to ?? (lm.source.isEmpty ? "binary" : "arpa")
             if target == "binary" {
@@ -286,7 +276,7 @@ struct BenchNGramCommand: ParsableCommand {
         options.order = order
         options.workDirectory = workDirectory
         options.python = python
-        try reportingNGramErrors { try NGramBenchmark.run(options) }
+        try reportingErrors { try NGramBenchmark.run(options) }
     }
 }
 
