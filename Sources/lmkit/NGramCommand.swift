@@ -18,8 +18,11 @@ func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw NGramError(file: path, "cannot open the model file (expected an ARPA file or an LMKit binary)")
     }
-    let head = handle.readData(ofLength: 8)
-    try? handle.close()
+    defer { try? handle.close() }
+    // `readData(ofLength:)` traps on a read error (a directory); `read(upToCount:)` throws.
+    guard let head = try? handle.read(upToCount: 8) ?? Data() else {
+        throw NGramError(file: path, "cannot read the model file (expected an ARPA file or an LMKit binary)")
+    }
     if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path, method: method) }
     let bar = ProgressBar("reading \(path)")
     let tables = try ARPAFormat.read(path: path) { bar.update($0, "n-grams") }
