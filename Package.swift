@@ -30,18 +30,21 @@ let package = Package(
         .target(name: "LMTensor", dependencies: ["LMKernels"], swiftSettings: numericFlags),
         .target(name: "LMNN", dependencies: ["LMTensor"], swiftSettings: numericFlags),
         .target(name: "LMOptim", dependencies: ["LMTensor"], swiftSettings: numericFlags),
-        .target(name: "LMCheckpoint", dependencies: ["LMTensor"], swiftSettings: numericFlags),
-        .target(name: "LMTokenizers", swiftSettings: numericFlags),
-        .target(name: "LMModels", dependencies: ["LMTensor", "LMNN", "LMCheckpoint", "LMTokenizers"], swiftSettings: numericFlags),
-        .target(name: "LMTrain", dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMModels"], swiftSettings: numericFlags),
-        .target(name: "LMNGram", swiftSettings: numericFlags),
-        .target(name: "LMWord2Vec", dependencies: ["LMKernels"], swiftSettings: numericFlags),
+        .target(name: "LMCheckpoint", dependencies: ["LMTensor", "_LMSupport"], swiftSettings: numericFlags),
+        .target(name: "LMTokenizers", dependencies: ["_LMSupport"], swiftSettings: numericFlags),
+        .target(name: "LMModels", dependencies: ["LMTensor", "LMNN", "LMCheckpoint", "LMTokenizers", "_LMSupport"], swiftSettings: numericFlags),
+        .target(name: "LMTrain", dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMModels", "_LMSupport"], swiftSettings: numericFlags),
+        .target(name: "LMNGram", dependencies: ["_LMSupport"], swiftSettings: numericFlags),
+        .target(name: "LMWord2Vec", dependencies: ["LMKernels", "_LMSupport"], swiftSettings: numericFlags),
         .target(name: "LMBenchmarks",
                 dependencies: ["_CBLAS", "LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain"],
                 path: "Benchmarks/LMBenchmarks", swiftSettings: numericFlags),
 
         // MARK: Implementation details (not API)
         .systemLibrary(name: "_CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Atomic writes, read-only mappings, strict JSON configs: Foundation only, `package` access (ConfigError and
+        // StrictJSON are public because LMModels re-exports them).
+        .target(name: "_LMSupport", swiftSettings: numericFlags),
         .target(name: "_TestSupport", dependencies: ["LMTensor"], swiftSettings: numericFlags),
 
         // MARK: Executables
@@ -61,5 +64,6 @@ let package = Package(
         .testTarget(name: "LMModelsTests", dependencies: ["LMModels", "LMOptim", "LMCheckpoint", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMTrainTests", dependencies: ["LMTrain", "LMModels", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMWord2VecTests", dependencies: ["LMWord2Vec", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "_LMSupportTests", dependencies: ["_LMSupport"], swiftSettings: numericFlags),
     ]
 )

@@ -2,6 +2,9 @@
 // up front like the Rust reader (safetensors/src/tensor.rs `validate`), the file is memory-mapped, and aligned F32
 // tensors point straight into the mapping; other dtypes are decoded into new float32 (or float64) tensors.
 // It never traps on a bad file: every problem is a SafetensorsError naming the file and the tensor.
+// The mapping is copy-on-write (`MappedFile.Access.copyOnWrite`): writing through a borrowed tensor (an optimizer step,
+// an in-place op) changes only this process's copy, never the file, and cannot fault as a read-only mapping would.
+import _LMSupport
 import LMTensor
 
 /// One tensor's description from the header.
@@ -42,7 +45,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Length of the JSON header in bytes (the 8-byte little-endian prefix).
     public let headerByteCount: Int
 
-    let mapping: MemoryMappedFile
+    let mapping: MappedFile
     private let entryIndex: [String: Int]
 
     /// Start of the data section (8 + header length) inside the file.
@@ -51,7 +54,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Opens, maps and validates `path`. Throws `SafetensorsError` for an unreadable or malformed file.
     public init(path: String) throws {
         self.path = path
-        mapping = try MemoryMappedFile(path: path)
+        mapping = try rethrowingFileErrors(as: { SafetensorsError(.io, file: path, $0.message) }) {
+            try MappedFile(path: path, access: .copyOnWrite)
+        }
         let fileSize = mapping.byteCount
         guard fileSize >= 8, let base = mapping.base else {
             throw SafetensorsError(.truncated, file: path, "file is \(fileSize) bytes, shorter than the 8-byte header length")

@@ -1,12 +1,9 @@
 // Writing safetensors files byte-for-byte like the Rust writer (huggingface/safetensors: safetensors/src/tensor.rs
 // `prepare`/`serialize`): tensors ordered by descending dtype then name, compact JSON header padded with spaces to a
 // multiple of 8 so every tensor stays aligned, `__metadata__` first (its keys sorted; Rust's order is a hash order).
-// Writes are atomic: a temporary file in the destination directory, fsync, rename, fsync of the directory.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+// Writes are atomic (_LMSupport's AtomicFileWriter: temporary file in the destination directory, fsync, rename, fsync
+// of the directory).
+import _LMSupport
 import LMTensor
 
 /// Builds a safetensors file from float tensors (encoded as F32, F16, BF16 or F64) and stored entries copied
@@ -102,79 +99,43 @@ public struct SafetensorsWriter {
 
     /// `failAfterBytes` simulates a write that dies part-way (disk full, killed process) for the tests.
     func write(to path: String, failAfterBytes: Int?) throws {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let baseName = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        guard !baseName.isEmpty else { throw SafetensorsError(.invalidArgument, file: path, "the output path names a directory, not a file") }
-        let temporaryPath = "\(directory)/.\(baseName).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw SafetensorsError(.io, file: path, "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))")
-        }
-        var fdOpen = true
-        var renamed = false
-        defer {
-            if fdOpen { close(fd) }
-            if !renamed { unlink(temporaryPath) }
-        }
-        var budget = failAfterBytes ?? Int.max
-        func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < bytes.count {
-                let chunk = Swift.min(bytes.count - done, 1 << 24, budget)
-                if chunk == 0 { throw SafetensorsError(.io, file: path, "write interrupted (simulated failure)") }
-                let n = posixWrite(fd, bytes.baseAddress! + done, chunk)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SafetensorsError(.io, file: path, "write failed: \(String(cString: strerror(errno)))")
+        try rethrowingFileErrors(as: { SafetensorsError(.io, file: path, $0.message) }) {
+            let output = try AtomicFileWriter(path: path)
+            var budget = failAfterBytes ?? Int.max
+            func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+                if bytes.count > budget {
+                    try output.write(UnsafeRawBufferPointer(rebasing: bytes[..<budget]))
+                    throw SafetensorsError(.io, file: path, "write interrupted (simulated failure)")
                 }
-                done += n
-                budget -= n
+                budget -= bytes.count
+                try output.write(bytes)
             }
-        }
 
-        try headerBytes().withUnsafeBytes { try writeAll($0) }
-        for item in orderedItems {
-            let byteCount = item.byteCount
-            switch item.payload {
-            case .stored(let file, let entry):
-                try file.withRawBytes(of: entry) { try writeAll($0) }
-            case .tensor(let tensor):
-                let source = tensor.contiguous()
-                // Same element type: write straight from the tensor's memory (a borrowed mapping included), no copy.
-                if (source.dtype == .float32 && item.dtype == .float32) || (source.dtype == .float64 && item.dtype == .float64) {
-                    try writeAll(UnsafeRawBufferPointer(start: source.storage.base + source.offset * source.dtype.byteSize, count: byteCount))
-                    continue
+            try headerBytes().withUnsafeBytes { try writeAll($0) }
+            for item in orderedItems {
+                let byteCount = item.byteCount
+                switch item.payload {
+                case .stored(let file, let entry):
+                    try file.withRawBytes(of: entry) { try writeAll($0) }
+                case .tensor(let tensor):
+                    let source = tensor.contiguous()
+                    // Same element type: write straight from the tensor's memory (a borrowed mapping included), no copy.
+                    if (source.dtype == .float32 && item.dtype == .float32) || (source.dtype == .float64 && item.dtype == .float64) {
+                        try writeAll(UnsafeRawBufferPointer(start: source.storage.base + source.offset * source.dtype.byteSize, count: byteCount))
+                        continue
+                    }
+                    let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
+                    defer { buffer.deallocate() }
+                    switch source.dtype {
+                    case .float32: encodeElements(UnsafePointer(source.pointer(Float.self)), count: source.count, as: item.dtype, into: buffer)
+                    case .float64: encodeElements(UnsafePointer(source.pointer(Double.self)), count: source.count, as: item.dtype, into: buffer)
+                    }
+                    try writeAll(UnsafeRawBufferPointer(start: buffer, count: byteCount))
                 }
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
-                defer { buffer.deallocate() }
-                switch source.dtype {
-                case .float32: encodeElements(UnsafePointer(source.pointer(Float.self)), count: source.count, as: item.dtype, into: buffer)
-                case .float64: encodeElements(UnsafePointer(source.pointer(Double.self)), count: source.count, as: item.dtype, into: buffer)
-                }
-                try writeAll(UnsafeRawBufferPointer(start: buffer, count: byteCount))
             }
+            try output.commit()
         }
-        guard fsync(fd) == 0 else { throw SafetensorsError(.io, file: path, "fsync failed: \(String(cString: strerror(errno)))") }
-        fdOpen = false
-        guard close(fd) == 0 else { throw SafetensorsError(.io, file: path, "close failed: \(String(cString: strerror(errno)))") }
-        guard rename(temporaryPath, path) == 0 else {
-            throw SafetensorsError(.io, file: path, "cannot move the finished file into place: \(String(cString: strerror(errno)))")
-        }
-        renamed = true
-        // Persist the rename itself; a failure here leaves a complete file, so it is not an error.
-        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryFD >= 0 { fsync(directoryFD); close(directoryFD) }
     }
-}
-
-/// `write(2)`, named apart from `SafetensorsWriter.write(to:)`.
-private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, bytes, count)
-    #else
-    return Darwin.write(fd, bytes, count)
-    #endif
 }
 
 /// Writes `tensors` to `path` as safetensors (all stored as `dtype`: F32 by default, or F16/BF16/F64), atomically.

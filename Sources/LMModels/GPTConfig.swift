@@ -90,47 +90,6 @@ public struct GPTConfig: ModelConfiguration {
     }
 }
 
-/// A configuration that cannot be used; the message names the field (or file) and what was expected.
-public enum ConfigError: Error, CustomStringConvertible, Equatable {
-    case invalidValue(field: String, String)
-    case unknownKeys(file: String, [String], allowed: [String])
-    case malformed(file: String, String)
-
-    public var description: String {
-        switch self {
-        case let .invalidValue(field, message): return "config field '\(field)' \(message)"
-        case let .unknownKeys(file, keys, allowed):
-            return "\(file): unknown key\(keys.count == 1 ? "" : "s") \(keys.map { "'\($0)'" }.joined(separator: ", ")); allowed: \(allowed.joined(separator: ", "))"
-        case let .malformed(file, message): return "\(file): \(message)"
-        }
-    }
-}
-
-/// JSON decoding that rejects keys the type does not know (Codable ignores them, which turns a typo such as
-/// `learning_rat` into a silent default). Used for every configuration file LMKit reads.
-public enum StrictJSON {
-    /// Decodes `T` from `data`, first checking that the top-level object's keys are all in `allowedKeys`.
-    /// `source` (a file path) prefixes every error.
-    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, allowedKeys: [String], source: String) throws -> T {
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ConfigError.malformed(file: source, "not valid JSON (\(error.localizedDescription))")
-        }
-        guard let dict = object as? [String: Any] else { throw ConfigError.malformed(file: source, "expected a JSON object at the top level") }
-        let unknown = dict.keys.filter { !allowedKeys.contains($0) }.sorted()
-        if !unknown.isEmpty { throw ConfigError.unknownKeys(file: source, unknown, allowed: allowedKeys) }
-        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as ConfigError {
-            throw ConfigError.malformed(file: source, error.description)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
-        } catch let DecodingError.dataCorrupted(context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
-        }
-    }
-}
-
 extension GPTConfig {
     /// All JSON keys a GPT config may contain.
     public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }

@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import _LMSupport
 
 /// Reads and writes ARPA files.
 public enum ARPAFormat {
@@ -201,19 +202,25 @@ public final class ARPAStreamWriter {
 
     /// Creates the temporary file and writes the `\data\` section.
     public init(path: String, vocabulary: [String], counts: [Int]) throws {
-        writer = try AtomicFileWriter(path: path)
+        writer = try rethrowingFileErrors(as: { NGramError($0) }) { try AtomicFileWriter(path: path) }
         self.counts = counts
         offsets.reserveCapacity(vocabulary.count + 1)
         for word in vocabulary {
             blob.append(contentsOf: word.utf8)
             offsets.append(blob.count)
         }
-        try writer.write("\n\\data\\\n")
-        for (n, count) in counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
+        try rethrowingFileErrors(as: { NGramError($0) }) {
+            try writer.write("\n\\data\\\n")
+            for (n, count) in counts.enumerated() { try writer.write("ngram \(n + 1)=\(count)\n") }
+        }
     }
 
     /// Writes the next order's section; orders must come 1, 2, … with the counts given at creation.
     public func write(_ table: NGramOrderTable) throws {
+        try rethrowingFileErrors(as: { NGramError($0) }) { try writeSection(table) }
+    }
+
+    private func writeSection(_ table: NGramOrderTable) throws {
         let n = table.order
         precondition(n == nextOrder && table.count == counts[n - 1], "ARPA sections must come in order with the announced counts")
         nextOrder += 1
@@ -249,8 +256,10 @@ public final class ARPAStreamWriter {
     /// Writes `\end\`, fsyncs and renames the file into place.
     public func finish() throws {
         precondition(nextOrder == counts.count + 1, "ARPA file finished after \(nextOrder - 1) of \(counts.count) orders")
-        try writer.write("\n\\end\\\n")
-        try writer.commit()
+        try rethrowingFileErrors(as: { NGramError($0) }) {
+            try writer.write("\n\\end\\\n")
+            try writer.commit()
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 // Errors of the n-gram target: every one names the file (and line or field where there is one) and what was expected.
 // Thrown by the ARPA reader, the binary loader, the corpus reader and the estimator; never a crash on user input.
+import _LMSupport
 
 /// An error from reading, estimating or querying an n-gram model, with the place it happened.
 public struct NGramError: Error, CustomStringConvertible, Equatable {
@@ -21,4 +22,9 @@ public struct NGramError: Error, CustomStringConvertible, Equatable {
         if let line { return "\(place):\(line): \(message)" }
         return "\(place): \(message)"
     }
+}
+
+extension NGramError {
+    /// The support layer's file error (mapping, atomic writing) with the same text.
+    init(_ error: FileError) { self.init(file: error.path, error.message) }
 }

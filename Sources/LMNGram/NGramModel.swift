@@ -7,6 +7,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import _LMSupport
 
 /// A decoder's context: up to N-1 most recent words (newest first) and the log10 back-offs of those contexts.
 public struct NGramState: Equatable, Sendable {
@@ -192,56 +193,32 @@ public final class NGramModel: @unchecked Sendable {
             try self.init(binaryFile: path)
             return
         }
-        let (descriptor, size) = try NGramModel.openBinary(path)
-        defer { close(descriptor) }
-        let (buffer, release) = try allocateHugePageMemory(size, file: path)
-        var offset = 0
-        while offset < size {
-            let got = read(descriptor, buffer.baseAddress! + offset, size - offset)
-            if got < 0 && errno == EINTR { continue }
-            if got <= 0 {
-                release()
-                throw NGramError(file: path, "read failed after \(offset) of \(size) bytes: \(got < 0 ? String(cString: strerror(errno)) : "unexpected end of file")")
-            }
-            offset += got
-        }
+        let file = try NGramModel.mapBinary(path)
+        file.adviseSequential()
+        let (buffer, release) = try allocateHugePageMemory(file.byteCount, file: path)
+        buffer.copyMemory(from: file.bytes)
         try self.init(image: UnsafeRawBufferPointer(buffer), source: path, release: release)
     }
 
     /// Memory-maps a file written by `write(binaryTo:)`; the pages are read lazily by the kernel.
     public convenience init(binaryFile path: String) throws {
-        let (descriptor, size) = try NGramModel.openBinary(path)
-        defer { close(descriptor) }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
-            throw NGramError(file: path, "mmap failed: \(String(cString: strerror(errno)))")
-        }
-        try self.init(image: UnsafeRawBufferPointer(start: mapped, count: size), source: path,
-                      release: { munmap(mapped, size) })
+        let file = try NGramModel.mapBinary(path)
+        // The closure owns the mapping: it is unmapped when the model (or a failed init) drops the closure.
+        try self.init(image: file.bytes, source: path, release: { withExtendedLifetime(file) {} })
     }
 
-    /// Opens an LMKit binary for reading and returns its descriptor and size, checking it can hold the header.
-    private static func openBinary(_ path: String) throws -> (descriptor: Int32, size: Int) {
-        let descriptor = open(path, O_RDONLY)
-        if descriptor < 0 { throw NGramError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            let message = String(cString: strerror(errno))
-            close(descriptor)
-            throw NGramError(file: path, "cannot stat: \(message)")
+    /// Maps an LMKit binary read-only, checking it can hold the header.
+    private static func mapBinary(_ path: String) throws -> MappedFile {
+        let file = try rethrowingFileErrors(as: { NGramError($0) }) { try MappedFile(path: path) }
+        guard file.byteCount >= NGramBinaryLayout.headerBytes else {
+            throw NGramError(file: path, "file is \(file.byteCount) bytes, shorter than the \(NGramBinaryLayout.headerBytes)-byte header of an LMKit n-gram binary")
         }
-        let size = Int(info.st_size)
-        guard size >= NGramBinaryLayout.headerBytes else {
-            close(descriptor)
-            throw NGramError(file: path, "file is \(size) bytes, shorter than the \(NGramBinaryLayout.headerBytes)-byte header of an LMKit n-gram binary")
-        }
-        return (descriptor, size)
+        return file
     }
 
     /// Writes the image (the LMKit binary format) atomically to `path`.
     public func write(binaryTo path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        try writer.write(image)
-        try writer.commit()
+        try rethrowingFileErrors(as: { NGramError($0) }) { try AtomicFile.write(image, to: path) }
     }
 
     // MARK: Vocabulary

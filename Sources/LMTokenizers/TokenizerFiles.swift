@@ -1,7 +1,8 @@
 // Reading and writing byte-level BPE files: tiktoken rank files, GPT-2 vocab.json + merges.txt, and HF
 // tokenizer.json (BPE model, ByteLevel pre-tokenizer/decoder, optional Split regex, added_tokens). Errors name the
-// file and line or JSON field. Writes are atomic (temp file in the same directory, fsync, rename).
+// file and line or JSON field. Writes are atomic (temp file in the same directory, fsync, rename: _LMSupport).
 // Formats: Docs/Formats.md; tiktoken/load.py, huggingface/tokenizers: tokenizers/src/tokenizer/serialization.rs.
+import _LMSupport
 import Foundation
 
 // MARK: - Atomic file helpers
@@ -18,29 +19,10 @@ func readFile(_ path: String) throws -> Data {
     }
 }
 
-/// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, then rename over the target.
+/// Writes `data` to `path` atomically (_LMSupport's `AtomicFile`: temporary file in the same directory, fsync,
+/// rename, fsync of the directory); a failure is `TokenizerError.io` naming the file and the failed system call.
 public func writeFileAtomically(_ data: Data, to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let directory = url.deletingLastPathComponent().path
-    let temp = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard fd >= 0 else { throw TokenizerError.io(path: path, reason: "cannot create \(temp): \(String(cString: strerror(errno)))") }
-    var ok = true
-    data.withUnsafeBytes { raw in
-        var offset = 0
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n <= 0 { ok = false; break }
-            offset += n
-        }
-    }
-    if ok { ok = fsync(fd) == 0 }
-    let reason = String(cString: strerror(errno))
-    close(fd)
-    guard ok, rename(temp, path) == 0 else {
-        unlink(temp)
-        throw TokenizerError.io(path: path, reason: "cannot write: \(reason)")
-    }
+    try rethrowingFileErrors(as: { TokenizerError.io(path: path, reason: $0.message) }) { try AtomicFile.write(data, to: path) }
 }
 
 /// JSON string literal with the escapes JSON requires.

@@ -55,7 +55,7 @@ public struct TrainingCheckpoint {
         try writer.write(to: (directory as NSString).appendingPathComponent(Self.fileName))
         try saveSafetensors(weights, to: (directory as NSString).appendingPathComponent(Self.modelFileName), metadata: modelMetadata())
         // config.json + model.safetensors is also the nanoGPT layout LMModels reads (`lmkit convert`, samplers).
-        try AtomicFile.write(Array(ModelRegistry.jsonData(modelConfig)) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
+        try writeAtomically(Array(ModelRegistry.jsonData(modelConfig)) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
     }
 
     /// The metadata of model.safetensors: `format` "pt" (as torch-written files), `config` (the model config JSON),

@@ -60,7 +60,7 @@ public enum DataPreparation {
         let meta = DataMeta(tokenizer: tokenizer.kindName, tokenizerFile: (tokenizerPath as NSString).lastPathComponent,
                             vocabSize: tokenizer.vocabularySize, trainTokens: trainIDs.count, valTokens: valIDs.count,
                             source: inputPath, trainCharacters: split, valCharacters: scalarCount - split)
-        try AtomicFile.write(Array(meta.jsonData()) + [0x0A], to: DataMeta.path(directory: outputDirectory))
+        try writeAtomically(Array(meta.jsonData()) + [0x0A], to: DataMeta.path(directory: outputDirectory))
         return Summary(meta: meta, trainPath: trainPath, valPath: valPath, tokenizerPath: tokenizerPath)
     }
 }

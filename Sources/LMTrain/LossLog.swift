@@ -48,7 +48,7 @@ public final class LossLog {
         if let resumeStep, let text = try? String(contentsOfFile: csvPath, encoding: .utf8) {
             rows = text.split(separator: "\n").dropFirst().compactMap { LossRow(csvLine: String($0)) }.filter { $0.step < resumeStep }
         }
-        try AtomicFile.write(([LossRow.header] + rows.map(\.csvLine)).joined(separator: "\n") + "\n", to: csvPath)
+        try writeAtomically(Array((([LossRow.header] + rows.map(\.csvLine)).joined(separator: "\n") + "\n").utf8), to: csvPath)
         handle = FileHandle(forWritingAtPath: csvPath)
         handle?.seekToEndOfFile()
     }
@@ -62,7 +62,7 @@ public final class LossLog {
     }
 
     /// Rewrites loss.svg from the rows so far.
-    public func writeChart(title: String) throws { try AtomicFile.write(LossChart.svg(rows: rows, title: title), to: svgPath) }
+    public func writeChart(title: String) throws { try writeAtomically(Array(LossChart.svg(rows: rows, title: title).utf8), to: svgPath) }
 }
 
 /// A minimal SVG line chart of train and val loss against step.

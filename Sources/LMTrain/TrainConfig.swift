@@ -303,17 +303,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     /// The closest key to a mistyped one (edit distance ≤ 2), for "did you mean".
     static func suggestion(for key: String) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var previous = Array(0...b.count)
-            for (i, ca) in a.enumerated() {
-                var current = [i + 1]
-                for (j, cb) in b.enumerated() { current.append(Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))) }
-                previous = current
-            }
-            return previous[b.count]
-        }
-        let scored = allowedKeys.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
-        return scored.min { $0.1 < $1.1 }?.0
+        StrictJSON.suggestion(for: key, among: allowedKeys)
     }
 
     /// The resolved config as pretty JSON with sorted keys (printed at start, stored in checkpoints).

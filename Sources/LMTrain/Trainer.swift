@@ -175,7 +175,7 @@ public final class Trainer {
             lossLog = try LossLog(directory: config.outDir, resumeStep: resumedEval == nil ? nil : iteration)
             // out_dir carries its tokenizer, so eval and sampling work wherever the data directory is (or is not).
             if let meta = dataMeta, let bytes = FileManager.default.contents(atPath: (config.dataDir as NSString).appendingPathComponent(meta.tokenizerFile)) {
-                try AtomicFile.write([UInt8](bytes), to: (config.outDir as NSString).appendingPathComponent(meta.tokenizerFile))
+                try writeAtomically([UInt8](bytes), to: (config.outDir as NSString).appendingPathComponent(meta.tokenizerFile))
             }
         }
         for message in pendingMessages { onEvent(.message(message)) }

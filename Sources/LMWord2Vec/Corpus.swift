@@ -2,6 +2,7 @@
 // copied into memory and pages are reclaimable. Follows gensim's `LineSentence`/`Text8Corpus`: one sentence per line,
 // tokens separated by ASCII whitespace, sentences longer than 10 000 tokens cut into 10 000-token pieces.
 // Does not lower-case, strip punctuation or decode text: tokens are the raw bytes between whitespace.
+import _LMSupport
 import Foundation
 
 /// Errors from reading corpora, vector files and evaluation files; each names the file and, where known, the line.
@@ -18,7 +19,7 @@ public final class CorpusFile: @unchecked Sendable {
     /// File size in bytes.
     public let byteCount: Int
     let bytes: UnsafePointer<UInt8>
-    private let mapping: UnsafeMutableRawPointer?
+    private let mapping: MappedFile
 
     /// gensim's `MAX_WORDS_IN_BATCH`: longer lines are split into sentences of at most this many tokens.
     public static let maxSentenceLength = 10_000
@@ -26,24 +27,12 @@ public final class CorpusFile: @unchecked Sendable {
     /// Opens and maps `path`; throws a `Word2VecError` naming the file if it cannot be read or is empty.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw Word2VecError("\(path): cannot open corpus (\(String(cString: strerror(errno))))") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw Word2VecError("\(path): not a regular file")
-        }
-        byteCount = Int(info.st_size)
-        guard byteCount > 0 else { throw Word2VecError("\(path): corpus is empty") }
-        guard let p = mmap(nil, byteCount, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw Word2VecError("\(path): cannot map corpus (\(String(cString: strerror(errno))))")
-        }
-        madvise(p, byteCount, MADV_SEQUENTIAL)
-        mapping = p
-        bytes = UnsafePointer(p.assumingMemoryBound(to: UInt8.self))
+        mapping = try rethrowingFileErrors(as: { Word2VecError($0.description) }) { try MappedFile(path: path) }
+        byteCount = mapping.byteCount
+        guard let base = mapping.base else { throw Word2VecError("\(path): corpus is empty") }
+        mapping.adviseSequential()
+        bytes = UnsafePointer(base.assumingMemoryBound(to: UInt8.self))
     }
-
-    deinit { if let mapping { munmap(mapping, byteCount) } }
 
     @inline(__always) static func isSpace(_ b: UInt8) -> Bool {
         b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D || b == 0x0B || b == 0x0C

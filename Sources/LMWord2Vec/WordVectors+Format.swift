@@ -1,7 +1,8 @@
 // Reading and writing the word2vec vector formats (Docs/Formats.md "word2vec vectors"): text ("N D" header, then
 // "word v1 … vD" per line) and binary ("N D\n", then "word " + D little-endian float32 per entry, word2vec.c adds "\n").
 // Compatible with word2vec.c and gensim `KeyedVectors.load_word2vec_format`/`save_word2vec_format`. Errors name the
-// file and line (text) or entry and byte offset (binary). Writes are atomic (temp file, fsync, rename).
+// file and line (text) or entry and byte offset (binary). Writes are atomic (_LMSupport's AtomicFile).
+import _LMSupport
 import Foundation
 
 /// On-disk encoding of a word2vec vector file.
@@ -162,30 +163,6 @@ extension WordVectors {
                 out.append(0x0A)
             }
         }
-        try writeAtomically(out, to: path)
-    }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path`.
-func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-    let url = URL(fileURLWithPath: path)
-    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw Word2VecError("\(path): cannot create temporary file \(temp) (\(String(cString: strerror(errno))))") }
-    var written = 0
-    let ok = bytes.withUnsafeBytes { raw -> Bool in
-        while written < raw.count {
-            let n = write(fd, raw.baseAddress! + written, raw.count - written)
-            if n <= 0 { return false }
-            written += n
-        }
-        return fsync(fd) == 0
-    }
-    let message = String(cString: strerror(errno))
-    close(fd)
-    guard ok else { unlink(temp); throw Word2VecError("\(path): write failed (\(message))") }
-    guard rename(temp, path) == 0 else {
-        let m = String(cString: strerror(errno)); unlink(temp)
-        throw Word2VecError("\(path): cannot rename temporary file into place (\(m))")
+        try rethrowingFileErrors(as: { Word2VecError($0.description) }) { try AtomicFile.write(out, to: path) }
     }
 }

@@ -18,7 +18,7 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
-        try runTrainingCommand {
+        try reportingErrors {
             let loaded = try LoadedModel.load(model)
             guard let window = blockSize ?? loaded.model.config.contextLength else {
                 throw TrainError.invalidInput("--block-size: the model has no context length; give the window length")

@@ -1,6 +1,7 @@
 // lmkit: the command-line tool. Each subcommand is wiring onto a library entry point; anything worth testing
 // lives in a library target (Docs/Architecture.md).
 import ArgumentParser
+import Foundation
 
 @main
 struct LMKitCommand: ParsableCommand {
@@ -34,4 +35,17 @@ struct BenchCommand: ParsableCommand {
             BenchAttentionCommand.self,
             BenchGPTCommand.self,
         ])
+}
+
+/// Runs a subcommand's work: any error it throws is printed as `lmkit: <description>` on stderr and ends the process
+/// with exit status 1, without a stack trace. ArgumentParser's own errors (a usage error, `--help`, an explicit exit
+/// code such as 130 after Ctrl-C) pass through unchanged. Every subcommand that reports errors goes through here.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        if error is ExitCode || error is ValidationError || error is CleanExit { throw error }
+        FileHandle.standardError.write(Data("lmkit: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
 }

@@ -18,24 +18,17 @@ func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw NGramError(file: path, "cannot open the model file (expected an ARPA file or an LMKit binary)")
     }
-    let head = handle.readData(ofLength: 8)
-    try? handle.close()
+    defer { try? handle.close() }
+    // `readData(ofLength:)` traps on a read error (a directory); `read(upToCount:)` throws.
+    guard let head = try? handle.read(upToCount: 8) ?? Data() else {
+        throw NGramError(file: path, "cannot read the model file (expected an ARPA file or an LMKit binary)")
+    }
     if head == Data("LMKNGRAM".utf8) { return try NGramModel(binaryFile: path, method: method) }
     let bar = ProgressBar("reading \(path)")
     let tables = try ARPAFormat.read(path: path) { bar.update($0, "n-grams") }
     bar.update(1, "building lookup tables")
     bar.finish()
     return try NGramModel(tables: tables)
-}
-
-/// Runs `body`, turning NGramError into a clean exit with the message (no stack trace, no crash).
-func reportingNGramErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as NGramError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
 }
 
 func stderrLine(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
@@ -80,7 +73,7 @@ struct NGramBuildCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let fallback: [Double]? = !discountFallback.isEmpty ? discountFallback
                 : (useDiscountFallback ? KneserNeyOptions.defaultFallbackDiscounts : nil)
             let limit = try limitVocabFile.map { try KneserNeyOptions.readVocabularyLimit(path: $0) }
@@ -161,7 +154,7 @@ struct NGramQueryCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let lm = try model.loadModel()
             let lines = try readSentenceLines(text)
             var corpus = NGramCorpusScore()
@@ -215,7 +208,7 @@ struct NGramPerplexityCommand: ParsableCommand {
     var text: String
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let lm = try model.loadModel()
             let bytes = try readFileBytes(text)
             let corpus = bytes.withUnsafeBytes { scoreCorpus(lm, $0) }
@@ -244,7 +237,7 @@ struct NGramConvertCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingNGramErrors {
+        try reportingErrors {
             let lm = try loadNGramModel(input)
             let target = to ?? (lm.source.isEmpty ? "binary" : "arpa")
             if target == "binary" {
@@ -286,7 +279,7 @@ struct BenchNGramCommand: ParsableCommand {
         options.order = order
         options.workDirectory = workDirectory
         options.python = python
-        try reportingNGramErrors { try NGramBenchmark.run(options) }
+        try reportingErrors { try NGramBenchmark.run(options) }
     }
 }
 

@@ -1,16 +1,8 @@
 // `lmkit prepare`: text → token files for training (LMTrain.DataPreparation), as nanoGPT's data/*/prepare.py.
-// Wiring and printing only; also holds the error printer shared by prepare, train and eval.
+// Wiring and printing only.
 import ArgumentParser
 import Foundation
 import LMTrain
-
-/// Runs `body`; a user-facing error is printed as `error: …` and ends the command with exit code 1 (no stack trace).
-func runTrainingCommand<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as ExitCode { throw error } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +20,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(name: .customLong("val-fraction"), help: "Fraction of the text (from the end) held out for validation.") var valFraction = 0.1
 
     func run() throws {
-        try runTrainingCommand {
+        try reportingErrors {
             let summary = try DataPreparation.prepare(tokenizer: tokenizer, inputPath: input, outputDirectory: out, valFraction: valFraction)
             let m = summary.meta
             print("length of dataset in characters: \(m.trainCharacters + m.valCharacters)")

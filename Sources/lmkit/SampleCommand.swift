@@ -60,7 +60,7 @@ struct SampleCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runTrainingCommand {
+        try reportingErrors {
             let loaded = try LoadedModel.load(model)
             let textTokenizer = try loaded.textTokenizer(override: tokenizer)
             var promptText = prompt

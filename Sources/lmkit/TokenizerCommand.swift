@@ -63,14 +63,6 @@ func readInputs(_ files: [String]) throws -> [(name: String, text: String)] {
     }
 }
 
-/// Runs a body, turning library errors into clean exits with the message.
-func reportingErrors<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as TokenizerError {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-    }
-}
-
 struct TokenizerTrain: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train", abstract: "Train a tokenizer on text files and write tokenizer.json.")
     @Option(name: .long, parsing: .upToNextOption, help: "Training text files (UTF-8).") var input: [String]

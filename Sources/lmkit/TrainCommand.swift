@@ -33,7 +33,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Eval and checkpoint lines appear at once in a log file or `| tee`, not when a 4 KB buffer fills.
         setvbuf(stdout, nil, _IOLBF, 0)
-        try runTrainingCommand {
+        try reportingErrors {
             var resolved = try TrainConfig.load(path: config, overrides: overrides)
             if resume { resolved.initFrom = "resume" }
             print("config:\n\(resolved.jsonString())")

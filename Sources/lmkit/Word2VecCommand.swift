@@ -13,13 +13,6 @@ struct Word2VecCommand: ParsableCommand {
         subcommands: [Word2VecTrain.self, Word2VecSimilar.self, Word2VecAnalogy.self, Word2VecEvaluate.self])
 }
 
-func runOrExit<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as Word2VecError {
-        FileHandle.standardError.write("error: \(error.description)\n".data(using: .utf8)!)
-        throw ExitCode(1)
-    }
-}
-
 extension WordVectorFormat: ExpressibleByArgument {}
 extension Word2VecConfiguration.Architecture: ExpressibleByArgument {}
 
@@ -48,7 +41,7 @@ struct Word2VecTrain: ParsableCommand {
     @Flag(help: "No progress output.") var quiet = false
 
     func run() throws {
-        try runOrExit {
+        try reportingErrors {
             var c = Word2VecConfiguration()
             c.architecture = architecture; c.vectorSize = size; c.window = window; c.negative = negative
             c.hierarchicalSoftmax = hs != 0; c.sample = sample; c.minCount = minCount; c.maxFinalVocab = maxVocab
@@ -90,7 +83,7 @@ struct Word2VecSimilar: ParsableCommand {
     @Option(name: .customLong("restrict-vocab"), help: "Search only the N most frequent words.") var restrictVocab: Int?
 
     func run() throws {
-        try runOrExit {
+        try reportingErrors {
             let wv = try WordVectors.load(path: vectors)
             for (word, sim) in try wv.mostSimilar(positive: positive, negative: negative, topn: topn, restrictVocab: restrictVocab) {
                 print(String(format: "%@\t%.6f", word, sim))
@@ -107,7 +100,7 @@ struct Word2VecAnalogy: ParsableCommand {
     @Option(help: "Threads for evaluation.") var threads = 2
 
     func run() throws {
-        try runOrExit {
+        try reportingErrors {
             let wv = try WordVectors.load(path: vectors)
             let r = try wv.evaluateAnalogies(path: questions, restrictVocab: restrictVocab, threads: threads)
             for s in r.sections + [r.total] {
@@ -126,7 +119,7 @@ struct Word2VecEvaluate: ParsableCommand {
     @Option(name: .customLong("restrict-vocab"), help: "Only the N most frequent words count (gensim default 300000).") var restrictVocab = 300_000
 
     func run() throws {
-        try runOrExit {
+        try reportingErrors {
             let wv = try WordVectors.load(path: vectors)
             let r = try wv.evaluateWordPairs(path: pairs, restrictVocab: restrictVocab)
             print(String(format: "spearman %.4f\npearson %.4f\npairs %d, out of vocabulary %.1f%%", r.spearman, r.pearson, r.pairsUsed, r.outOfVocabularyPercent))
@@ -147,7 +140,7 @@ struct BenchWord2VecCommand: ParsableCommand {
 
     func run() throws {
         if kernels { runVectorKernelBenchmark(); return }
-        try runOrExit {
+        try reportingErrors {
             var options = Word2VecBenchmarkOptions()
             options.corpus = corpus; options.words = words; options.architecture = architecture; options.epochs = epochs
             options.threadCounts = try parsePositiveIntegers(threads)

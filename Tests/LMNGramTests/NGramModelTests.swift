@@ -85,6 +85,15 @@ final class NGramModelTests: XCTestCase {
         }
         // Binary → list form → ARPA keeps every value exactly.
         assertSameModel(loaded.tables(), tables, tolerance: 0)
+        // Reading into huge-page memory gives the same model as mapping.
+        let read = try NGramModel(binaryFile: path, method: .read)
+        for sentence in fixture.sentences {
+            XCTAssertEqual(read.scoreSentence(sentence), built.scoreSentence(sentence))
+        }
+        XCTAssertThrowsError(try NGramModel(binaryFile: NSTemporaryDirectory(), method: .read)) {
+            XCTAssertTrue("\($0)".contains("is a directory"), "\($0)")
+            XCTAssertTrue($0 is NGramError)
+        }
     }
 
     func testDamagedBinaryGivesClearErrors() throws {

@@ -1,0 +1,65 @@
+// Strict configuration decoding shared by every JSON config LMKit reads (GPT and training configs, meta.json):
+// Codable silently ignores unknown keys, which turns a typo such as `learning_rat` into a silent default, so the
+// top-level keys are checked first and an unknown one is an error naming it, the file, the closest allowed key
+// (edit distance ≤ 2) and the full list. `ConfigError` is public because LMModels and LMTrain re-export it.
+import Foundation
+
+/// A configuration that cannot be used; the message names the field (or file) and what was expected.
+public enum ConfigError: Error, CustomStringConvertible, Equatable {
+    case invalidValue(field: String, String)
+    case unknownKeys(file: String, [String], allowed: [String])
+    case malformed(file: String, String)
+
+    /// E.g. `train.json: unknown key 'learning_rat' (did you mean 'learning_rate'?); allowed: out_dir, …`.
+    public var description: String {
+        switch self {
+        case let .invalidValue(field, message): return "config field '\(field)' \(message)"
+        case let .unknownKeys(file, keys, allowed):
+            let named = keys.map { key in
+                "'\(key)'" + (StrictJSON.suggestion(for: key, among: allowed).map { " (did you mean '\($0)'?)" } ?? "")
+            }
+            return "\(file): unknown key\(keys.count == 1 ? "" : "s") \(named.joined(separator: ", ")); allowed: \(allowed.joined(separator: ", "))"
+        case let .malformed(file, message): return "\(file): \(message)"
+        }
+    }
+}
+
+/// JSON decoding that rejects keys the type does not know. Used for every configuration file LMKit reads.
+public enum StrictJSON {
+    /// Decodes `T` from `data`, first checking that the top-level object's keys are all in `allowedKeys`.
+    /// `source` (a file path) prefixes every error.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, allowedKeys: [String], source: String) throws -> T {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ConfigError.malformed(file: source, "not valid JSON (\(error.localizedDescription))")
+        }
+        guard let dict = object as? [String: Any] else { throw ConfigError.malformed(file: source, "expected a JSON object at the top level") }
+        let unknown = dict.keys.filter { !allowedKeys.contains($0) }.sorted()
+        if !unknown.isEmpty { throw ConfigError.unknownKeys(file: source, unknown, allowed: allowedKeys) }
+        do { return try JSONDecoder().decode(T.self, from: data) } catch let error as ConfigError {
+            throw ConfigError.malformed(file: source, error.description)
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
+        } catch let DecodingError.dataCorrupted(context) {
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
+        }
+    }
+
+    /// The candidate closest to a mistyped `key` by Levenshtein distance, if within 2 edits (the first of equally
+    /// close ones), for "did you mean". `suggestion(for: "max_iter", among: ["max_iters", "lr"])` is `"max_iters"`.
+    package static func suggestion(for key: String, among candidates: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for (i, ca) in a.enumerated() {
+                var current = [i + 1]
+                for (j, cb) in b.enumerated() { current.append(Swift.min(previous[j + 1] + 1, current[j] + 1, previous[j] + (ca == cb ? 0 : 1))) }
+                previous = current
+            }
+            return previous[b.count]
+        }
+        let scored = candidates.map { ($0, distance(Array(key), Array($0))) }.filter { $0.1 <= 2 }
+        return scored.min { $0.1 < $1.1 }?.0
+    }
+}
