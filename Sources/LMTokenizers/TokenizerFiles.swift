@@ -43,7 +43,8 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
     }
 }
 
-/// JSON string literal with the escapes JSON requires.
+/// JSON string literal with the escapes JSON requires, plus U+FEFF: Foundation's JSONSerialization on Linux drops a
+/// raw U+FEFF inside a string (a corpus starting with a byte-order mark had a character vocabulary that did not load).
 func jsonString(_ s: String) -> String {
     var out = "\""
     for c in s.unicodeScalars {
@@ -54,7 +55,7 @@ func jsonString(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if c.value < 0x20 || c.value == 0x7F { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+            if c.value < 0x20 || c.value == 0x7F || c.value == 0xFEFF { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
         }
     }
     return out + "\""

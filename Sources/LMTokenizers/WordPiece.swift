@@ -107,7 +107,11 @@ public final class WordPiece: @unchecked Sendable {
     }
 
     /// Writes a HF tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece, BERT post-processor, WordPiece decoder).
+    /// A vocabulary holding a token twice cannot be written (tokenizer.json maps token -> id); vocab.txt can hold it.
     public func writeTokenizerJSON(to path: String) throws {
+        if idOf.count != vocabulary.count, let (second, token) = vocabulary.enumerated().first(where: { idOf[$0.element] != $0.offset }) {
+            throw TokenizerError.unsupported(location: path, feature: "a vocabulary with \(token.debugDescription) twice (ids \(idOf[token]!) and \(second)) in tokenizer.json; write vocab.txt")
+        }
         let added = specialTokens.map { "{\"id\":\(idOf[$0]!),\"content\":\(jsonString($0)),\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}" }
         let vocab = vocabulary.enumerated().map { jsonString($0.element) + ":\($0.offset)" }.joined(separator: ",")
         let cls = idOf["[CLS]"], sep = idOf["[SEP]"]
