@@ -216,8 +216,9 @@ public final class ByteLevelBPE: @unchecked Sendable {
 
     /// Encodes text the tiktoken way: specials in `allowedSpecial` become their ids; any other special that is in
     /// `disallowedSpecial` (default: all not allowed) makes the call throw `disallowedSpecialToken` naming it;
-    /// specials in neither set are encoded as ordinary text.
-    public func encode(_ text: String, allowedSpecial: SpecialTokenSet = .none,
+    /// specials in neither set are encoded as ordinary text. tiktoken's `encode(text)` is
+    /// `encode(text, allowedSpecial: .none)`; plain `encode(text)` (the `Tokenizer` requirement) is `encodeOrdinary`.
+    public func encode(_ text: String, allowedSpecial: SpecialTokenSet,
                        disallowedSpecial: SpecialTokenSet = .all) throws -> [Int] {
         let allowed = resolve(allowedSpecial)
         var disallowed = resolve(disallowedSpecial)

@@ -266,7 +266,11 @@ extension ByteLevelBPE {
     /// vocabulary, a pre-tokenizer other than ByteLevel / Split+ByteLevel, optionally after Digits) are errors naming
     /// the field. The vocabulary may lack single-byte tokens: such bytes are dropped when encoding, as HF does.
     public static func load(tokenizerJSON path: String) throws -> ByteLevelBPE {
-        let root = try parseJSONObject(path)
+        try load(tokenizerJSONRoot: parseJSONObject(path), path: path)
+    }
+
+    /// `load(tokenizerJSON:)` on an already parsed file.
+    static func load(tokenizerJSONRoot root: [String: Any], path: String) throws -> ByteLevelBPE {
         guard let model = root["model"] as? [String: Any] else {
             throw TokenizerError.malformed(location: "\(path): model", expected: "an object")
         }

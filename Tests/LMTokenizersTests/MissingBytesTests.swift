@@ -36,9 +36,9 @@ final class MissingBytesTests: XCTestCase {
         XCTAssertEqual(tokenizer.missingBytes.map(Int.init), fixture.missing_bytes, label)
         for (i, s) in fixture.strings.enumerated() {
             XCTAssertEqual(try tokenizer.encode(s, allowedSpecial: .all), fixture.ids[i], "\(label): HF ids of \(s.debugDescription)")
-            XCTAssertEqual(tokenizer.encodeOrdinary(s), fixture.ordinary_ids[i], "\(label): ordinary ids of \(s.debugDescription)")
+            XCTAssertEqual(try tokenizer.encode(s), fixture.ordinary_ids[i], "\(label): ordinary ids of \(s.debugDescription)")
             XCTAssertEqual(try tokenizer.decode(fixture.ids[i]), fixture.decoded[i], "\(label): decode of \(s.debugDescription)")
-            var stream = StreamingDecoder(tokenizer)
+            var stream = tokenizer.streamingDecoder()
             let streamed = try fixture.ids[i].map { try stream.push($0) }.joined() + stream.finish()
             XCTAssertEqual(streamed, fixture.decoded[i], "\(label): streamed \(s.debugDescription)")
         }
@@ -51,8 +51,10 @@ final class MissingBytesTests: XCTestCase {
         XCTAssertTrue(tokenizer.splitsDigits)
         XCTAssertEqual(tokenizer.mergeRule, .merges)
         XCTAssertEqual(tokenizer.missingBytes.count, 21)
-        XCTAssertEqual(tokenizer.specialID("<|endoftext|>"), 0)
+        XCTAssertEqual(tokenizer.endOfTextID, 0)
         try check(tokenizer, against: fixture, "fixture")
+        let loaded = try XCTUnwrap(try loadTokenizer(Self.fixturePath) as? ByteLevelBPE)
+        try check(loaded, against: fixture, "fixture via loadTokenizer")
     }
 
     /// The tokenizer.json LMKit writes (what `lmkit prepare` copies into a data directory) keeps the Digits step and
@@ -88,12 +90,12 @@ final class MissingBytesTests: XCTestCase {
     func testRealSmolLM2MatchesHuggingFace() throws {
         let path = try Self.smolLM2Path()
         let fixture: MissingBytesFixture = try loadFixture("tokenizers/smollm2_ids.json")
-        let tokenizer = try ByteLevelBPE.load(tokenizerJSON: path)
+        let tokenizer = try XCTUnwrap(try loadTokenizer(path) as? ByteLevelBPE, "\(path) should load as byte-level BPE")
         XCTAssertEqual(tokenizer.vocabularySize, 49_152)
         XCTAssertEqual(tokenizer.missingBytes.count, 21)
         XCTAssertTrue(tokenizer.splitsDigits)
-        XCTAssertEqual(tokenizer.specialID("<|im_end|>"), 2)
-        XCTAssertEqual(tokenizer.specialID("<|endoftext|>"), 0)
+        XCTAssertEqual(tokenizer.specialTokenIDs["<|im_end|>"], 2)
+        XCTAssertEqual(tokenizer.endOfTextID, 0)
         try check(tokenizer, against: fixture, "SmolLM2")
     }
 }

@@ -82,7 +82,7 @@ final class WordPieceTests: XCTestCase {
         let reread = try WordPiece.load(tokenizerJSON: path)
         XCTAssertEqual(reread.vocabulary, trained.vocabulary)
         let sample = "First Citizen: Before we proceed any further, hear me speak."
-        XCTAssertEqual(try reread.encode(sample), try trained.encode(sample))
+        XCTAssertEqual(try reread.encode(sample, pair: nil), try trained.encode(sample, pair: nil))
         XCTAssertEqual(try trained.decode(trained.encode(sample).ids), "first citizen : before we proceed any further, hear me speak.")
     }
 }
