@@ -4,6 +4,7 @@
 // perplexity, bits per token and, for text, bits per character = total nats / characters / ln 2.
 import Foundation
 import LMTensor
+import LMTokenizers
 
 /// The result of evaluating a model on a sequence.
 public struct EvaluationResult: Equatable {
@@ -64,7 +65,7 @@ public enum Evaluation {
 
     /// Evaluates text: tokenizes it, evaluates, and counts the characters the predicted tokens cover (the text
     /// minus the characters of the first token).
-    public static func evaluate(model: GPT, text: String, tokenizer: TextTokenizer, blockSize: Int, batchSize: Int = 8,
+    public static func evaluate(model: GPT, text: String, tokenizer: any Tokenizer, blockSize: Int, batchSize: Int = 8,
                                 progress: (Double) -> Void = { _ in }) throws -> EvaluationResult {
         let ids = try tokenizer.encode(text)
         var result = try evaluate(model: model, tokens: ids, blockSize: blockSize, batchSize: batchSize, progress: progress)

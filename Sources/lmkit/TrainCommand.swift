@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import LMTrain
 import LMBenchmarks
+import LMTokenizers
 
 /// Set by SIGINT; read by the training loop between steps.
 nonisolated(unsafe) private var interruptRequested: Int32 = 0
@@ -38,6 +39,15 @@ struct TrainCommand: ParsableCommand {
             if resume { resolved.initFrom = "resume" }
             print("config:\n\(resolved.jsonString())")
             let trainer = try Trainer(config: resolved)
+            if let meta = trainer.dataMeta {
+                // The tokenizer travels into out_dir for eval and sample: say now if it will not load there.
+                do {
+                    let tokenizer = try loadTokenizer(resolved.dataDir)
+                    print("tokenizer: \(meta.tokenizer) (\(meta.tokenizerFile)), \(tokenizer.vocabularySize) ids")
+                } catch {
+                    print("warning: the data directory's tokenizer does not load (\(error)); eval and sample will need --tokenizer")
+                }
+            }
             let model = trainer.modelConfig
             print("number of parameters: \(String(format: "%.2f", Double(trainer.model.parameterCount - (model.position == .learned ? model.blockSize * model.nEmbd : 0)) / 1e6))M"
                   + " (\(trainer.model.parameterCount) with position embeddings)")
