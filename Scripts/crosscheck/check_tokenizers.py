@@ -6,6 +6,8 @@
 2. The committed cl100k/o200k/gpt2 subset rank files, converted by `lmkit tokenizer convert` to tokenizer.json: HF gives
    tiktoken's fixture ids (allowed_special="all") on the awkward-string corpus.
 3. `lmkit tokenizer train --type wordpiece` -> tokenizer.json -> HF gives LMKit's ids ([CLS] … [SEP]).
+4. The committed vocabulary without every byte token (SmolLM2's shape: Digits + ByteLevel, 21 bytes missing), rewritten
+   by `lmkit tokenizer convert`: HF gives the fixture's ids on it, and `lmkit tokenizer encode --allow-special all` too.
 """
 import json, os, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,6 +58,20 @@ def main():
         want = hf.encode(t).ids
         if [int(x) for x in line.split()] != want:
             failures += 1; print(f"trained WordPiece differs on {t[:60]!r}: {line[:80]} vs {want[:20]}")
+    # 4. a vocabulary that lacks some single-byte tokens, through LMKit's writer
+    reference = json.load(open(os.path.join(fixtures, "missing_bytes_ids.json"), encoding="utf-8"))
+    conv = os.path.join(a.workdir, "missing_bytes.json")
+    lmkit(a.lmkit, "tokenizer", "convert", "-t", os.path.join(fixtures, "missing_bytes_tokenizer.json"), "--out", conv)
+    hf = Tokenizer.from_file(conv)
+    cases = [(s, ids) for s, ids in zip(reference["strings"], reference["ids"]) if s]
+    for i, (s, _) in enumerate(cases):
+        open(os.path.join(a.workdir, f"mb{i}.txt"), "w", encoding="utf-8", newline="").write(s)
+    ours = lmkit(a.lmkit, "tokenizer", "encode", "-t", conv, "--allow-special", "all",
+                 *[os.path.join(a.workdir, f"mb{i}.txt") for i in range(len(cases))]).split("\n")
+    for (s, want), line in zip(cases, ours):
+        got = hf.encode(s).ids
+        if got != want or [int(x) for x in line.split()] != want:
+            failures += 1; print(f"missing-byte vocabulary: {s!r}: HF on LMKit's file {got}, lmkit {line}, fixture {want}")
     print(f"check_tokenizers: {failures} mismatches")
     sys.exit(1 if failures else 0)
 

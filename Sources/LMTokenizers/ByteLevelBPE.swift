@@ -2,6 +2,8 @@
 // special tokens only when the caller allows them, a per-thread piece cache, and batch encoding across threads.
 // Two merge rules: `.ranks` (tiktoken rank files: a pair's priority is the rank of its concatenation, and a piece
 // that is itself a token is taken whole) and `.merges` (HF/GPT-2 merges lists: priority is the merge's line).
+// HF vocabularies may lack single-byte tokens (SmolLM2 lacks 21): such a byte is dropped before merging, as HF
+// `tokenizers` does (models/bpe/model.rs `merge_word`); rank files must have all 256, as tiktoken needs them.
 // Follows openai/tiktoken: src/lib.rs (`byte_pair_merge`, `encode_native`) and huggingface/tokenizers: models/bpe.
 import Foundation
 
@@ -28,12 +30,18 @@ public final class ByteLevelBPE: @unchecked Sendable {
     public let mergeRule: MergeRule
     /// HF ByteLevel's `add_prefix_space`: a space is prepended to text that does not start with one.
     public let addPrefixSpace: Bool
+    /// HF `Digits(individual_digits: true)` before the pattern (StarCoder, SmolLM): every `\p{N}` character is a
+    /// piece of its own and the pattern runs on the text between them.
+    public let splitsDigits: Bool
+    /// Bytes that have no single-byte token, ascending (empty for GPT-2, cl100k, o200k and trained tokenizers).
+    /// Encoding drops them (HF `tokenizers`), so text holding them does not round-trip.
+    public let missingBytes: [UInt8]
     /// Special tokens and their ids, in id order.
     public let specialTokens: [(token: String, id: Int)]
 
     let vocab: ByteSpanTable               // ordinary token bytes -> id
     let pairs: PairTable                   // (left id, right id) -> (priority, merged id)
-    let byteToID: [Int32]                  // the 256 single-byte tokens
+    let byteToID: [Int32]                  // the 256 single-byte tokens; -1 = none (a byte in `missingBytes`)
     private let tokenArena: [UInt8]        // bytes of every id, ordinary and special
     private let tokenStart: [Int32]        // per id; -1 = no such id
     private let tokenLength: [Int32]
@@ -51,11 +59,19 @@ public final class ByteLevelBPE: @unchecked Sendable {
 
     /// Builds a tokenizer from token bytes and ids, and either no merges (`.ranks`: derived from the ranks) or an
     /// explicit merges list of (left bytes, right bytes) in priority order. `source` names the origin in errors.
+    /// Every byte needs a token unless `allowsMissingBytes` (HF vocabularies: a byte without one is dropped when
+    /// encoding). `splitsDigits` isolates each digit before the pattern runs (HF `Digits(individual_digits)`).
     public init(tokens: [(bytes: [UInt8], id: Int)], merges: [([UInt8], [UInt8])]?, specialTokens: [(String, Int)],
-                pattern: SplitPattern, addPrefixSpace: Bool = false, source: String = "tokenizer") throws {
+                pattern: SplitPattern, addPrefixSpace: Bool = false, splitsDigits: Bool = false,
+                allowsMissingBytes: Bool = false, source: String = "tokenizer") throws {
         try PreTokenizer.validate(pattern, location: source + ": pattern")
+        if splitsDigits && addPrefixSpace {
+            // HF adds the prefix space to every piece the Digits step leaves, not only to the start of the text.
+            throw TokenizerError.unsupported(location: source, feature: "add_prefix_space together with a Digits pre-tokenizer")
+        }
         self.pattern = pattern
         self.addPrefixSpace = addPrefixSpace
+        self.splitsDigits = splitsDigits
         self.mergeRule = merges == nil ? .ranks : .merges
         var maxID = -1
         var table = ByteSpanTable(expectedCount: tokens.count)
@@ -92,13 +108,18 @@ public final class ByteLevelBPE: @unchecked Sendable {
         self.specialTokens = specialTokens.map { (token: $0.0, id: $0.1) }.sorted { $0.id < $1.id }
         self.specialByContent = byContent
         var bytesToID = [Int32](repeating: -1, count: 256)
+        var missing: [UInt8] = []
         for b in 0..<256 {
             bytesToID[b] = table.lookup([UInt8(b)])
             if bytesToID[b] < 0 {
-                throw TokenizerError.malformed(location: source, expected: "a token for every single byte (byte-level BPE); byte 0x\(String(b, radix: 16)) has none")
+                guard allowsMissingBytes else {
+                    throw TokenizerError.malformed(location: source, expected: "a token for every single byte (byte-level BPE); byte 0x\(String(b, radix: 16)) has none")
+                }
+                missing.append(UInt8(b))
             }
         }
         byteToID = bytesToID
+        missingBytes = missing
 
         var pairTable = PairTable(expectedCount: max(16, (merges?.count ?? tokens.count * 4)))
         var ordered: [(Int32, Int32, Int32)] = []
@@ -195,8 +216,9 @@ public final class ByteLevelBPE: @unchecked Sendable {
 
     /// Encodes text the tiktoken way: specials in `allowedSpecial` become their ids; any other special that is in
     /// `disallowedSpecial` (default: all not allowed) makes the call throw `disallowedSpecialToken` naming it;
-    /// specials in neither set are encoded as ordinary text.
-    public func encode(_ text: String, allowedSpecial: SpecialTokenSet = .none,
+    /// specials in neither set are encoded as ordinary text. tiktoken's `encode(text)` is
+    /// `encode(text, allowedSpecial: .none)`; plain `encode(text)` (the `Tokenizer` requirement) is `encodeOrdinary`.
+    public func encode(_ text: String, allowedSpecial: SpecialTokenSet,
                        disallowedSpecial: SpecialTokenSet = .all) throws -> [Int] {
         let allowed = resolve(allowedSpecial)
         var disallowed = resolve(disallowedSpecial)
@@ -299,22 +321,61 @@ public final class ByteLevelBPE: @unchecked Sendable {
     func encodeOrdinary(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [Int], _ scratch: EncodeScratch) {
         out.reserveCapacity(out.count + n / 4 + 8)
         let splitter = PreTokenizer(pattern)
-        splitter.forEachPiece(p, n) { s, e in
-            encodePiece(p + s, e - s, into: &out, scratch)
+        guard splitsDigits else {
+            splitter.forEachPiece(p, n) { s, e in encodePiece(p + s, e - s, into: &out, scratch) }
+            return
         }
+        // HF Digits(individual_digits: true): each \p{N} character (Rust `char::is_numeric`) is isolated; the pattern
+        // then runs on each stretch between digits as on a text of its own. Invalid UTF-8 bytes are not digits.
+        var i = 0, stretch = 0
+        while i < n {
+            let (value, length, valid) = decodeScalar(p, n, i)
+            let flags = value < 0x20000 ? CharClass.table[Int(value)] : CharClass.compute(value)
+            if valid && flags & CharClass.number != 0 {
+                let base = p + stretch
+                if stretch < i { splitter.forEachPiece(base, i - stretch) { s, e in encodePiece(base + s, e - s, into: &out, scratch) } }
+                encodePiece(p + i, length, into: &out, scratch)
+                stretch = i + length
+            }
+            i += length
+        }
+        let base = p + stretch
+        if stretch < n { splitter.forEachPiece(base, n - stretch) { s, e in encodePiece(base + s, e - s, into: &out, scratch) } }
     }
 
     @inline(__always)
     private func encodePiece(_ piece: UnsafePointer<UInt8>, _ len: Int, into out: inout [Int], _ scratch: EncodeScratch) {
-        if len == 1 { out.append(Int(byteToID[Int(piece[0])])); return }
+        if len == 1 {
+            let id = byteToID[Int(piece[0])]
+            if id >= 0 { out.append(Int(id)) }  // a byte without a token is dropped (HF)
+            return
+        }
         if mergeRule == .ranks {
             let whole = vocab.lookup(piece, len)
             if whole >= 0 { out.append(Int(whole)); return }
         }
         if scratch.appendCached(piece, len, into: &out) { return }
         let firstOut = out.count
-        bytePairMerge(piece, len, into: &out, scratch)
+        if !missingBytes.isEmpty, let kept = bytesWithTokens(piece, len) {
+            // HF `merge_word` skips a character that is not in the vocabulary before merging, so its neighbours can
+            // merge with each other ("!\u{04}!" -> "!!"); llama.cpp drops it after merging instead.
+            kept.withUnsafeBufferPointer { b in
+                if let base = b.baseAddress, b.count > 0 { bytePairMerge(base, b.count, into: &out, scratch) }
+            }
+        } else {
+            bytePairMerge(piece, len, into: &out, scratch)
+        }
         scratch.store(piece, len, ids: out, from: firstOut)
+    }
+
+    /// The bytes of a piece that have a token, or nil when all of them have one.
+    private func bytesWithTokens(_ piece: UnsafePointer<UInt8>, _ len: Int) -> [UInt8]? {
+        var k = 0
+        while k < len && byteToID[Int(piece[k])] >= 0 { k += 1 }
+        if k == len { return nil }
+        var kept = Array(UnsafeBufferPointer(start: piece, count: k))
+        for j in (k + 1)..<len where byteToID[Int(piece[j])] >= 0 { kept.append(piece[j]) }
+        return kept
     }
 
     /// Merges the bytes of one piece: repeatedly merge the adjacent pair with the lowest priority (leftmost on ties).

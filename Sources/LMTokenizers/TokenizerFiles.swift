@@ -1,6 +1,6 @@
 // Reading and writing byte-level BPE files: tiktoken rank files, GPT-2 vocab.json + merges.txt, and HF
-// tokenizer.json (BPE model, ByteLevel pre-tokenizer/decoder, optional Split regex, added_tokens). Errors name the
-// file and line or JSON field. Writes are atomic (temp file in the same directory, fsync, rename: _LMSupport).
+// tokenizer.json (BPE model, ByteLevel pre-tokenizer/decoder, optional Digits and Split steps, added_tokens). Errors
+// name the file and line or JSON field. Writes are atomic (temp file in the same directory, fsync, rename: _LMSupport).
 // Formats: Docs/Formats.md; tiktoken/load.py, huggingface/tokenizers: tokenizers/src/tokenizer/serialization.rs.
 import _LMSupport
 import Foundation
@@ -25,7 +25,8 @@ public func writeFileAtomically(_ data: Data, to path: String) throws {
     try rethrowingFileErrors(as: { TokenizerError.io(path: path, reason: $0.message) }) { try AtomicFile.write(data, to: path) }
 }
 
-/// JSON string literal with the escapes JSON requires.
+/// JSON string literal with the escapes JSON requires, plus U+FEFF: Foundation's JSONSerialization on Linux drops a
+/// raw U+FEFF inside a string (a corpus starting with a byte-order mark had a character vocabulary that did not load).
 func jsonString(_ s: String) -> String {
     var out = "\""
     for c in s.unicodeScalars {
@@ -36,7 +37,7 @@ func jsonString(_ s: String) -> String {
         case "\r": out += "\\r"
         case "\t": out += "\\t"
         default:
-            if c.value < 0x20 || c.value == 0x7F { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+            if c.value < 0x20 || c.value == 0x7F || c.value == 0xFEFF { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
         }
     }
     return out + "\""
@@ -111,6 +112,9 @@ extension ByteLevelBPE {
         guard mergeRule == .ranks else {
             throw TokenizerError.unsupported(location: path, feature: "a rank file for a merges-list tokenizer (its merge order is not its id order); write tokenizer.json or vocab.json + merges.txt")
         }
+        guard missingBytes.isEmpty, !splitsDigits else {
+            throw TokenizerError.unsupported(location: path, feature: "a rank file for a tokenizer \(splitsDigits ? "that isolates digits" : "without a token for every byte") (tiktoken cannot express it); write tokenizer.json")
+        }
         var out = ""
         out.reserveCapacity(vocabularySize * 16)
         for id in 0..<vocabularySize where !isSpecial(id) {
@@ -147,7 +151,8 @@ extension ByteLevelBPE {
             tokens.append((bytes, id))
         }
         let merges = try readMergesText(mergesPath)
-        return try ByteLevelBPE(tokens: tokens, merges: merges, specialTokens: specials, pattern: .gpt2, source: vocabPath)
+        return try ByteLevelBPE(tokens: tokens, merges: merges, specialTokens: specials, pattern: .gpt2, allowsMissingBytes: true,
+                                source: vocabPath)
     }
 
     static func readMergesText(_ path: String) throws -> [([UInt8], [UInt8])] {
@@ -195,7 +200,8 @@ extension ByteLevelBPE {
 extension ByteLevelBPE {
     /// Writes a HF `tokenizer.json` that Python `tokenizers` loads and that gives the same ids: model BPE with the
     /// merges in priority order (plus `ignore_merges` for `.ranks` tokenizers, tiktoken's whole-token shortcut),
-    /// ByteLevel pre-tokenizer (GPT-2 pattern) or Split(pattern) + ByteLevel, ByteLevel decoder, added_tokens.
+    /// ByteLevel pre-tokenizer (GPT-2 pattern) or Split(pattern) + ByteLevel, preceded by Digits when the tokenizer
+    /// isolates digits, ByteLevel decoder, added_tokens.
     public func writeTokenizerJSON(to path: String) throws {
         try writeFileAtomically(Data(tokenizerJSON().utf8), to: path)
     }
@@ -206,13 +212,13 @@ extension ByteLevelBPE {
         for (token, id) in specialTokens {
             added.append("{\"id\":\(id),\"content\":\(jsonString(token)),\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}")
         }
-        let preTokenizer: String
-        if pattern == .gpt2 {
-            preTokenizer = "{\"type\":\"ByteLevel\",\"add_prefix_space\":\(addPrefixSpace),\"trim_offsets\":true,\"use_regex\":true}"
-        } else {
-            preTokenizer = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\(jsonString(pattern.huggingFaceRegexString))},\"behavior\":\"Isolated\",\"invert\":false},"
-                + "{\"type\":\"ByteLevel\",\"add_prefix_space\":\(addPrefixSpace),\"trim_offsets\":true,\"use_regex\":false}]}"
+        var steps: [String] = []
+        if splitsDigits { steps.append("{\"type\":\"Digits\",\"individual_digits\":true}") }
+        if pattern != .gpt2 {
+            steps.append("{\"type\":\"Split\",\"pattern\":{\"Regex\":\(jsonString(pattern.huggingFaceRegexString))},\"behavior\":\"Isolated\",\"invert\":false}")
         }
+        steps.append("{\"type\":\"ByteLevel\",\"add_prefix_space\":\(addPrefixSpace),\"trim_offsets\":true,\"use_regex\":\(pattern == .gpt2)}")
+        let preTokenizer = steps.count == 1 ? steps[0] : "{\"type\":\"Sequence\",\"pretokenizers\":[\(steps.joined(separator: ","))]}"
         // Specials go into model.vocab too: HF ignores added_tokens' ids and gives an added token the next free id
         // unless the model vocabulary already has it.
         var vocabText = "{"
@@ -239,9 +245,14 @@ extension ByteLevelBPE {
     }
 
     /// Reads a HF `tokenizer.json` whose model is byte-level BPE. Unsupported parts (a normalizer, a non-byte-level
-    /// vocabulary, a pre-tokenizer other than ByteLevel / Split+ByteLevel) are errors naming the field.
+    /// vocabulary, a pre-tokenizer other than ByteLevel / Split+ByteLevel, optionally after Digits) are errors naming
+    /// the field. The vocabulary may lack single-byte tokens: such bytes are dropped when encoding, as HF does.
     public static func load(tokenizerJSON path: String) throws -> ByteLevelBPE {
-        let root = try parseJSONObject(path)
+        try load(tokenizerJSONRoot: parseJSONObject(path), path: path)
+    }
+
+    /// `load(tokenizerJSON:)` on an already parsed file.
+    static func load(tokenizerJSONRoot root: [String: Any], path: String) throws -> ByteLevelBPE {
         guard let model = root["model"] as? [String: Any] else {
             throw TokenizerError.malformed(location: "\(path): model", expected: "an object")
         }
@@ -252,33 +263,53 @@ extension ByteLevelBPE {
         if let normalizer = root["normalizer"], !(normalizer is NSNull) {
             throw TokenizerError.unsupported(location: "\(path): normalizer", feature: "a normalizer in a byte-level BPE tokenizer")
         }
-        // Pre-tokenizer: ByteLevel(use_regex) or Sequence[Split(Regex), ByteLevel(use_regex: false)].
-        var pattern = SplitPattern.gpt2
-        var addPrefixSpace = false
-        func readByteLevel(_ object: [String: Any], field: String, regexAllowed: Bool) throws {
-            addPrefixSpace = object["add_prefix_space"] as? Bool ?? false
-            if (object["use_regex"] as? Bool ?? true) && !regexAllowed {
-                throw TokenizerError.unsupported(location: "\(path): \(field).use_regex", feature: "ByteLevel use_regex after a Split")
-            }
-        }
+        // Pre-tokenizer: [Digits(individual_digits)] then ByteLevel(use_regex) or Split(Regex) + ByteLevel(use_regex: false),
+        // alone or in a Sequence.
         guard let pre = root["pre_tokenizer"] as? [String: Any], let preType = pre["type"] as? String else {
-            throw TokenizerError.malformed(location: "\(path): pre_tokenizer", expected: "a ByteLevel or Sequence[Split, ByteLevel] pre-tokenizer")
+            throw TokenizerError.malformed(location: "\(path): pre_tokenizer", expected: "a ByteLevel or Sequence[Digits, Split, ByteLevel] pre-tokenizer")
         }
-        if preType == "ByteLevel" {
-            try readByteLevel(pre, field: "pre_tokenizer", regexAllowed: true)
-        } else if preType == "Sequence", let list = pre["pretokenizers"] as? [[String: Any]], list.count == 2,
-                  list[0]["type"] as? String == "Split", list[1]["type"] as? String == "ByteLevel" {
-            guard let regex = (list[0]["pattern"] as? [String: Any])?["Regex"] as? String else {
-                throw TokenizerError.malformed(location: "\(path): pre_tokenizer.pretokenizers[0].pattern", expected: "{\"Regex\": \"...\"}")
+        var steps: [(field: String, object: [String: Any])] = [("pre_tokenizer", pre)]
+        if preType == "Sequence" {
+            guard let list = pre["pretokenizers"] as? [[String: Any]], !list.isEmpty else {
+                throw TokenizerError.malformed(location: "\(path): pre_tokenizer.pretokenizers", expected: "a non-empty array of pre-tokenizer objects")
             }
-            let behavior = list[0]["behavior"] as? String ?? "Isolated"
-            guard behavior == "Isolated", (list[0]["invert"] as? Bool ?? false) == false else {
-                throw TokenizerError.unsupported(location: "\(path): pre_tokenizer.pretokenizers[0].behavior", feature: "Split behavior \(behavior) (only Isolated, invert false)")
+            steps = list.enumerated().map { ("pre_tokenizer.pretokenizers[\($0.offset)]", $0.element) }
+        }
+        var splitsDigits = false
+        if steps.count > 1, steps[0].object["type"] as? String == "Digits" {
+            guard steps[0].object["individual_digits"] as? Bool == true else {
+                throw TokenizerError.unsupported(location: "\(path): \(steps[0].field).individual_digits", feature: "Digits without individual_digits")
+            }
+            splitsDigits = true
+            steps.removeFirst()
+        }
+        var pattern = SplitPattern.gpt2
+        let hasSplit = steps.count == 2 && steps[0].object["type"] as? String == "Split"
+        if hasSplit {
+            let split = steps[0]
+            guard let regex = (split.object["pattern"] as? [String: Any])?["Regex"] as? String else {
+                throw TokenizerError.malformed(location: "\(path): \(split.field).pattern", expected: "{\"Regex\": \"...\"}")
+            }
+            let behavior = split.object["behavior"] as? String ?? "Isolated"
+            guard behavior == "Isolated", (split.object["invert"] as? Bool ?? false) == false else {
+                throw TokenizerError.unsupported(location: "\(path): \(split.field).behavior", feature: "Split behavior \(behavior) (only Isolated, invert false)")
             }
             pattern = SplitPattern(regexString: regex)
-            try readByteLevel(list[1], field: "pre_tokenizer.pretokenizers[1]", regexAllowed: false)
-        } else {
-            throw TokenizerError.unsupported(location: "\(path): pre_tokenizer.type", feature: "\(preType.debugDescription) for byte-level BPE")
+            steps.removeFirst()
+        }
+        guard steps.count == 1, steps[0].object["type"] as? String == "ByteLevel" else {
+            let types = steps.map { $0.object["type"] as? String ?? "?" }.joined(separator: ", ")
+            throw TokenizerError.unsupported(location: "\(path): \(steps[0].field).type",
+                                             feature: "\(types.debugDescription) for byte-level BPE (expected ByteLevel, or [Digits,] [Split,] ByteLevel in a Sequence)")
+        }
+        let byteLevel = steps[0]
+        let addPrefixSpace = byteLevel.object["add_prefix_space"] as? Bool ?? false
+        let usesRegex = byteLevel.object["use_regex"] as? Bool ?? true
+        if usesRegex && hasSplit {
+            throw TokenizerError.unsupported(location: "\(path): \(byteLevel.field).use_regex", feature: "ByteLevel use_regex after a Split")
+        }
+        if !usesRegex && !hasSplit {
+            throw TokenizerError.unsupported(location: "\(path): \(byteLevel.field).use_regex", feature: "ByteLevel use_regex false without a Split (the whole text as one piece)")
         }
         guard let vocab = model["vocab"] as? [String: Any] else {
             throw TokenizerError.malformed(location: "\(path): model.vocab", expected: "an object {token: id}")
@@ -323,7 +354,7 @@ extension ByteLevelBPE {
         // ignore_merges (whole-word lookup first) with merges in rank order is exactly tiktoken's rule.
         let useRanks = ignoreMerges && mergesAreInRankOrder(merges, tokens: tokens)
         return try ByteLevelBPE(tokens: tokens, merges: useRanks ? nil : merges, specialTokens: specials, pattern: pattern,
-                                addPrefixSpace: addPrefixSpace, source: path)
+                                addPrefixSpace: addPrefixSpace, splitsDigits: splitsDigits, allowsMissingBytes: true, source: path)
     }
 
     private static func mergesAreInRankOrder(_ merges: [([UInt8], [UInt8])], tokens: [(bytes: [UInt8], id: Int)]) -> Bool {

@@ -72,7 +72,11 @@ public final class WordPiece: @unchecked Sendable {
 
     /// Reads a HF tokenizer.json whose model is WordPiece (normalizer settings from its BertNormalizer).
     public static func load(tokenizerJSON path: String) throws -> WordPiece {
-        let root = try parseJSONObject(path)
+        try load(tokenizerJSONRoot: parseJSONObject(path), path: path)
+    }
+
+    /// `load(tokenizerJSON:)` on an already parsed file.
+    static func load(tokenizerJSONRoot root: [String: Any], path: String) throws -> WordPiece {
         guard let model = root["model"] as? [String: Any], model["type"] as? String == "WordPiece" else {
             throw TokenizerError.malformed(location: "\(path): model.type", expected: "\"WordPiece\"")
         }
@@ -107,7 +111,11 @@ public final class WordPiece: @unchecked Sendable {
     }
 
     /// Writes a HF tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece, BERT post-processor, WordPiece decoder).
+    /// A vocabulary holding a token twice cannot be written (tokenizer.json maps token -> id); vocab.txt can hold it.
     public func writeTokenizerJSON(to path: String) throws {
+        if idOf.count != vocabulary.count, let (second, token) = vocabulary.enumerated().first(where: { idOf[$0.element] != $0.offset }) {
+            throw TokenizerError.unsupported(location: path, feature: "a vocabulary with \(token.debugDescription) twice (ids \(idOf[token]!) and \(second)) in tokenizer.json; write vocab.txt")
+        }
         let added = specialTokens.map { "{\"id\":\(idOf[$0]!),\"content\":\(jsonString($0)),\"single_word\":false,\"lstrip\":false,\"rstrip\":false,\"normalized\":false,\"special\":true}" }
         let vocab = vocabulary.enumerated().map { jsonString($0.element) + ":\($0.offset)" }.joined(separator: ",")
         let cls = idOf["[CLS]"], sep = idOf["[SEP]"]
@@ -211,10 +219,11 @@ public final class WordPiece: @unchecked Sendable {
         return pieces
     }
 
-    /// Ids of one text without `[CLS]`/`[SEP]`; special tokens written in the text (e.g. `[MASK]`) stay whole.
-    public func tokenize(_ text: String) -> [Int] {
+    /// Ids of one text without `[CLS]`/`[SEP]`; special tokens written in the text (e.g. `[MASK]`) stay whole unless
+    /// `splittingSpecialTokens` is false (then they are ordinary text: `[`, `mask`, `]`).
+    public func tokenize(_ text: String, splittingSpecialTokens: Bool = true) -> [Int] {
         var ids: [Int] = []
-        for segment in splitSpecial(text) {
+        for segment in splittingSpecialTokens ? splitSpecial(text) : [(text, nil)] {
             if let special = segment.special { ids.append(idOf[special]!); continue }
             for word in preTokenize(normalize(segment.text)) { ids.append(contentsOf: wordPieces(word)) }
         }
@@ -246,7 +255,7 @@ public final class WordPiece: @unchecked Sendable {
     public func encode(_ text: String, pair: String? = nil, addSpecialTokens: Bool = true, maxLength: Int? = nil,
                        padding: Padding = .none) throws -> WordPieceEncoding {
         var a = tokenize(text)
-        var b = pair.map(tokenize)
+        var b = pair.map { tokenize($0) }
         if let maxLength {
             let specials = addSpecialTokens ? (b == nil ? 2 : 3) : 0
             guard maxLength >= specials else {
@@ -292,22 +301,28 @@ public final class WordPiece: @unchecked Sendable {
         var out = ""
         var first = true
         for id in ids {
-            guard id >= 0, id < vocabulary.count else { throw TokenizerError.unknownTokenID(id) }
-            var token = vocabulary[id]
-            if skipSpecialTokens && specialTokens.contains(token) { continue }
-            if !first {
-                // Compare scalars, not Characters: "##" + a combining mark is one grapheme, so hasPrefix would miss it.
-                if token.unicodeScalars.starts(with: continuingSubwordPrefix.unicodeScalars) {
-                    token = String(token.unicodeScalars.dropFirst(continuingSubwordPrefix.unicodeScalars.count))
-                } else { token = " " + token }
-            }
+            guard let piece = try decodedPiece(id, atStart: first, skipSpecialTokens: skipSpecialTokens) else { continue }
             first = false
-            for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
-                               (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
-                token = token.replacingOccurrences(of: from, with: to)
-            }
-            out += token
+            out += piece
         }
         return out
+    }
+
+    /// The text one token adds in `decode` (nil for a skipped special token); `atStart`: no text was produced yet.
+    func decodedPiece(_ id: Int, atStart: Bool, skipSpecialTokens: Bool) throws -> String? {
+        guard id >= 0, id < vocabulary.count else { throw TokenizerError.unknownTokenID(id) }
+        var token = vocabulary[id]
+        if skipSpecialTokens && specialTokens.contains(token) { return nil }
+        if !atStart {
+            // Compare scalars, not Characters: "##" + a combining mark is one grapheme, so hasPrefix would miss it.
+            if token.unicodeScalars.starts(with: continuingSubwordPrefix.unicodeScalars) {
+                token = String(token.unicodeScalars.dropFirst(continuingSubwordPrefix.unicodeScalars.count))
+            } else { token = " " + token }
+        }
+        for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+                           (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
+            token = token.replacingOccurrences(of: from, with: to)
+        }
+        return token
     }
 }

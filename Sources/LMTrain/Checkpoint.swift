@@ -9,6 +9,7 @@ import LMCheckpoint
 import LMModels
 import LMOptim
 import LMTensor
+import LMTokenizers
 
 /// The state of a run at a checkpoint (the moment after the eval at `iteration`, before its training step).
 public struct TrainingCheckpoint {
@@ -181,7 +182,7 @@ public struct LoadedModel {
         let trainConfig = st.metadata["train_config"].flatMap { try? TrainConfig.decode(Data($0.utf8), source: file) }
         let meta = st.metadata["data_meta"].flatMap { try? JSONDecoder().decode(DataMeta.self, from: Data($0.utf8)) }
         let directory = (file as NSString).deletingLastPathComponent
-        let tokenizerPath = [meta?.tokenizerFile, TextTokenizer.charVocabularyFileName, TextTokenizer.bytePairFileName]
+        let tokenizerPath = [meta?.tokenizerFile, TokenizerFileName.characterVocabulary, TokenizerFileName.huggingFace]
             .compactMap { $0 }.map { (directory as NSString).appendingPathComponent($0) }
             .first { FileManager.default.fileExists(atPath: $0) }
         return LoadedModel(model: model, trainConfig: trainConfig, dataMeta: meta, path: file, tokenizerPath: tokenizerPath)
@@ -192,13 +193,13 @@ extension LoadedModel {
     /// The tokenizer for this model: `override` (a tokenizer file, or `char` for the vocabulary of the model's data
     /// directory), else the tokenizer.json that came with a model directory, else the data directory's tokenizer
     /// recorded in the checkpoint.
-    public func textTokenizer(override: String?) throws -> TextTokenizer {
-        if let override, override != "char" { return try TextTokenizer.loadFile(override) }
-        if override == nil, let file = tokenizerPath { return try TextTokenizer.loadFile(file) }
+    public func textTokenizer(override: String?) throws -> any Tokenizer {
+        if let override, override != "char" { return try loadTokenizer(override) }
+        if override == nil, let file = tokenizerPath { return try loadTokenizer(file) }
         guard let dataDir = trainConfig?.dataDir else {
             throw TrainError.invalidInput("\(path) does not record its data directory; pass --tokenizer FILE")
         }
-        do { return try TextTokenizer.load(dataDirectory: dataDir) } catch {
+        do { return try loadTokenizer(dataDir) } catch {
             throw TrainError.invalidInput("the model's tokenizer comes from its data directory \(dataDir), which cannot be read (\(error)); pass --tokenizer FILE")
         }
     }

@@ -1,6 +1,7 @@
 // `lmkit prepare`: text → DIR/train.bin + DIR/val.bin + tokenizer file + meta.json, as nanoGPT's
 // data/shakespeare_char/prepare.py (split the text at int(n·0.9) characters, then encode each part) and
-// data/shakespeare/prepare.py (the same with a BPE tokenizer). Does not download anything.
+// data/shakespeare/prepare.py (the same with a BPE tokenizer). Any tokenizer `loadTokenizer` reads can be used; it
+// is copied into the directory in a normalized form (char_vocab.json or tokenizer.json). Does not download anything.
 import Foundation
 import LMTokenizers
 
@@ -13,8 +14,9 @@ public enum DataPreparation {
         public var tokenizerPath: String
     }
 
-    /// Tokenizes `inputPath` with `tokenizer` ("char" builds the vocabulary from the text; anything else is a BPE
-    /// tokenizer file) and writes the data directory `outputDirectory` (created if missing).
+    /// Tokenizes `inputPath` with `tokenizer` ("char" builds the vocabulary from the text; anything else is a path
+    /// for `loadTokenizer`: a tokenizer file, a directory holding one, or another data directory) and writes the data
+    /// directory `outputDirectory` (created if missing). Special-token text in the input stays ordinary text.
     public static func prepare(tokenizer spec: String, inputPath: String, outputDirectory: String,
                                valFraction: Double = 0.1) throws -> Summary {
         guard valFraction >= 0 && valFraction < 1 else {
@@ -39,25 +41,30 @@ public enum DataPreparation {
         } catch {
             throw TrainError.invalidInput("\(outputDirectory): cannot create the output directory (\(error.localizedDescription))")
         }
-        let tokenizer: TextTokenizer
-        let tokenizerPath: String
-        if spec == "char" {
-            let vocabulary = try CharTokenizer(corpus: text)
-            tokenizerPath = (outputDirectory as NSString).appendingPathComponent(TextTokenizer.charVocabularyFileName)
+        let tokenizer: any Tokenizer = spec == "char" ? try CharTokenizer(corpus: text) : try loadTokenizer(spec)
+        let kind: String, tokenizerPath: String
+        switch tokenizer {
+        case let vocabulary as CharTokenizer:
+            kind = "char"
+            tokenizerPath = (outputDirectory as NSString).appendingPathComponent(TokenizerFileName.characterVocabulary)
             try vocabulary.write(to: tokenizerPath)
-            tokenizer = TextTokenizer(.char(vocabulary), source: tokenizerPath)
-        } else {
-            tokenizer = try TextTokenizer.loadFile(spec)
-            guard case .bytePair(let bpe) = tokenizer.kind else { preconditionFailure("loadFile returns BPE") }
-            tokenizerPath = (outputDirectory as NSString).appendingPathComponent(TextTokenizer.bytePairFileName)
+        case let bpe as ByteLevelBPE:
+            kind = "bpe"
+            tokenizerPath = (outputDirectory as NSString).appendingPathComponent(TokenizerFileName.huggingFace)
             try bpe.writeTokenizerJSON(to: tokenizerPath)
+        case let wordPiece as WordPiece:
+            kind = "wordpiece"
+            tokenizerPath = (outputDirectory as NSString).appendingPathComponent(TokenizerFileName.huggingFace)
+            try wordPiece.writeTokenizerJSON(to: tokenizerPath)
+        default:
+            throw TrainError.invalidInput("\(spec): a \(type(of: tokenizer)) cannot be stored in a data directory (char, byte-level BPE or WordPiece)")
         }
         let trainIDs = try tokenizer.encode(trainText), valIDs = try tokenizer.encode(valText)
         let trainPath = (outputDirectory as NSString).appendingPathComponent("train.bin")
         let valPath = (outputDirectory as NSString).appendingPathComponent("val.bin")
         try TokenFile.write(trainIDs, vocabularySize: tokenizer.vocabularySize, to: trainPath)
         try TokenFile.write(valIDs, vocabularySize: tokenizer.vocabularySize, to: valPath)
-        let meta = DataMeta(tokenizer: tokenizer.kindName, tokenizerFile: (tokenizerPath as NSString).lastPathComponent,
+        let meta = DataMeta(tokenizer: kind, tokenizerFile: (tokenizerPath as NSString).lastPathComponent,
                             vocabSize: tokenizer.vocabularySize, trainTokens: trainIDs.count, valTokens: valIDs.count,
                             source: inputPath, trainCharacters: split, valCharacters: scalarCount - split)
         try writeAtomically(Array(meta.jsonData()) + [0x0A], to: DataMeta.path(directory: outputDirectory))

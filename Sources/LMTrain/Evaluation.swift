@@ -5,6 +5,7 @@
 import Foundation
 import LMModels
 import LMTensor
+import LMTokenizers
 
 /// The result of evaluating a model on a sequence.
 public struct EvaluationResult: Equatable {
@@ -69,7 +70,7 @@ public enum Evaluation {
 
     /// Evaluates text: tokenizes it, evaluates, and counts the characters the predicted tokens cover (the text
     /// minus the characters of the first token).
-    public static func evaluate(model: any LanguageModel, text: String, tokenizer: TextTokenizer, blockSize: Int, batchSize: Int = 8,
+    public static func evaluate(model: any LanguageModel, text: String, tokenizer: any Tokenizer, blockSize: Int, batchSize: Int = 8,
                                 progress: (Double) -> Void = { _ in }) throws -> EvaluationResult {
         let ids = try tokenizer.encode(text)
         var result = try evaluate(model: model, tokens: ids, blockSize: blockSize, batchSize: batchSize, progress: progress)

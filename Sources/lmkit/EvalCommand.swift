@@ -2,6 +2,7 @@
 // model over a whole file in non-overlapping block_size windows (LMTrain.Evaluation). Wiring and printing only.
 import ArgumentParser
 import Foundation
+import LMTokenizers
 import LMTrain
 
 struct EvalCommand: ParsableCommand {
@@ -11,7 +12,7 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "out_dir of `lmkit train` (or its model.safetensors / ckpt.safetensors), or a model directory with config.json (Hugging Face GPT-2/Llama, or `lmkit convert`'s nanoGPT layout).") var model: String
     @Option(help: "A token file (.bin from `lmkit prepare`) or a UTF-8 text file (.txt or anything else).") var data: String
-    @Option(help: "For text: `char` (the vocabulary of the model's data directory) or a tokenizer file; default: the tokenizer recorded with the model.")
+    @Option(help: "For text: `char` (the vocabulary of the model's data directory), a tokenizer file or a directory holding one (a data directory of `lmkit prepare`, a model directory); default: the tokenizer recorded with the model.")
     var tokenizer: String?
     @Option(name: .customLong("block-size"), help: "Window length (default: the model's block_size).") var blockSize: Int?
     @Option(name: .customLong("batch-size"), help: "Windows per forward pass.") var batchSize = 8
@@ -35,7 +36,8 @@ struct EvalCommand: ParsableCommand {
                 guard let text = String(data: bytes, encoding: .utf8) else { throw TrainError.invalidInput("\(data): not valid UTF-8 text") }
                 let textTokenizer = try loaded.textTokenizer(override: tokenizer)
                 guard textTokenizer.vocabularySize <= loaded.model.config.vocabularySize else {
-                    throw TrainError.invalidInput("tokenizer \(textTokenizer.source) has \(textTokenizer.vocabularySize) ids, more than the model's vocab_size \(loaded.model.config.vocabularySize)")
+                    let source = tokenizer.flatMap { $0 == "char" ? nil : $0 } ?? loaded.tokenizerPath ?? "of the model's data directory"
+                    throw TrainError.invalidInput("tokenizer \(source) has \(textTokenizer.vocabularySize) ids, more than the model's vocab_size \(loaded.model.config.vocabularySize)")
                 }
                 result = try Evaluation.evaluate(model: loaded.model, text: text, tokenizer: textTokenizer, blockSize: window,
                                                  batchSize: batchSize, progress: { bar.update($0) })

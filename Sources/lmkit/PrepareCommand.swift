@@ -13,7 +13,7 @@ struct PrepareCommand: ParsableCommand {
         and DIR/meta.json. The text is split at int(n·(1 − val_fraction)) characters before tokenizing, like nanoGPT.
         """)
 
-    @Option(help: "`char` (vocabulary = the sorted characters of the text) or a BPE tokenizer: tokenizer.json, a directory holding one, or a .tiktoken rank file.")
+    @Option(help: "`char` (vocabulary = the sorted characters of the text) or a tokenizer: tokenizer.json (byte-level BPE or WordPiece), char_vocab.json, vocab.txt, a cl100k_base/o200k_base/gpt2 .tiktoken rank file, or a directory holding one (e.g. another data directory).")
     var tokenizer: String
     @Option(help: "The UTF-8 text to tokenize.") var input: String
     @Option(help: "Output data directory (created if missing).") var out: String

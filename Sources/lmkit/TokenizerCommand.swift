@@ -8,43 +8,27 @@ import LMTokenizers
 struct TokenizerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenizer",
-        abstract: "Train, run and inspect byte-level BPE and WordPiece tokenizers.",
+        abstract: "Train, run and inspect byte-level BPE, WordPiece and character tokenizers.",
         subcommands: [TokenizerTrain.self, TokenizerEncode.self, TokenizerDecode.self, TokenizerInfo.self, TokenizerConvert.self])
 }
 
-/// How to find a tokenizer: a tokenizer.json / vocab.txt / rank file, GPT-2 vocab.json + merges.txt, or a named encoding.
+/// How to find a tokenizer: anything `loadTokenizer` reads, a rank file with a named encoding, or GPT-2 vocab.json + merges.txt.
 struct TokenizerSource: ParsableArguments {
-    @Option(name: .shortAndLong, help: "tokenizer.json (BPE or WordPiece), vocab.txt (WordPiece) or a .tiktoken rank file.")
+    @Option(name: .shortAndLong, help: "tokenizer.json (BPE or WordPiece), char_vocab.json, vocab.txt (WordPiece), a .tiktoken rank file, or a directory holding one (a data directory of `lmkit prepare`, a model directory).")
     var tokenizer: String?
-    @Option(help: "With a rank file: gpt2, r50k_base, cl100k_base or o200k_base (pattern and special tokens).")
+    @Option(help: "With a rank file not named after its encoding: gpt2, r50k_base, cl100k_base or o200k_base (pattern and special tokens).")
     var encoding: String?
     @Option(help: "GPT-2 vocab.json / encoder.json (with --merges).")
     var vocab: String?
     @Option(help: "GPT-2 merges.txt / vocab.bpe (with --vocab).")
     var merges: String?
 
-    func load() throws -> LoadedTokenizer {
-        if let vocab, let merges { return .bpe(try ByteLevelBPE.load(vocabJSON: vocab, merges: merges)) }
+    func load() throws -> any Tokenizer {
+        if let vocab, let merges { return try ByteLevelBPE.load(vocabJSON: vocab, merges: merges) }
         if vocab != nil || merges != nil { throw ValidationError("--vocab and --merges go together") }
         guard let path = tokenizer else { throw ValidationError("give --tokenizer PATH (or --vocab and --merges)") }
-        if path.hasSuffix(".tiktoken") || encoding != nil {
-            guard let encoding else {
-                throw ValidationError("\(path): a rank file has no pattern or special tokens; add --encoding cl100k_base|o200k_base|gpt2")
-            }
-            return .bpe(try ByteLevelBPE.load(encoding: encoding, rankFile: path))
-        }
-        if path.hasSuffix(".txt") { return .wordPiece(try WordPiece.load(vocabTXT: path)) }
-        let root = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
-        if let model = root?["model"] as? [String: Any], model["type"] as? String == "WordPiece" {
-            return .wordPiece(try WordPiece.load(tokenizerJSON: path))
-        }
-        return .bpe(try ByteLevelBPE.load(tokenizerJSON: path))
+        return try loadTokenizer(path, encoding: encoding)
     }
-}
-
-enum LoadedTokenizer {
-    case bpe(ByteLevelBPE)
-    case wordPiece(WordPiece)
 }
 
 /// Reads each input file (or stdin when none) as UTF-8 text, naming the file on failure.
@@ -131,13 +115,17 @@ struct TokenizerEncode: ParsableCommand {
         for input in try readInputs(files) {
             let ids: [Int] = try reportingErrors {
                 switch tokenizer {
-                case let .bpe(bpe):
+                case let bpe as ByteLevelBPE:
                     if ordinary { return bpe.encodeOrdinary(input.text) }
                     let allowed: SpecialTokenSet = allowSpecial == "all" ? .all : (allowSpecial == "none" ? .none : .some(Set(allowSpecial.split(separator: ",").map(String.init))))
                     do { return try bpe.encode(input.text, allowedSpecial: allowed) } catch let e as TokenizerError {
                         throw TokenizerError.malformed(location: input.name, expected: "\(e) (CLI: --allow-special TOKEN,… or --ordinary)")
                     }
-                case let .wordPiece(wp): return try wp.encode(input.text).ids
+                case let wp as WordPiece: return try wp.encode(input.text).ids  // BERT: [CLS] … [SEP]
+                default:
+                    do { return try tokenizer.encode(input.text) } catch let e as TokenizerError {
+                        throw TokenizerError.malformed(location: input.name, expected: "\(e)")
+                    }
                 }
             }
             print(ids.map(String.init).joined(separator: " "))
@@ -158,12 +146,7 @@ struct TokenizerDecode: ParsableCommand {
                 guard let id = Int(field) else { throw ValidationError("\(input.name): item \(n + 1) \(String(field).debugDescription) is not an integer token id") }
                 ids.append(id)
             }
-            let text: String = try reportingErrors {
-                switch tokenizer {
-                case let .bpe(bpe): return try bpe.decode(ids)
-                case let .wordPiece(wp): return try wp.decode(ids)
-                }
-            }
+            let text: String = try reportingErrors { try tokenizer.decode(ids) }
             FileHandle.standardOutput.write(Data(text.utf8))
         }
     }
@@ -175,19 +158,28 @@ struct TokenizerInfo: ParsableCommand {
 
     func run() throws {
         switch try reportingErrors({ try source.load() }) {
-        case let .bpe(bpe):
+        case let bpe as ByteLevelBPE:
             print("model: byte-level BPE (\(bpe.mergeRule == .ranks ? "tiktoken rank rule" : "merges-list rule"))")
             print("vocabulary size: \(bpe.vocabularySize) (\(bpe.ordinaryTokenCount) ordinary, \(bpe.specialTokens.count) special)")
             print("merges: \(bpe.mergeCount)")
             let patternName: String
             switch bpe.pattern { case .gpt2: patternName = "gpt2"; case .cl100k: patternName = "cl100k"; case .o200k: patternName = "o200k"; case let .regex(r): patternName = "regex \(r)" }
-            print("pattern: \(patternName)\(bpe.addPrefixSpace ? " (add_prefix_space)" : "")")
+            print("pattern: \(bpe.splitsDigits ? "digits isolated, then " : "")\(patternName)\(bpe.addPrefixSpace ? " (add_prefix_space)" : "")")
             print("special tokens: " + bpe.specialTokens.map { "\($0.token)=\($0.id)" }.joined(separator: " "))
-        case let .wordPiece(wp):
+            if !bpe.missingBytes.isEmpty {
+                print("bytes without a token (dropped when encoding, as HF tokenizers does): \(bpe.missingBytes.count): "
+                      + bpe.missingBytes.map { String(format: "0x%02X", $0) }.joined(separator: " "))
+            }
+        case let wp as WordPiece:
             print("model: WordPiece (lowercase: \(wp.lowercase), strip accents: \(wp.stripAccents))")
             print("vocabulary size: \(wp.vocabularySize)")
             print("special tokens: \(wp.specialTokens.joined(separator: " "))")
             print("continuing-subword prefix: \(wp.continuingSubwordPrefix), max input chars per word: \(wp.maxInputCharactersPerWord)")
+        case let tokenizer:
+            print("model: \(tokenizer is CharTokenizer ? "character vocabulary" : "\(type(of: tokenizer))")")
+            print("vocabulary size: \(tokenizer.vocabularySize)")
+            let specials = tokenizer.specialTokenIDs.sorted { $0.value < $1.value }.map { "\($0.key)=\($0.value)" }
+            print("special tokens: " + (specials.isEmpty ? "none" : specials.joined(separator: " ")))
         }
     }
 }
@@ -203,15 +195,20 @@ struct TokenizerConvert: ParsableCommand {
         let tokenizer = try reportingErrors { try source.load() }
         try reportingErrors {
             switch tokenizer {
-            case let .bpe(bpe):
+            case let bpe as ByteLevelBPE:
                 if let mergesOut { try bpe.writeVocabAndMerges(vocabJSON: out, merges: mergesOut) }
                 else if out.hasSuffix(".tiktoken") { try bpe.writeRankFile(to: out) }
                 else if out.hasSuffix(".json") { try bpe.writeTokenizerJSON(to: out) }
                 else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json or .tiktoken path (or vocab.json with --merges-out), got \(out)") }
-            case let .wordPiece(wp):
+            case let wp as WordPiece:
                 if out.hasSuffix(".txt") { try wp.writeVocabTXT(to: out) }
                 else if out.hasSuffix(".json") { try wp.writeTokenizerJSON(to: out) }
                 else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json or .txt path for WordPiece, got \(out)") }
+            case let chars as CharTokenizer:
+                guard out.hasSuffix(".json") else { throw TokenizerError.invalidArgument(name: "--out", expected: "a .json path for a character vocabulary, got \(out)") }
+                try chars.write(to: out)
+            default:
+                throw TokenizerError.unsupported(location: "--tokenizer", feature: "converting a \(type(of: tokenizer))")
             }
         }
     }

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import LMTrain
 import LMBenchmarks
+import LMTokenizers
 
 /// Set by SIGINT; read by the training loop between steps.
 nonisolated(unsafe) private var interruptRequested: Int32 = 0
@@ -38,6 +39,15 @@ struct TrainCommand: ParsableCommand {
             if resume { resolved.initFrom = "resume" }
             print("config:\n\(resolved.jsonString())")
             let trainer = try Trainer(config: resolved)
+            if let meta = trainer.dataMeta {
+                // The tokenizer travels into out_dir for eval and sample: say now if it will not load there.
+                do {
+                    let tokenizer = try loadTokenizer(resolved.dataDir)
+                    print("tokenizer: \(meta.tokenizer) (\(meta.tokenizerFile)), \(tokenizer.vocabularySize) ids")
+                } catch {
+                    print("warning: the data directory's tokenizer does not load (\(error)); eval and sample will need --tokenizer")
+                }
+            }
             // nanoGPT reports parameters without the learned position table; so does this line, for any family that has one.
             let positions = trainer.model.namedParameters().first { $0.name.hasSuffix("wpe.weight") }?.tensor.count ?? 0
             print("model: \(type(of: trainer.modelConfig).modelType); number of parameters: "

@@ -26,13 +26,15 @@ final class ByteLevelBPETests: XCTestCase {
                 XCTAssertEqual(tokenizer.encodeOrdinary(s), expected.ordinary[i], "\(name) encodeOrdinary \(s.debugDescription)")
                 XCTAssertEqual(try tokenizer.encode(s, allowedSpecial: .all), expected.all_special[i], "\(name) allowed all \(s.debugDescription)")
                 if let token = expected.raises[i] {
-                    XCTAssertThrowsError(try tokenizer.encode(s), "\(name) must refuse \(s.debugDescription)") { error in
+                    XCTAssertThrowsError(try tokenizer.encode(s, allowedSpecial: .none), "\(name) must refuse \(s.debugDescription)") { error in
                         XCTAssertEqual(error as? TokenizerError, .disallowedSpecialToken(token))
                     }
                 } else {
-                    XCTAssertEqual(try tokenizer.encode(s), expected.ordinary[i], "\(name) encode \(s.debugDescription)")
+                    XCTAssertEqual(try tokenizer.encode(s, allowedSpecial: .none), expected.ordinary[i], "\(name) encode \(s.debugDescription)")
                 }
                 XCTAssertEqual(try tokenizer.decode(expected.all_special[i]), s, "\(name) decode")
+                // The Tokenizer requirement is tiktoken's encode_ordinary: special text never throws or becomes special.
+                XCTAssertEqual(try tokenizer.encode(s), expected.ordinary[i], "\(name) Tokenizer.encode \(s.debugDescription)")
             }
         }
     }
@@ -45,7 +47,7 @@ final class ByteLevelBPETests: XCTestCase {
         XCTAssertEqual(try cl100k.encode("<|endoftext|>hello world", allowedSpecial: .all), [100257, 15339, 1917])
         // Allowed but not listed: only the allowed one becomes special; disallowing nothing encodes it as text.
         XCTAssertEqual(try cl100k.encode("<|endoftext|>", allowedSpecial: .some(["<|endoftext|>"])), [100257])
-        XCTAssertEqual(try cl100k.encode("<|endoftext|>", disallowedSpecial: .none), cl100k.encodeOrdinary("<|endoftext|>"))
+        XCTAssertEqual(try cl100k.encode("<|endoftext|>", allowedSpecial: .none, disallowedSpecial: .none), cl100k.encodeOrdinary("<|endoftext|>"))
         XCTAssertThrowsError(try cl100k.encode("a <|fim_prefix|>", allowedSpecial: .some(["<|endoftext|>"])))
     }
 

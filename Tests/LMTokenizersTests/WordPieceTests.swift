@@ -20,6 +20,14 @@ final class WordPieceTests: XCTestCase {
         (try loadFixture("tokenizers/bert_wordpiece.json"), try WordPiece.load(vocabTXT: fixtureURL("tokenizers/subset_bert_vocab.txt").path))
     }
 
+    /// tokenizer.json maps token -> id, so a vocabulary holding a token twice (the subset's "[gap]" lines) cannot be one.
+    func testTokenizerJSONRefusesDuplicateTokens() throws {
+        let (_, tokenizer) = try load()
+        let path = NSTemporaryDirectory() + "lmkit-wp-dup-\(UUID().uuidString).json"
+        XCTAssertThrowsError(try tokenizer.writeTokenizerJSON(to: path)) { XCTAssertTrue("\($0)".contains("\"[gap]\" twice"), "\($0)") }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
     func testMatchesBertWordPieceTokenizer() throws {
         let (fixture, tokenizer) = try load()
         for (text, ids) in zip(fixture.texts, fixture.ids) {
@@ -74,7 +82,7 @@ final class WordPieceTests: XCTestCase {
         let reread = try WordPiece.load(tokenizerJSON: path)
         XCTAssertEqual(reread.vocabulary, trained.vocabulary)
         let sample = "First Citizen: Before we proceed any further, hear me speak."
-        XCTAssertEqual(try reread.encode(sample), try trained.encode(sample))
+        XCTAssertEqual(try reread.encode(sample, pair: nil), try trained.encode(sample, pair: nil))
         XCTAssertEqual(try trained.decode(trained.encode(sample).ids), "first citizen : before we proceed any further, hear me speak.")
     }
 }

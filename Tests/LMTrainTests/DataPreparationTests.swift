@@ -1,7 +1,9 @@
-// `prepare` writes nanoGPT's split and a meta.json that loads back; TextTokenizer loads both kinds.
+// `prepare` writes nanoGPT's split and a meta.json that loads back; `loadTokenizer` reads the data directory's tokenizer
+// of each kind (char, byte-level BPE incl. one without every byte token, WordPiece).
 import Foundation
 import LMTokenizers
 import XCTest
+import _TestSupport
 @testable import LMTrain
 
 final class DataPreparationTests: XCTestCase {
@@ -15,8 +17,8 @@ final class DataPreparationTests: XCTestCase {
         XCTAssertEqual(summary.meta.trainTokens, Int(Double(n) * 0.9))
         XCTAssertEqual(summary.meta.trainTokens + summary.meta.valTokens, n)
         XCTAssertEqual(try DataMeta.load(directory: dir + "/d"), summary.meta)
-        let tokenizer = try TextTokenizer.load(dataDirectory: dir + "/d")
-        XCTAssertEqual(tokenizer.kindName, "char")
+        let tokenizer = try loadTokenizer(dir + "/d")
+        XCTAssertTrue(tokenizer is CharTokenizer)
         let train = try TokenFile(path: dir + "/d/train.bin"), val = try TokenFile(path: dir + "/d/val.bin")
         XCTAssertEqual(try tokenizer.decode(train.tokens(0..<train.count)) + tokenizer.decode(val.tokens(0..<val.count)), text)
         var stream = tokenizer.streamingDecoder()
@@ -32,11 +34,43 @@ final class DataPreparationTests: XCTestCase {
         try bpe.writeTokenizerJSON(to: dir + "/tokenizer.json")
         let summary = try DataPreparation.prepare(tokenizer: dir, inputPath: dir + "/in.txt", outputDirectory: dir + "/d", valFraction: 0.2)
         XCTAssertEqual(summary.meta.tokenizer, "bpe")
-        let tokenizer = try TextTokenizer.load(dataDirectory: dir + "/d")
+        let tokenizer = try loadTokenizer(dir + "/d")
+        XCTAssertTrue(tokenizer is ByteLevelBPE)
         XCTAssertEqual(tokenizer.vocabularySize, bpe.vocabularySize)
         let train = try TokenFile(path: dir + "/d/train.bin")
         XCTAssertEqual(train.vocabularySize, bpe.vocabularySize)
         XCTAssertTrue(corpus.hasPrefix(try tokenizer.decode(train.tokens(0..<train.count))))
+    }
+
+    /// Every tokenizer `loadTokenizer` reads can prepare data; the copy in the data directory gives the same ids.
+    func testPreparationWithEachTokenizerKind() throws {
+        let dir = try makeScratchDirectory("prepare-kinds")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = "Hello 123 world!\n<|endoftext|> [MASK] naïve\u{04}!\n"
+        try text.write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
+        try CharTokenizer(corpus: text).write(to: dir + "/char_vocab.json")
+        try (WordPiece.bertSpecialTokens + ["hello", "world", "1", "2", "3", "!", "<", "|", ">", "[", "]", "mask", "na", "##ive", "end", "##of", "##text"])
+            .joined(separator: "\n").write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        let cases: [(spec: String, kind: String, file: String)] = [
+            (dir + "/char_vocab.json", "char", "char_vocab.json"),
+            (fixtureURL("tokenizers/missing_bytes_tokenizer.json").path, "bpe", "tokenizer.json"),
+            (dir + "/vocab.txt", "wordpiece", "tokenizer.json"),
+            (dir + "/char-data", "char", "char_vocab.json"),  // another data directory: its vocabulary is reused
+        ]
+        _ = try DataPreparation.prepare(tokenizer: "char", inputPath: dir + "/in.txt", outputDirectory: dir + "/char-data")
+        for (index, c) in cases.enumerated() {
+            let out = dir + "/d\(index)"
+            let summary = try DataPreparation.prepare(tokenizer: c.spec, inputPath: dir + "/in.txt", outputDirectory: out, valFraction: 0.25)
+            XCTAssertEqual(summary.meta.tokenizer, c.kind, c.spec)
+            XCTAssertEqual(summary.meta.tokenizerFile, c.file, c.spec)
+            let original = try loadTokenizer(c.spec), copy = try loadTokenizer(out)
+            XCTAssertEqual(copy.vocabularySize, original.vocabularySize, c.spec)
+            let train = try TokenFile(path: out + "/train.bin"), val = try TokenFile(path: out + "/val.bin")
+            XCTAssertEqual(train.tokens(0..<train.count) + val.tokens(0..<val.count),
+                           try original.encode(String(text.unicodeScalars.prefix(summary.meta.trainCharacters)))
+                               + original.encode(String(text.unicodeScalars.dropFirst(summary.meta.trainCharacters))), c.spec)
+            XCTAssertEqual(try copy.encode(text), try original.encode(text), c.spec)
+        }
     }
 
     func testPrepareErrors() throws {

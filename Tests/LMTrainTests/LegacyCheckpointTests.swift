@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 import _TestSupport
+import LMTokenizers
 @testable import LMTrain
 
 final class LegacyCheckpointTests: XCTestCase {
@@ -34,7 +35,7 @@ final class LegacyCheckpointTests: XCTestCase {
         let result = try Evaluation.evaluate(model: loaded.model, tokens: tokens.tokens(0..<tokens.count), blockSize: 16)
         XCTAssertEqual(result.meanLoss, expected.eval_val_loss, accuracy: 1e-6)
 
-        let tokenizer = try TextTokenizer.loadFile(try XCTUnwrap(loaded.tokenizerPath))
+        let tokenizer = try loadTokenizer(try XCTUnwrap(loaded.tokenizerPath))
         let model = try XCTUnwrap(loaded.model as? any IncrementalDecoding)
         var options = GenerationOptions()
         options.temperature = 0

@@ -4,6 +4,7 @@
 import Foundation
 import LMNN
 import LMTensor
+import LMTokenizers
 import XCTest
 @testable import LMTrain
 
@@ -85,7 +86,7 @@ final class ToyFamilyTests: XCTestCase {
         XCTAssertTrue(configJSON.contains("\"model_type\" : \"test-bigram\""), configJSON)
         let loaded = try LoadedModel.load(dir + "/split")
         let model = try XCTUnwrap(loaded.model as? Bigram)
-        let ids = try TextTokenizer.loadFile(try XCTUnwrap(loaded.tokenizerPath)).encode(tinyCorpus)
+        let ids = try loadTokenizer(try XCTUnwrap(loaded.tokenizerPath)).encode(tinyCorpus)
         let eval = try Evaluation.evaluate(model: model, tokens: Array(ids.prefix(200)), blockSize: 16)
         XCTAssertLessThan(eval.meanLoss, 2.0)
 

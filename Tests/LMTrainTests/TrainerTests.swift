@@ -2,6 +2,7 @@
 // eval_only, the written files (checkpoint, model, loss.csv, loss.svg), and checkpoint rejections.
 import Foundation
 import LMTensor
+import LMTokenizers
 import XCTest
 @testable import LMTrain
 
@@ -39,9 +40,11 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(loaded.dataMeta?.tokenizer, "char")
         // out_dir carries the vocabulary, so the model needs no data directory to be used.
         XCTAssertEqual(loaded.tokenizerPath, config.outDir + "/char_vocab.json")
-        let tokenizer = try TextTokenizer.loadFile(loaded.tokenizerPath!)
-        XCTAssertEqual(tokenizer.kindName, "char")
-        XCTAssertEqual(tokenizer.vocabularySize, try TextTokenizer.load(dataDirectory: data).vocabularySize)
+        let tokenizer = try loadTokenizer(loaded.tokenizerPath!)
+        XCTAssertTrue(tokenizer is CharTokenizer)
+        XCTAssertEqual(tokenizer.vocabularySize, try loadTokenizer(data).vocabularySize)
+        XCTAssertEqual(try loaded.textTokenizer(override: nil).vocabularySize, 15)
+        XCTAssertTrue(try loaded.textTokenizer(override: "char") is CharTokenizer, "`char`: the data directory's vocabulary")
         let eval = try Evaluation.evaluate(model: loaded.model, text: "the cat sat on the log.\n", tokenizer: tokenizer, blockSize: 8)
         XCTAssertEqual(eval.predictedTokens, 23)
         XCTAssertEqual(eval.characters, 23)
