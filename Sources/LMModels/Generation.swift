@@ -4,6 +4,7 @@
 // stop string split across tokens is still caught and never printed. Everything is deterministic for a given seed.
 import Foundation
 import LMTensor
+import LMTokenizers
 
 /// Controls for `GPT.generate`.
 public struct GenerationOptions: Sendable {
@@ -149,5 +150,57 @@ public struct StopSequenceFilter {
     public mutating func finish() -> String {
         defer { held = "" }
         return stopped ? "" : held
+    }
+}
+
+/// Text in, streamed text out: the sampling loop `lmkit sample` runs and a server would run, for any tokenizer and any
+/// `IncrementalDecoding` model. Text is emitted as soon as it is complete (multi-byte characters split across tokens
+/// are held back) and stop strings are never emitted.
+public struct TextGeneration {
+    public let model: any IncrementalDecoding
+    public let tokenizer: any Tokenizer
+
+    public init(model: any IncrementalDecoding, tokenizer: any Tokenizer) {
+        self.model = model
+        self.tokenizer = tokenizer
+    }
+
+    /// A problem with the request; the message names the input.
+    public enum Failure: Error, CustomStringConvertible {
+        case emptyPrompt
+        case tokenOutsideVocabulary(id: Int, vocabularySize: Int)
+        public var description: String {
+            switch self {
+            case .emptyPrompt: return "the prompt encodes to no tokens; give some text"
+            case let .tokenOutsideVocabulary(id, size):
+                return "the prompt has token id \(id), outside the model's vocabulary (\(size)); is the tokenizer the model's?"
+            }
+        }
+    }
+
+    /// Continues `prompt`, passing each piece of text to `onText` as it becomes printable (return false to stop early).
+    /// Generation ends at `options.maxNewTokens`, a stop token, or the first of `stop` strings. Returns the whole
+    /// generated text (without the prompt and without the stop string).
+    @discardableResult
+    public func generate(prompt: String, options: GenerationOptions, stop: [String] = [], onText: (String) -> Bool = { _ in true }) throws -> String {
+        let ids = try tokenizer.encode(prompt)
+        guard !ids.isEmpty else { throw Failure.emptyPrompt }
+        let vocabularySize = model.config.vocabularySize
+        if let bad = ids.first(where: { $0 < 0 || $0 >= vocabularySize }) { throw Failure.tokenOutsideVocabulary(id: bad, vocabularySize: vocabularySize) }
+        var decoder = tokenizer.streamingDecoder()
+        var filter = StopSequenceFilter(stop)
+        var text = "", decodeError: Error?, consumerStopped = false
+        func emit(_ piece: String) {
+            guard !piece.isEmpty else { return }
+            text += piece
+            if !onText(piece) { consumerStopped = true }
+        }
+        model.generate(prompt: ids, options: options) { token in
+            do { emit(filter.push(try decoder.push(token))) } catch { decodeError = error; return false }
+            return !filter.stopped && !consumerStopped
+        }
+        if let decodeError { throw decodeError }
+        if !consumerStopped { emit(filter.push(decoder.finish()) + filter.finish()) }
+        return text
     }
 }

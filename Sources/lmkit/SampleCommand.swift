@@ -1,5 +1,5 @@
 // `lmkit sample`: generate text from an LMKit checkpoint or a Hugging Face model directory (nanoGPT's sample.py and
-// HF `generate` options). Wiring only: loading is LMTrain's `LoadedModel`, decoding is LMModels' `GPT.generate`.
+// HF `generate` options). Wiring only: loading is LMTrain's `LoadedModel`, the sampling loop LMModels' `TextGeneration`.
 import ArgumentParser
 import Foundation
 import LMTrain
@@ -70,30 +70,21 @@ struct SampleCommand: ParsableCommand {
                 }
                 promptText = text
             }
-            let promptIDs = try textTokenizer.encode(promptText)
-            guard !promptIDs.isEmpty else { throw TrainError.invalidInput("--prompt: encodes to no tokens; give some text") }
-            if let bad = promptIDs.first(where: { $0 >= loaded.model.config.vocabularySize }) {
-                throw TrainError.invalidInput("--prompt: token id \(bad) is outside the model's vocabulary (\(loaded.model.config.vocabularySize)); wrong --tokenizer?")
-            }
-            guard let generator = loaded.model as? any IncrementalDecoding else {
+            guard let decoding = loaded.model as? any IncrementalDecoding else {
                 throw TrainError.invalidInput("\(model): a \(type(of: loaded.model.config).modelType) model cannot decode step by step, so it cannot sample")
             }
+            let generation = TextGeneration(model: decoding, tokenizer: textTokenizer)
             var options = GenerationOptions()
             options.maxNewTokens = maxNewTokens; options.temperature = temperature; options.topK = topK
             options.topP = topP; options.repetitionPenalty = repetitionPenalty
+            let output = FileHandle.standardOutput
             for index in 0..<numSamples {
                 options.seed = seed &+ UInt64(index)
-                var decoder = textTokenizer.streamingDecoder()
-                var filter = StopSequenceFilter(stop)
-                let output = FileHandle.standardOutput
                 output.write(promptText)
-                var decodeError: Error?
-                generator.generate(prompt: promptIDs, options: options) { token in
-                    do { output.write(filter.push(try decoder.push(token))) } catch { decodeError = error; return false }
-                    return !filter.stopped
-                }
-                if let decodeError { throw decodeError }
-                output.write(filter.push(decoder.finish()) + filter.finish() + "\n")
+                do {
+                    try generation.generate(prompt: promptText, options: options, stop: stop) { output.write($0); return true }
+                } catch let failure as TextGeneration.Failure { throw TrainError.invalidInput("--prompt: \(failure)") }
+                output.write("\n")
                 if index + 1 < numSamples { output.write("---------------\n") }
             }
         }

@@ -1,4 +1,5 @@
 import LMTensor
+import LMTokenizers
 import XCTest
 @testable import LMModels
 
@@ -80,5 +81,23 @@ final class GenerationTests: XCTestCase {
     func testInvalidOptionsNameTheOption() {
         XCTAssertThrowsError(try options { $0.topP = 0 }.validate()) { XCTAssertTrue("\($0)".contains("top_p")) }
         XCTAssertThrowsError(try options { $0.temperature = -1 }.validate()) { XCTAssertTrue("\($0)".contains("temperature")) }
+    }
+}
+
+extension GenerationTests {
+    /// The library's text loop equals decoding `generate`'s ids, streams the same text it returns, and cuts at a stop string.
+    func testTextGenerationStreamsAndStops() throws {
+        let tokenizer = try CharTokenizer(corpus: "abcdefghijklmnopqrstuvw")   // 23 characters = tinyConfig's vocabulary
+        let model = GPT(tinyConfig(), generator: Generator(seed: 2))
+        let generation = TextGeneration(model: model, tokenizer: tokenizer)
+        let greedy = options { $0.temperature = 0; $0.maxNewTokens = 12 }
+        var streamed = ""
+        let text = try generation.generate(prompt: "abc", options: greedy) { streamed += $0; return true }
+        XCTAssertEqual(text, streamed)
+        XCTAssertEqual(text, try tokenizer.decode(model.generate(prompt: try tokenizer.encode("abc"), options: greedy)))
+        let stop = String(text.dropFirst(4).prefix(2))
+        let cut = try generation.generate(prompt: "abc", options: greedy, stop: [stop])
+        XCTAssertEqual(cut, String(text[..<text.range(of: stop)!.lowerBound]))
+        XCTAssertThrowsError(try generation.generate(prompt: "", options: greedy)) { XCTAssertTrue("\($0)".contains("no tokens"), "\($0)") }
     }
 }
