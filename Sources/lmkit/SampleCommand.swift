@@ -1,5 +1,5 @@
 // `lmkit sample`: generate text from an LMKit checkpoint or a Hugging Face model directory (nanoGPT's sample.py and
-// HF `generate` options). Wiring only: loading is LMTrain's `LoadedModel`, decoding is LMModels' `GPT.generate`.
+// HF `generate` options). Wiring only: loading is LMTrain's `LoadedModel`, decoding is LMModels' `generate`.
 import ArgumentParser
 import Foundation
 import LMTrain
@@ -62,6 +62,7 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         try runTrainingCommand {
             let loaded = try LoadedModel.load(model)
+            printIgnoredConfigKeys(loaded.ignoredConfigKeys, directory: loaded.path)
             let textTokenizer = try loaded.textTokenizer(override: tokenizer)
             var promptText = prompt
             if let promptFile {
