@@ -7,7 +7,10 @@ untied head, Llama with attention/mlp biases and a tied head, and a bf16 copy):
    the source's and whose logits equal the source model's;
 2. `lmkit convert SRC MID --to gpt [--rope-layout interleaved]` then `lmkit convert MID OUT --to hf` the same
    (the interleaved RoPE permutation must be undone exactly);
-3. a config LMKit cannot represent (rope_scaling) gives exit status 1 and a message naming the key.
+3. a config LMKit cannot represent (rope_scaling) gives exit status 1 and a message naming the key;
+4. a real config.json (SmolLM2-135M-Instruct's keys, tiny sizes: Tests/Fixtures/models/hf_smollm2_tiny, also with the
+   hub's 4.x-style keys) converts, `lmkit convert` prints one line listing the keys it ignored, and transformers loads
+   the output with the same logits.
 """
 import json, os, subprocess, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +109,30 @@ def main():
         failures.append(f"rope_scaling config: rc {r.returncode}, stderr {r.stderr!r}")
     else:
         print("rope_scaling config rejected:", r.stderr.strip())
+
+    # 4. real config keys
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    tiny = os.path.join(root, "Tests", "Fixtures", "models", "hf_smollm2_tiny")
+    hub_dir = os.path.join(a.workdir, "smollm2_hub")
+    os.makedirs(hub_dir)
+    os.symlink(os.path.abspath(os.path.join(tiny, "model.safetensors")), os.path.join(hub_dir, "model.safetensors"))
+    with open(os.path.join(root, "Tests", "Fixtures", "models", "hf_smollm2_tiny_hub_config.json")) as f:
+        json.dump(json.load(f), open(os.path.join(hub_dir, "config.json"), "w"))
+    small_ids = ids % 64
+    for name, src, ignored in [("smollm2 (5.x keys)", tiny, "_model_name_or_path"), ("smollm2 (hub keys)", hub_dir, "is_llama_config")]:
+        out = os.path.join(a.workdir, name.split()[0] + ("_hub" if "hub" in name else "") + "_out")
+        r = subprocess.run([a.lmkit, "convert", src, out], capture_output=True, text=True)
+        lines = [l for l in r.stderr.splitlines() if "ignored keys that do not change the model" in l]
+        if r.returncode != 0 or len(lines) != 1 or ignored not in lines[0]:
+            failures.append(f"{name}: rc {r.returncode}, stderr {r.stderr!r}")
+            continue
+        reference = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32).eval()
+        model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+        with torch.no_grad():
+            diff = (model(small_ids).logits - reference(small_ids).logits).abs().max().item()
+        if diff > 1e-5:
+            failures.append(f"{name}: logits differ by {diff}")
+        print(f"{name:20s} converts ({lines[0].split(': ', 1)[1]}), max |logit diff| {diff:.3g}")
 
     for f in failures:
         print("MISMATCH:", f)

@@ -2,7 +2,8 @@
 // as nanoGPT writes it: token + learned position embeddings, pre-LayerNorm blocks of causal self-attention and a GELU
 // MLP, a final LayerNorm, and an output head tied to the token embedding. Config options turn it into a Llama-shaped
 // model: RoPE, RMSNorm, SwiGLU, grouped-query attention, no biases, untied head. Parameter names are nanoGPT's
-// (`transformer.h.0.attn.c_attn.weight`), so its checkpoints map one to one; Hugging Face layouts are in HuggingFace.swift.
+// (`transformer.h.0.attn.c_attn.weight`), so its checkpoints map one to one; Hugging Face layouts are in
+// HuggingFaceGPT2.swift and HuggingFaceLlama.swift.
 import Foundation
 import LMNN
 import LMTensor

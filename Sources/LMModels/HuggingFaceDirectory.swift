@@ -1,7 +1,8 @@
 // A Hugging Face model directory as `save_pretrained` writes it: config.json, model.safetensors (or shards listed in
-// model.safetensors.index.json), and optionally tokenizer.json. Loads it into a `GPT` (+ byte-level BPE tokenizer) and
-// saves a `GPT` back in the same layout, atomically (safetensors first, config.json last). Does not download from the
-// hub, and does not read pytorch_model.bin (pickle): convert those with transformers first.
+// model.safetensors.index.json), and optionally tokenizer.json. Loads it, through the architecture's adapter
+// (HuggingFace.swift), into the LMKit model its config maps to (+ byte-level BPE tokenizer), and saves an LMKit model
+// back in the same layout, atomically (safetensors first, config.json last). Does not download from the hub, and does
+// not read pytorch_model.bin (pickle): convert those with transformers first.
 import Foundation
 import LMCheckpoint
 import LMTensor
@@ -11,38 +12,47 @@ import LMTokenizers
 public struct HuggingFaceModelDirectory {
     /// The directory read.
     public let path: String
-    /// The parsed config.json (architecture, GPT config, special token ids).
+    /// The parsed config.json (architecture, LMKit config, special token ids, ignored keys).
     public let config: HuggingFaceConfig
     /// The model with the checkpoint's weights, in eval mode.
-    public let model: GPT
+    public let model: any LanguageModel
     /// tokenizer.json as a byte-level BPE, when the directory has one and it was requested.
     public let tokenizer: ByteLevelBPE?
+    /// config.json keys ignored because they do not change the model (sorted).
+    public var ignoredConfigKeys: [String] { config.ignoredKeys }
 
     /// Reads `path`/config.json and the weights; with `loadTokenizer`, also `path`/tokenizer.json when present (a
     /// tokenizer.json that is not byte-level BPE is then an error naming the field; pass false to skip it).
     public static func load(_ path: String, loadTokenizer: Bool = true) throws -> HuggingFaceModelDirectory {
         let config = try readConfig(path)
         let (tensors, source) = try readTensors(path)
-        let stateDict = try HuggingFaceWeights.toGPT(tensors, config: config, file: source)
-        let model = try GPT(config.gpt, stateDict: stateDict)
+        let stateDict = try HuggingFaceWeights.toLMKit(tensors, config: config, file: source)
+        let model = try ModelRegistry.loadModel(config.model, stateDict: stateDict, source: source)
         model.eval()
         var tokenizer: ByteLevelBPE? = nil
         let tokenizerPath = path + "/tokenizer.json"
         if loadTokenizer && FileManager.default.fileExists(atPath: tokenizerPath) {
             let loaded = try ByteLevelBPE.load(tokenizerJSON: tokenizerPath)
-            guard loaded.vocabularySize <= config.gpt.vocabSize else {
-                throw HuggingFaceError.badFile(file: tokenizerPath, "has \(loaded.vocabularySize) token ids but config.json's vocab_size is \(config.gpt.vocabSize)")
+            guard loaded.vocabularySize <= config.model.vocabularySize else {
+                throw HuggingFaceError.badFile(file: tokenizerPath, "has \(loaded.vocabularySize) token ids but config.json's vocab_size is \(config.model.vocabularySize)")
             }
             tokenizer = loaded
         }
         return HuggingFaceModelDirectory(path: path, config: config, model: model, tokenizer: tokenizer)
     }
 
-    /// Whether `path` looks like a Hugging Face model directory (a config.json with a `model_type`).
-    public static func isHuggingFaceDirectory(_ path: String) -> Bool {
+    /// The `model_type` string of `path`/config.json; nil when the file is absent, not JSON, or has none.
+    public static func modelType(ofDirectory path: String) -> String? {
         guard let data = FileManager.default.contents(atPath: path + "/config.json"),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
-        return object["model_type"] is String
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return object["model_type"] as? String
+    }
+
+    /// Whether `path` holds a Hugging Face model directory: a config.json whose `model_type` is one an adapter reads
+    /// (gpt2, llama). LMKit's own directories (an `lmkit train` out_dir, `lmkit convert --to gpt`) carry a registry
+    /// family's name ("gpt") or no model_type, so they are never taken for Hugging Face ones.
+    public static func isHuggingFaceDirectory(_ path: String) -> Bool {
+        modelType(ofDirectory: path).flatMap(HuggingFaceArchitecture.init(modelType:)) != nil
     }
 
     /// The parsed `path`/config.json.
@@ -98,28 +108,31 @@ public struct HuggingFaceModelDirectory {
         return (tensors, index)
     }
 
-    /// The HF architecture a GPT configuration naturally saves as: GPT-2 for learned positions, Llama for RoPE.
-    public static func defaultArchitecture(for config: GPTConfig) -> HuggingFaceArchitecture {
-        config.position == .learned ? .gpt2 : .llama
+    /// The HF architecture a model configuration saves as when none is asked for: the first adapter that can express
+    /// it (GPT-2 for learned positions, Llama for RoPE). The error lists why each one cannot.
+    public static func defaultArchitecture(for config: any ModelConfiguration) throws -> HuggingFaceArchitecture {
+        var reasons: [String] = []
+        for architecture in HuggingFaceArchitecture.all {
+            do {
+                _ = try architecture.adapter.configJSON(config)
+                return architecture
+            } catch { reasons.append("\(error)") }
+        }
+        throw HuggingFaceError.notExpressible(architecture: "any Hugging Face architecture", field: "model_type",
+                                              "\(type(of: config).modelType) matches none: " + reasons.joined(separator: "; "))
     }
 
-    /// Writes `model` to `directory` (created if needed) as `architecture` in transformers' layout: model.safetensors
-    /// (as `dtype`; float32 by default) then config.json, each atomically, plus tokenizer.json when `tokenizer` is given.
-    /// A model with interleaved RoPE is saved with its q/k rows permuted to HF Llama's half-split layout (same function).
-    /// Configurations the architecture cannot express are errors naming the GPTConfig field.
-    public static func save(_ model: GPT, to directory: String, architecture: HuggingFaceArchitecture? = nil,
+    /// Writes `model` to `directory` (created if needed) as `architecture` (default: `defaultArchitecture`) in
+    /// transformers' layout: model.safetensors (as `dtype`; float32 by default) then config.json, each atomically, plus
+    /// tokenizer.json when `tokenizer` is given. Configurations the architecture cannot express are errors naming the
+    /// config field, and nothing is written then.
+    public static func save(_ model: any LanguageModel, to directory: String, architecture: HuggingFaceArchitecture? = nil,
                             specialTokenIDs: [String: Int] = [:], tokenizer: ByteLevelBPE? = nil,
                             dtype: SafetensorsDType = .float32) throws {
-        var gptConfig = model.config
-        var stateDict = model.stateDict()
-        if gptConfig.position == .rope && gptConfig.ropeLayout == .interleaved {
-            stateDict = GPT.convertRoPELayout(stateDict, config: gptConfig, from: .interleaved, to: .halfSplit)
-            gptConfig.ropeLayout = .halfSplit
-        }
-        let hf = HuggingFaceConfig(architecture: architecture ?? defaultArchitecture(for: gptConfig), gpt: gptConfig,
+        let hf = HuggingFaceConfig(architecture: try architecture ?? defaultArchitecture(for: model.config), model: model.config,
                                    specialTokenIDs: specialTokenIDs)
         let configData = try hf.jsonData()  // checks expressibility before anything is written
-        let tensors = try HuggingFaceWeights.fromGPT(stateDict, config: hf)
+        let tensors = try HuggingFaceWeights.fromLMKit(model.stateDict(), config: hf)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {

@@ -141,6 +141,8 @@ public struct LoadedModel {
     /// The tokenizer file that came with the model: out_dir's copy of the data directory's tokenizer (char_vocab.json
     /// or tokenizer.json), or a model directory's tokenizer.json.
     public var tokenizerPath: String?
+    /// Keys of a model directory's config.json ignored because they do not change the model (Hugging Face directories).
+    public var ignoredConfigKeys: [String] = []
 
     /// Loads a model for evaluation:
     /// - an `lmkit train` out_dir (its model.safetensors, else ckpt.safetensors) or one of those files — the GPT
@@ -161,7 +163,8 @@ public struct LoadedModel {
             } else if FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("config.json")) {
                 let loaded: LoadedModelDirectory
                 do { loaded = try ModelDirectoryConversion.load(path) } catch { throw TrainError.invalidInput("\(error)") }
-                return LoadedModel(model: loaded.model, trainConfig: nil, dataMeta: nil, path: path, tokenizerPath: loaded.tokenizerPath)
+                return LoadedModel(model: loaded.model, trainConfig: nil, dataMeta: nil, path: path, tokenizerPath: loaded.tokenizerPath,
+                                   ignoredConfigKeys: loaded.ignoredConfigKeys)
             } else {
                 throw TrainError.invalidInput("\(path): neither an `lmkit train` out_dir (\(TrainingCheckpoint.modelFileName)) nor a model directory with config.json")
             }

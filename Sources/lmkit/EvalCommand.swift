@@ -21,6 +21,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let loaded = try LoadedModel.load(model)
+            printIgnoredConfigKeys(loaded.ignoredConfigKeys, directory: loaded.path)
             guard let window = blockSize ?? loaded.model.config.contextLength else {
                 throw TrainError.invalidInput("--block-size: the model has no context length; give the window length")
             }

@@ -62,6 +62,7 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let loaded = try LoadedModel.load(model)
+            printIgnoredConfigKeys(loaded.ignoredConfigKeys, directory: loaded.path)
             let textTokenizer = try loaded.textTokenizer(override: tokenizer)
             var promptText = prompt
             if let promptFile {
