@@ -29,3 +29,35 @@ final class LoadedModelTests: XCTestCase {
         XCTAssertTrue(ModelRegistry.same(bare.model.config, outDir.model.config))
     }
 }
+
+extension LoadedModelTests {
+    private struct SmolLM2Reference: Decodable {
+        let text: String
+        let ids: [Int]
+        let top_ids: [[Int]]
+    }
+
+    /// What `lmkit sample --model DIR` does on the real SmolLM2-135M-Instruct directory (refused twice before the model
+    /// seam, at config.json and at tokenizer.json): its own tokenizer.json gives transformers' ids for the reference
+    /// text, and greedy generation's first token is transformers' argmax after the prompt.
+    func testRealSmolLM2SamplesThroughTheLibraryLoop() throws {
+        let directory = fixtureURL(".fetched/SmolLM2-135M-Instruct").path
+        guard FileManager.default.fileExists(atPath: directory + "/model.safetensors") else {
+            throw XCTSkip("the real SmolLM2-135M-Instruct is not built; run `python3 Scripts/fixtures/hf_models_fixture.py --smollm2` to make \(directory)")
+        }
+        let reference = try JSONDecoder().decode(SmolLM2Reference.self,
+                                                 from: Data(contentsOf: fixtureURL("models/smollm2_135m_reference.json")))
+        let loaded = try LoadedModel.load(directory)
+        let tokenizer = try loaded.textTokenizer(override: nil)
+        XCTAssertEqual(try tokenizer.encode(reference.text), reference.ids)
+        let prompt = "The capital of France is"
+        let promptIDs = try tokenizer.encode(prompt)
+        XCTAssertEqual(promptIDs, Array(reference.ids.prefix(promptIDs.count)))
+        var options = GenerationOptions()
+        options.temperature = 0
+        options.maxNewTokens = 1
+        let model = try XCTUnwrap(loaded.model as? any IncrementalDecoding)
+        let text = try TextGeneration(model: model, tokenizer: tokenizer).generate(prompt: prompt, options: options)
+        XCTAssertEqual(text, try tokenizer.decode([reference.top_ids[promptIDs.count - 1][0]]))
+    }
+}
