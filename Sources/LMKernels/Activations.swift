@@ -161,28 +161,5 @@ public enum GELUKernel {
     }
 }
 
-extension SIMDMath {
-    /// `Float.fastExp` on 16 lanes: same reduction and polynomial, the exponent built with the 1.5·2²³ bit trick.
-    @inlinable @inline(__always) public static func exp(_ x0: V) -> V {
-        let lo = V(repeating: -87.3), hi = V(repeating: 88.3)
-        var x = x0.replacing(with: lo, where: x0 .< lo)
-        x = x.replacing(with: hi, where: x .> hi)
-        let k = (x * 1.44269504088896341).rounded(.toNearestOrEven)
-        let r = (x - k * 0.693145751953125) - k * 1.428606765330187045e-06
-        var p = V(repeating: 1.0 / 5040)
-        p = p * r + 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
-        let big = k + 12582912.0
-        let bits = (unsafeBitCast(big, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
-        let y = p * unsafeBitCast(bits, to: V.self)
-        return y.replacing(with: 0, where: x0 .< lo)
-    }
-}
-
 /// The elementwise binary operations with a vectorized kernel (`Activations.arithmetic`).
 public enum ArithmeticOperation: Sendable { case add, subtract, multiply, divide }

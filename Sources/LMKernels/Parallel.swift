@@ -1,4 +1,4 @@
-// Row-parallel loops for kernels. Waking a second thread costs ~0.5-10 µs (swift-on-this-machine.md §4), so work is
+// Row-parallel loops and a work queue for kernels. Waking a second thread costs ~0.5-10 µs (swift-on-this-machine.md §4), so work is
 // split only above `Parallel.minimumWork` elements; below it the loop runs on the caller's thread.
 // Results never depend on the thread count: each row is computed by exactly one thread with the same code.
 import Dispatch
@@ -35,5 +35,29 @@ public enum Parallel {
                 if lo < hi { body(lo..<hi) }
             }
         }
+    }
+
+    /// Runs `body(item, scratch)` for every item in `0..<count`, handing items out in order to whichever thread is
+    /// free (items of unequal cost, such as causal attention tiles, leave a static split unbalanced). Each thread gets
+    /// its own `scratch` of `scratch` elements. Runs on the caller's thread alone below `minimumWork` (`totalWork`
+    /// counts the work of all items). Each item is computed by one thread with the same code, so results do not depend
+    /// on the thread count.
+    @inlinable public static func forEachItem<T>(
+        _ count: Int, totalWork: Int, scratch: Int, _: T.Type, _ body: (Int, UnsafeMutablePointer<T>) -> Void
+    ) {
+        let threads = threadCount
+        let lanes = threads > 1 && count > 1 && totalWork >= minimumWork ? Swift.min(threads, count) : 1
+        let lock = NSLock()
+        var next = 0
+        func lane() {
+            let work = UnsafeMutablePointer<T>.allocate(capacity: scratch)
+            defer { work.deallocate() }
+            while true {
+                lock.lock(); let item = next; next += 1; lock.unlock()
+                if item >= count { return }
+                body(item, work)
+            }
+        }
+        if lanes == 1 { lane() } else { DispatchQueue.concurrentPerform(iterations: lanes) { _ in lane() } }
     }
 }

@@ -7,6 +7,9 @@
 public protocol KernelScalar: BinaryFloatingPoint, Real, SIMDScalar, Codable, Sendable {
     /// e^x; for Float a polynomial with max relative error ~2e-7 on [-87, 88] (see `Float.fastExp`).
     static func kernelExp(_ x: Self) -> Self
+    /// y[i] = e^(x[i] − shift) for i in 0..<n, returning Σ y[i]; x and y may be the same buffer (softmax rows, attention
+    /// score rows). Float: `SIMDMath.expShifted`.
+    static func kernelExpShifted(_ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>, _ n: Int, by shift: Self) -> Self
     /// Σ p[i] for i in 0..<n.
     static func kernelSum(_ p: UnsafePointer<Self>, _ n: Int) -> Self
     /// Σ p[i] * q[i] for i in 0..<n.
@@ -17,6 +20,12 @@ public protocol KernelScalar: BinaryFloatingPoint, Real, SIMDScalar, Codable, Se
 
 extension Double: KernelScalar {
     @inlinable public static func kernelExp(_ x: Double) -> Double { Double.exp(x) }
+    @inlinable public static func kernelExpShifted(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int,
+                                                   by shift: Double) -> Double {
+        var sum = 0.0
+        for i in 0..<n { y[i] = Double.exp(x[i] - shift); sum += y[i] }
+        return sum
+    }
     @inlinable public static func kernelSum(_ p: UnsafePointer<Double>, _ n: Int) -> Double {
         var s = 0.0
         for i in 0..<n { s += p[i] }
@@ -36,31 +45,13 @@ extension Double: KernelScalar {
 
 extension Float: KernelScalar {
     @inlinable public static func kernelExp(_ x: Float) -> Float { fastExp(x) }
+    @inlinable public static func kernelExpShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                                   by shift: Float) -> Float {
+        SIMDMath.expShifted(x, y, n, by: shift)
+    }
     @inlinable public static func kernelSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float { SIMDMath.sum(p, n) }
     @inlinable public static func kernelDot(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: Int) -> Float { SIMDMath.dot(p, q, n) }
     @inlinable public static func kernelMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float { SIMDMath.max(p, n) }
-
-    /// e^x by Cody-Waite range reduction (two-constant ln 2) and a degree-7 Taylor polynomial on |r| ≤ ln2/2,
-    /// whose truncation error (0.347⁸/8! ≈ 5e-9) is below Float's half-ulp. Below -87.3 the result is 0 (exp
-    /// underflows to denormals there anyway); above 88.3 it saturates at ~2.2e38 instead of reaching inf.
-    /// Written with plain scalar ops so the compiler vectorizes loops that call it.
-    @inlinable @inline(__always) public static func fastExp(_ x0: Float) -> Float {
-        let x = x0 < -87.3 ? -87.3 : (x0 > 88.3 ? 88.3 : (x0 == x0 ? x0 : 0))  // NaN goes through as 0, restored below
-        let k = (x * 1.44269504088896341).rounded(.toNearestOrEven)
-        // r = x - k·ln2 in two steps so r keeps full precision for large |x|.
-        let r = (x - k * 0.693145751953125) - k * 1.428606765330187045e-06
-        var p: Float = 1.0 / 5040
-        p = p * r + 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
-        let scale = Float(bitPattern: UInt32(bitPattern: Int32(k) &+ 127) << 23)
-        let y = x0 < -87.3 ? 0 : p * scale
-        return x0.isNaN ? x0 : y
-    }
 }
 
 /// Explicit SIMD16 reductions for Float: plain loops over Float are not vectorized (strict FP ordering), so

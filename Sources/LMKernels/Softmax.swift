@@ -10,8 +10,7 @@ public enum Softmax {
                 let xr = x + r * C, yr = y + r * C
                 let m = T.kernelMax(xr, C)
                 if m == -T.infinity { for j in 0..<C { yr[j] = 0 }; continue }
-                for j in 0..<C { yr[j] = T.kernelExp(xr[j] - m) }
-                let inv = 1 / T.kernelSum(UnsafePointer(yr), C)
+                let inv = 1 / T.kernelExpShifted(xr, yr, C, by: m)
                 for j in 0..<C { yr[j] *= inv }
             }
         }
@@ -55,7 +54,6 @@ public enum Softmax {
     public static func logSumExp<T: KernelScalar>(_ x: UnsafePointer<T>, _ C: Int, scratch: UnsafeMutablePointer<T>) -> T {
         let m = T.kernelMax(x, C)
         if m == -T.infinity || m == T.infinity || m.isNaN { return m }
-        for j in 0..<C { scratch[j] = T.kernelExp(x[j] - m) }
-        return m + T.log(T.kernelSum(UnsafePointer(scratch), C))
+        return m + T.log(T.kernelExpShifted(x, scratch, C, by: m))
     }
 }

@@ -183,25 +183,159 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// The SIMD exp used for score rows: same accuracy as Float.fastExp, 0 for -inf and below -87.3, NaN kept, sum right.
-    func testShiftedExpOfScoreRows() {
-        var xs: [Float] = stride(from: -100.0, through: 80.0, by: 0.37).map { Float($0) }
-        xs += [-.infinity, .nan, 0, -87.2, -87.4, 1e-8]
-        for shift: Float in [0, 3.5, -2.25] {
-            var row = xs
-            let sum = Attention.expShifted(&row, row.count, by: shift)
-            var expected: Double = 0
-            for (i, x) in xs.enumerated() {
-                let shifted = Double(x - shift)  // the kernel subtracts in Float; compare exp itself
-                let want = shifted < -87.3 ? 0 : Foundation.exp(shifted)
-                if x.isNaN { XCTAssertTrue(row[i].isNaN, "NaN at \(i)"); continue }
-                expected += want
-                XCTAssertEqual(Double(row[i]), want, accuracy: 1e-6 * want + 1e-30, "exp(\(x) - \(shift))")
+    /// Runs `body` with keys read in place (`true`) or through the Kᵀ/Vᵀ copies (`false`), whatever the query length.
+    func withKeyPath(inPlace: Bool, _ body: () -> Void) {
+        let saved = Attention.inPlaceQueryLength
+        defer { Attention.inPlaceQueryLength = saved }
+        Attention.inPlaceQueryLength = inPlace ? Int.max : 0
+        body()
+    }
+
+    var paddedShapes: [(AttentionShape, Bool)] {
+        [(AttentionShape(batch: 3, heads: 2, kvHeads: 1, queryLength: 9, keyLength: 9, headSize: 4, causal: true, keyLengths: [0, 9, 5]), false),
+         (AttentionShape(batch: 3, heads: 2, kvHeads: 2, queryLength: 6, keyLength: 11, headSize: 3, causal: false, keyLengths: [11, 0, 4]), true),
+         (AttentionShape(batch: 2, heads: 2, kvHeads: 1, queryLength: 10, keyLength: 10, headSize: 4, causal: true, window: 3), false),
+         (AttentionShape(batch: 2, heads: 1, kvHeads: 1, queryLength: 4, keyLength: 12, headSize: 5, causal: true, keyLengths: [7, 12], window: 5), true),
+         (AttentionShape(batch: 2, heads: 2, kvHeads: 1, queryLength: 1, keyLength: 13, headSize: 4, causal: true, keyLengths: [13, 6], window: 4), false),
+         (AttentionShape(batch: 1, heads: 1, kvHeads: 1, queryLength: 12, keyLength: 7, headSize: 3, causal: true, keyLengths: [5], window: 2), false)]
+    }
+
+    /// Key lengths (a 0-length row, full rows, padded rows) with causal or bidirectional attention, a sliding window,
+    /// and both together, Tq = Tk, Tq < Tk (decoding) and Tq > Tk: forward on both key paths and every tile size equals
+    /// the naive reference, and a row that sees no key gives zeros.
+    func testKeyLengthsAndWindowForwardEqualsNaive() {
+        for (s, masked) in paddedShapes {
+            let (q, k, v, mask) = inputs(s, masked: masked, Float.self)
+            var expected = [Float](repeating: 0, count: q.count)
+            Attention.naiveForward(s, q: q, k: k, v: v, mask: mask, out: &expected)
+            if s.keyLengths?[0] == 0 { XCTAssertTrue(expected[0..<s.heads * s.queryLength * s.headSize].allSatisfy { $0 == 0 }) }
+            for inPlace in [false, true] {
+                withKeyPath(inPlace: inPlace) {
+                    for (tq, tk) in [(1, 1), (2, 3), (4, 4), (16, 5), (64, 64)] {
+                        var out = [Float](repeating: .nan, count: q.count), lse = [Float](repeating: 0, count: q.count / s.headSize)
+                        Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: tq, tileK: tk)
+                        for i in out.indices {
+                            XCTAssertEqual(out[i], expected[i], accuracy: 1e-5, "\(s.keyLengths ?? []) w \(s.window ?? 0) in place \(inPlace), tiles \(tq)x\(tk), element \(i)")
+                        }
+                    }
+                }
             }
-            XCTAssertTrue(sum.isNaN, "a NaN in the row makes the sum NaN")
-            var finite = xs.filter { !$0.isNaN }
-            let finiteSum = Attention.expShifted(&finite, finite.count, by: shift)
-            XCTAssertEqual(Double(finiteSum), expected, accuracy: 1e-6 * expected)
+        }
+    }
+
+    /// The same shapes backward, in float64, against central differences of the naive reference.
+    func testKeyLengthsAndWindowBackwardMatchesFiniteDifferences() {
+        for (s, masked) in paddedShapes {
+            let (q, k, v, mask) = inputs(s, masked: masked, Double.self)
+            let w = random(q.count, 4, Double.self)
+            func loss(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double {
+                var out = [Double](repeating: 0, count: q.count)
+                Attention.naiveForward(s, q: q, k: k, v: v, mask: mask, out: &out)
+                return zip(out, w).map(*).reduce(0, +)
+            }
+            for inPlace in [false, true] {
+                withKeyPath(inPlace: inPlace) {
+                    for (tq, tk) in [(1, 2), (3, 3), (64, 64)] {
+                        var out = [Double](repeating: 0, count: q.count), lse = [Double](repeating: 0, count: q.count / s.headSize)
+                        Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: tq, tileK: tk)
+                        var dq = [Double](repeating: .nan, count: q.count), dk = [Double](repeating: .nan, count: k.count), dv = dk
+                        Attention.backward(s, q: q, k: k, v: v, mask: mask, out: out, lse: lse, dOut: w, dQ: &dq, dK: &dk, dV: &dv,
+                                           tileQ: tq, tileK: tk)
+                        let eps = 1e-6
+                        for (name, analytic, which) in [("dQ", dq, 0), ("dK", dk, 1), ("dV", dv, 2)] {
+                            for i in analytic.indices {
+                                var a = [q, k, v], b = [q, k, v]
+                                a[which][i] += eps; b[which][i] -= eps
+                                let numeric = (loss(a[0], a[1], a[2]) - loss(b[0], b[1], b[2])) / (2 * eps)
+                                XCTAssertEqual(analytic[i], numeric, accuracy: 1e-7 + 1e-5 * abs(numeric),
+                                               "\(name)[\(i)], \(s.keyLengths ?? []) w \(s.window ?? 0) in place \(inPlace), tiles \(tq)x\(tk)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keys read in place (decoding) and through the transposed copies give the same results within rounding (the dot
+    /// products over D are summed in another order: differences up to ~4e-6 relative seen), for a few query rows
+    /// against several key tiles (GQA, padding, window).
+    func testInPlaceKeysMatchTransposedKeys() {
+        for s in [AttentionShape(batch: 2, heads: 4, kvHeads: 2, queryLength: 1, keyLength: 600, headSize: 64, causal: true, keyLengths: [600, 313]),
+                  AttentionShape(batch: 1, heads: 3, kvHeads: 1, queryLength: 7, keyLength: 300, headSize: 40, causal: true, window: 100),
+                  AttentionShape(batch: 1, heads: 2, kvHeads: 2, queryLength: 5, keyLength: 270, headSize: 19, causal: false)] {
+            let (q, k, v, _) = inputs(s, masked: false, Float.self)
+            let dOut = random(q.count, 5, Float.self)
+            var results: [[Float]] = []
+            for inPlace in [false, true] {
+                withKeyPath(inPlace: inPlace) {
+                    XCTAssertEqual(Attention.readsKeysInPlace(s), inPlace)
+                    var out = [Float](repeating: .nan, count: q.count), lse = [Float](repeating: .nan, count: q.count / s.headSize)
+                    Attention.forward(s, q: q, k: k, v: v, mask: nil, out: &out, lse: &lse)
+                    var dq = [Float](repeating: .nan, count: q.count), dk = [Float](repeating: .nan, count: k.count), dv = dk
+                    Attention.backward(s, q: q, k: k, v: v, mask: nil, out: out, lse: lse, dOut: dOut, dQ: &dq, dK: &dk, dV: &dv)
+                    results.append(out + lse + dq + dk + dv)
+                }
+            }
+            let worst = zip(results[0], results[1]).map { abs($0 - $1) / (1 + abs($0)) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-5, "in place vs transposed keys, Tq \(s.queryLength) Tk \(s.keyLength)")
+            XCTAssertFalse(results[1].contains { $0.isNaN })
+        }
+        XCTAssertTrue(Attention.readsKeysInPlace(AttentionShape(batch: 1, heads: 1, kvHeads: 1, queryLength: 1, keyLength: 4096,
+                                                                headSize: 64, causal: true)), "one decoded token must not copy the cache")
+    }
+
+    /// q, k and v read through strides give the same bits as contiguous copies, forward and backward, on both key
+    /// paths: decoding from a KV cache [B, Hkv, capacity, D] viewed up to its length (NaN past it, so a read there would
+    /// show), with q sliced out of a fused [B, T, H + 2·Hkv, D] projection; and training with q, k, v all from it.
+    func testStridedInputsEqualContiguousBitwise() {
+        let B = 2, H = 4, Hkv = 2, D = 16, heads = H + 2 * Hkv
+        for (Tq, Tk, capacity) in [(3, 37, 50), (70, 70, 0)] {
+            let s = AttentionShape(batch: B, heads: H, kvHeads: Hkv, queryLength: Tq, keyLength: Tk, headSize: D, causal: true,
+                                   keyLengths: [Tk, Tk / 2])
+            let fused = random(B * Tq * heads * D, 7, Float.self)  // the projection's rows (keys/values too without a cache)
+            var cacheK = [Float](repeating: .nan, count: B * Hkv * capacity * D), cacheV = cacheK
+            let kv = random(2 * B * Hkv * Tk * D, 8, Float.self)
+            for b in 0..<B { for h in 0..<Hkv { for t in 0..<Tk { for d in 0..<D where capacity > 0 {
+                cacheK[((b * Hkv + h) * capacity + t) * D + d] = kv[((b * Hkv + h) * Tk + t) * D + d]
+                cacheV[((b * Hkv + h) * capacity + t) * D + d] = kv[B * Hkv * Tk * D + ((b * Hkv + h) * Tk + t) * D + d]
+            } } } }
+            let qStrides = AttentionStrides(batch: Tq * heads * D, head: D, row: heads * D)  // [B, T, heads, D] transposed
+            let kStrides = capacity > 0 ? AttentionStrides(batch: Hkv * capacity * D, head: capacity * D, row: D) : qStrides
+            let layout = AttentionLayout(q: qStrides, k: kStrides, v: kStrides)
+            // Contiguous gathers of the same values.
+            func gather(_ src: [Float], _ st: AttentionStrides, heads n: Int, length: Int, base: Int) -> [Float] {
+                var out = [Float]()
+                for b in 0..<B { for h in 0..<n { for t in 0..<length { for d in 0..<D { out.append(src[base + b * st.batch + h * st.head + t * st.row + d]) } } } }
+                return out
+            }
+            let q = gather(fused, qStrides, heads: H, length: Tq, base: 0)
+            let k = capacity > 0 ? gather(cacheK, kStrides, heads: Hkv, length: Tk, base: 0) : gather(fused, kStrides, heads: Hkv, length: Tk, base: H * D)
+            let v = capacity > 0 ? gather(cacheV, kStrides, heads: Hkv, length: Tk, base: 0) : gather(fused, kStrides, heads: Hkv, length: Tk, base: (H + Hkv) * D)
+            let dOut = random(q.count, 9, Float.self)
+            for inPlace in [false, true] {
+                withKeyPath(inPlace: inPlace) {
+                    var out = [Float](repeating: .nan, count: q.count), lse = [Float](repeating: .nan, count: q.count / D)
+                    Attention.forward(s, q: q, k: k, v: v, mask: nil, out: &out, lse: &lse)
+                    var dq = [Float](repeating: .nan, count: q.count), dk = [Float](repeating: .nan, count: k.count), dv = dk
+                    Attention.backward(s, q: q, k: k, v: v, mask: nil, out: out, lse: lse, dOut: dOut, dQ: &dq, dK: &dk, dV: &dv)
+
+                    var sOut = [Float](repeating: .nan, count: q.count), sLse = [Float](repeating: .nan, count: lse.count)
+                    var sdq = sOut, sdk = [Float](repeating: .nan, count: k.count), sdv = sdk
+                    fused.withUnsafeBufferPointer { f in cacheK.withUnsafeBufferPointer { ck in cacheV.withUnsafeBufferPointer { cv in
+                        let qp = f.baseAddress!
+                        let kp = capacity > 0 ? ck.baseAddress! : qp + H * D, vp = capacity > 0 ? cv.baseAddress! : qp + (H + Hkv) * D
+                        Attention.forward(s, q: qp, k: kp, v: vp, mask: nil, out: &sOut, lse: &sLse, layout: layout)
+                        Attention.backward(s, q: qp, k: kp, v: vp, mask: nil, out: sOut, lse: sLse, dOut: dOut, dQ: &sdq, dK: &sdk, dV: &sdv,
+                                           layout: layout)
+                    } } }
+                    let label = "Tq \(Tq) Tk \(Tk) capacity \(capacity), in place \(inPlace)"
+                    XCTAssertEqual(sOut, out, "out, \(label)")
+                    XCTAssertEqual(sLse, lse, "lse, \(label)")
+                    XCTAssertEqual(sdq, dq, "dQ, \(label)"); XCTAssertEqual(sdk, dk, "dK, \(label)"); XCTAssertEqual(sdv, dv, "dV, \(label)")
+                    XCTAssertFalse((out + dq + dk + dv).contains { $0.isNaN }, label)
+                }
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ struct OpsFixture: Decodable {
     struct Args: Decodable {
         let targets: [Int]?, ignore_index: Int?, label_smoothing: Double?
         let indices: [Int]?, index_shape: [Int]?, index: [Int]?, sizes: [Int]?
+        let key_lengths: [Int]?, causal: Bool?, window: Int?
     }
     struct Case: Decodable {
         let name: String
@@ -81,10 +82,16 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
     "tril_mask": { _, x in x[0] * Tensor.trilMask(4, 5, diagonal: 0, dtype: x[0].dtype) },
     "sdpa_causal": { _, x in Tensor.scaledDotProductAttention(x[0], x[1], x[2], causal: true) },
     "sdpa_gqa_mask": { _, x in Tensor.scaledDotProductAttention(x[0], x[1], x[2], mask: x[3], scale: 0.4) },
+    "sdpa_padded_causal": sdpaWithKeyLengths, "sdpa_padded_gqa": sdpaWithKeyLengths, "sdpa_window": sdpaWithKeyLengths,
     "rope_half_split": { _, x in x[0].rotaryEmbedding(cos: x[1], sin: x[2], layout: .halfSplit) },
     "rope_interleaved": { _, x in x[0].rotaryEmbedding(cos: x[1], sin: x[2], layout: .interleaved) },
     "transpose_slice": { _, x in x[0].transpose(0, 2).slice(0, 1, 3).slice(2, 0, nil, step: 2).reshape([2, -1]) },
 ]
+
+/// Attention with the fixture's key lengths, causal flag and window (torch got the same rules as a boolean mask).
+let sdpaWithKeyLengths: (OpsFixture.Args, [Tensor]) -> Tensor = { a, x in
+    Tensor.scaledDotProductAttention(x[0], x[1], x[2], causal: a.causal ?? false, keyLengths: a.key_lengths, window: a.window)
+}
 
 /// Inputs that are masks/conditions rather than differentiable values.
 let constantInputs: [String: Set<Int>] = ["where": [0], "masked_fill": [1], "sdpa_gqa_mask": [3],

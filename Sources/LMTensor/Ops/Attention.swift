@@ -1,39 +1,59 @@
 // Scaled dot-product attention through the fused kernel (LMKernels/Attention): the T×T score matrix is never stored;
 // backward recomputes it tile by tile from the saved output and logsumexp.
 // q [B, H, Tq, D], k and v [B, Hkv, Tk, D] with H a multiple of Hkv (grouped-query attention); mask [Tq, Tk] additive.
+// q, k and v are read in place through their strides whenever the last axis is contiguous (a KV-cache view, q/k/v
+// sliced out of a fused projection and transposed); other layouts are copied first.
 
 extension Tensor {
     /// softmax(q·kᵀ·scale + mask, causal bottom-right) · v, as torch's `scaled_dot_product_attention(…, enable_gqa=True)`.
     /// `scale` defaults to 1/√D. A query row with every key masked gives zeros (never NaN). The mask takes no gradient.
-    public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil,
-                                                 causal: Bool = false, scale: Double? = nil) -> Tensor {
+    /// - `keyLengths`: B entries in 0...Tk; keys j ≥ keyLengths[b] are hidden from every query of batch row b (right
+    ///   padding), with or without `causal`. Handled per tile: no [Tq, Tk] mask is built.
+    /// - `window` (needs `causal`): query i sees only keys j with i' − window < j ≤ i', i' = i + Tk − Tq.
+    /// Gradients flow to q, k, v (views included) as contiguous tensors of their shapes. Inputs read in place are
+    /// saved as they are for backward, so a buffer they view must not be overwritten in that range before backward.
+    public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil, causal: Bool = false,
+                                                 keyLengths: [Int]? = nil, window: Int? = nil, scale: Double? = nil) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4 && k.shape == v.shape && q.shape[0] == k.shape[0] &&
                      q.shape[3] == k.shape[3] && k.shape[1] > 0 && q.shape[1] % k.shape[1] == 0 && q.dtype == k.dtype && k.dtype == v.dtype,
                      "scaled_dot_product_attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, H, Tq, D], [B, Hkv, Tk, D] with H a multiple of Hkv")
         let shape = AttentionShape(batch: q.shape[0], heads: q.shape[1], kvHeads: k.shape[1], queryLength: q.shape[2],
-                                   keyLength: k.shape[2], headSize: q.shape[3], scale: scale, causal: causal)
+                                   keyLength: k.shape[2], headSize: q.shape[3], scale: scale, causal: causal,
+                                   keyLengths: keyLengths, window: window)
         if let mask {
             precondition(mask.shape == [shape.queryLength, shape.keyLength] && mask.dtype == q.dtype,
                          "scaled_dot_product_attention: mask shape \(mask.shape), expected [\(shape.queryLength), \(shape.keyLength)]")
         }
-        let qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous(), mc = mask?.contiguous().detach()
+        let qr = attentionOperand(q), kr = attentionOperand(k), vr = attentionOperand(v), mc = mask?.contiguous().detach()
+        let layout = AttentionLayout(q: attentionStrides(qr), k: attentionStrides(kr), v: attentionStrides(vr))
         let out = Tensor(uninitialized: q.shape, dtype: q.dtype)
         let lse = Tensor(uninitialized: Array(q.shape.dropLast()), dtype: q.dtype)
         func run<T: KernelScalar>(_: T.Type) {
-            Attention.forward(shape, q: qc.pointer(T.self), k: kc.pointer(T.self), v: vc.pointer(T.self),
-                              mask: mc.map { UnsafePointer($0.pointer(T.self)) }, out: out.pointer(T.self), lse: lse.pointer(T.self))
+            Attention.forward(shape, q: qr.pointer(T.self), k: kr.pointer(T.self), v: vr.pointer(T.self),
+                              mask: mc.map { UnsafePointer($0.pointer(T.self)) }, out: out.pointer(T.self), lse: lse.pointer(T.self),
+                              layout: layout)
         }
         switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
-        return record("scaled_dot_product_attention", inputs: [qc, kc, vc], output: out) { g in
-            let dq = Tensor(uninitialized: qc.shape, dtype: qc.dtype)
-            let dk = Tensor(uninitialized: kc.shape, dtype: kc.dtype), dv = Tensor(uninitialized: vc.shape, dtype: vc.dtype)
+        return record("scaled_dot_product_attention", inputs: [qr, kr, vr], output: out) { g in
+            let dq = Tensor(uninitialized: qr.shape, dtype: qr.dtype)
+            let dk = Tensor(uninitialized: kr.shape, dtype: kr.dtype), dv = Tensor(uninitialized: vr.shape, dtype: vr.dtype)
             func back<T: KernelScalar>(_: T.Type) {
-                Attention.backward(shape, q: qc.pointer(T.self), k: kc.pointer(T.self), v: vc.pointer(T.self),
+                Attention.backward(shape, q: qr.pointer(T.self), k: kr.pointer(T.self), v: vr.pointer(T.self),
                                    mask: mc.map { UnsafePointer($0.pointer(T.self)) }, out: out.pointer(T.self), lse: lse.pointer(T.self),
-                                   dOut: g.pointer(T.self), dQ: dq.pointer(T.self), dK: dk.pointer(T.self), dV: dv.pointer(T.self))
+                                   dOut: g.pointer(T.self), dQ: dq.pointer(T.self), dK: dk.pointer(T.self), dV: dv.pointer(T.self),
+                                   layout: layout)
             }
-            switch qc.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch qr.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
             return [dq, dk, dv]
         }
+    }
+
+    /// `t` itself when the attention kernel can read it in place (any strides of a [B, heads, T, D] tensor whose last
+    /// axis has unit stride), else a contiguous copy. The copy is the only one the op makes of its inputs.
+    static func attentionOperand(_ t: Tensor) -> Tensor { t.shape[3] <= 1 || t.strides[3] == 1 ? t : t.contiguous() }
+
+    /// The batch, head and row strides of an operand accepted by `attentionOperand`.
+    static func attentionStrides(_ t: Tensor) -> AttentionStrides {
+        AttentionStrides(batch: t.strides[0], head: t.strides[1], row: t.strides[2])
     }
 }
