@@ -104,10 +104,10 @@ public final class SelfAttention: Module {
         if let cache { (keys, values) = cache.append(keys: keys, values: values) }
         let queries = q.transpose(1, 2)
         let y: Tensor
-        if (isTraining && attentionDropout.p > 0) || keyLengths != nil {
+        if isTraining && attentionDropout.p > 0 {
             y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths)
         } else {
-            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal)
+            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal, keyLengths: keyLengths)
         }
         return residualDropout(output(y.transpose(1, 2).reshape([B, T, C])))
     }
