@@ -49,14 +49,16 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         // Errors (HuggingFaceError, ConfigError, SafetensorsError, TokenizerError) describe themselves with the file and
-        // key/tensor; ArgumentParser prints them and exits with status 1.
-        let source = try ModelDirectoryConversion.load(input)
-        try ModelDirectoryConversion.save(source, to: output, layout: to, architecture: architecture, ropeLayout: ropeLayout,
-                                          dtype: dtype.dtype)
-        printIgnoredConfigKeys(source.ignoredConfigKeys, directory: input)
-        let kind = source.huggingFace.map { "hf \($0.architecture)" } ?? "gpt, model_type \(type(of: source.model.config).modelType)"
-        print("\(input) (\(kind), \(source.model.parameterCount) parameters, vocab \(source.model.config.vocabularySize)) "
-              + "-> \(output) (\(to.rawValue), \(dtype.rawValue))")
+        // key/tensor.
+        try reportingErrors {
+            let source = try ModelDirectoryConversion.load(input)
+            try ModelDirectoryConversion.save(source, to: output, layout: to, architecture: architecture, ropeLayout: ropeLayout,
+                                              dtype: dtype.dtype)
+            printIgnoredConfigKeys(source.ignoredConfigKeys, directory: input)
+            let kind = source.huggingFace.map { "hf \($0.architecture)" } ?? "gpt, model_type \(type(of: source.model.config).modelType)"
+            print("\(input) (\(kind), \(source.model.parameterCount) parameters, vocab \(source.model.config.vocabularySize)) "
+                  + "-> \(output) (\(to.rawValue), \(dtype.rawValue))")
+        }
     }
 }
 
