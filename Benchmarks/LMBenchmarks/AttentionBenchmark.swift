@@ -89,4 +89,31 @@ public enum AttentionBenchmark {
         }
         return s + "(median and minimum of the timed runs; ratio = torch / LMKit, > 1 means LMKit is faster)\n"
     }
+
+    /// Decoding: forward only, `queryLength` query rows against a KV cache [1, H, capacity, D] viewed up to each length
+    /// (`.slice(2, 0, length)`, not contiguous), causal, no gradient; keys read in place against keys through the
+    /// transposed Kᵀ copy (`Attention.inPlaceQueryLength` forced either way). Median ms per call. No PyTorch side.
+    public static func decode(threads: Int, heads: Int = 6, headSize: Int = 64, lengths: [Int], queryLengths: [Int], runs: Int = 50)
+        -> String {
+        Parallel.threadCount = threads
+        let saved = Attention.inPlaceQueryLength
+        defer { Attention.inPlaceQueryLength = saved }
+        let g = Generator(seed: 5)
+        var s = "decode: forward of Tq query rows vs a KV-cache view of Tk keys (B 1 H \(heads) D \(headSize), \(threads) thread(s))\n"
+        s += "   Tq      Tk   in place ms   transposed ms   transposed / in place\n"
+        for tk in lengths {
+            let cacheK = Tensor.randn([1, heads, tk + 64, headSize], generator: g), cacheV = Tensor.randn([1, heads, tk + 64, headSize], generator: g)
+            let k = cacheK.slice(2, 0, tk), v = cacheV.slice(2, 0, tk)
+            for tq in queryLengths {
+                let q = Tensor.randn([1, heads, tq, headSize], generator: g)
+                func seconds(inPlace: Bool) -> Double {
+                    Attention.inPlaceQueryLength = inPlace ? Int.max : 0
+                    return Bench.median(runs: runs, warmup: 3) { _ = noGrad { Tensor.scaledDotProductAttention(q, k, v, causal: true) } }
+                }
+                let a = seconds(inPlace: true), b = seconds(inPlace: false)
+                s += String(format: "%5d %7d %13.4f %15.4f %23.2f\n", tq, tk, a * 1e3, b * 1e3, b / a)
+            }
+        }
+        return s
+    }
 }

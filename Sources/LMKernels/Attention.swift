@@ -86,7 +86,7 @@ public enum Attention {
     /// through a Kᵀ/Vᵀ copy: the copy is O(Tk·D) per call, which for one decoded token is as much work as the
     /// attention itself and O(T²) over a generation. Longer queries amortize the copy over the micro-kernel's speed.
     /// Settable so tests and benchmarks can force either path (BENCHMARKS.md "Strided and padded attention").
-    nonisolated(unsafe) public static var inPlaceQueryLength = 4
+    nonisolated(unsafe) public static var inPlaceQueryLength = 8
 
     /// Whether a call of this shape reads keys and values in place (no transposed copies).
     @inlinable public static func readsKeysInPlace(_ s: AttentionShape) -> Bool { s.queryLength <= inPlaceQueryLength }

@@ -38,6 +38,9 @@ struct BenchAttentionCommand: ParsableCommand {
     var products: String = "micro"
     @Flag(inversion: .prefixedNo, help: "Run the PyTorch reference (--no-reference: LMKit only, e.g. under perf).")
     var reference: Bool = true
+    @Option(name: .customLong("decode"),
+            help: "Instead: decoding, forward of these query lengths (comma-separated) against a KV-cache view of each --lengths, keys read in place vs transposed (no reference).")
+    var decodeQueryLengths: String?
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
@@ -58,6 +61,13 @@ struct BenchAttentionCommand: ParsableCommand {
         Attention.tileProducts = mode
         if let tileQ { Attention.defaultTileQ = tileQ }
         if let tileK { Attention.defaultTileK = tileK }
+        if let decodeQueryLengths {
+            let tqs = try parsePositiveIntegers(decodeQueryLengths, flag: "--decode")
+            for n in counts {
+                print(AttentionBenchmark.decode(threads: n, heads: heads, headSize: headSize, lengths: ts, queryLengths: tqs, runs: runs))
+            }
+            return
+        }
         for n in counts {
             print("== lmkit bench attention (tiles \(Attention.defaultTileQ)×\(Attention.defaultTileK), \(products) products), \(n) thread(s)")
             let rows = try (0..<rounds).map { _ in
