@@ -62,6 +62,8 @@ public final class SelfAttention: Module {
     public let causal: Bool
     /// The RoPE pairing when positions are rotary; nil otherwise.
     public let rotaryLayout: RotaryLayout?
+    /// Causal sliding window (Mistral-style band): query i sees keys i−window < j ≤ i; nil attends to the whole prefix.
+    public let window: Int?
     /// [(heads + 2·kvHeads)·headSize, width].
     public let qkv: Linear
     /// [width, heads·headSize].
@@ -73,11 +75,12 @@ public final class SelfAttention: Module {
     }
 
     /// Weights N(0, initStd²), the output projection N(0, outputStd²) (GPT-2 scales it by 1/√(2·layers)); biases 0.
-    public init(width: Int, heads: Int, kvHeads: Int, causal: Bool, bias: Bool, dropout: Double, rotaryLayout: RotaryLayout?,
-                initStd: Double = 0.02, outputStd: Double, generator: Generator?, dropoutGenerator: Generator) {
+    public init(width: Int, heads: Int, kvHeads: Int, causal: Bool, window: Int? = nil, bias: Bool, dropout: Double,
+                rotaryLayout: RotaryLayout?, initStd: Double = 0.02, outputStd: Double, generator: Generator?, dropoutGenerator: Generator) {
         precondition(width % heads == 0 && heads % kvHeads == 0, "SelfAttention: width \(width), heads \(heads), kv heads \(kvHeads)")
+        precondition(window == nil || (causal && window! > 0), "SelfAttention: a window needs causal attention and a positive size")
         self.heads = heads; self.kvHeads = kvHeads; headSize = width / heads
-        self.causal = causal; self.rotaryLayout = rotaryLayout
+        self.causal = causal; self.window = window; self.rotaryLayout = rotaryLayout
         let qkvRows = (heads + 2 * kvHeads) * headSize
         qkv = Linear(weight: Init.normal([qkvRows, width], std: initStd, generator), bias: bias ? Tensor.zeros([qkvRows]) : nil)
         output = Linear(weight: Init.normal([width, width], std: outputStd, generator), bias: bias ? Tensor.zeros([width]) : nil)
@@ -107,7 +110,7 @@ public final class SelfAttention: Module {
         if isTraining && attentionDropout.p > 0 {
             y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths)
         } else {
-            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal, keyLengths: keyLengths)
+            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal, keyLengths: keyLengths, window: window)
         }
         return residualDropout(output(y.transpose(1, 2).reshape([B, T, C])))
     }
@@ -122,6 +125,7 @@ public final class SelfAttention: Module {
         }
         var scores = q.matmul(expandHeads(k).transpose(2, 3)) * (1 / Double(hd).squareRoot())
         if causal { scores = scores + Tensor.triuMask(Tq, Tk, diagonal: Tk - Tq + 1) * -1e30 }
+        if let window { scores = scores + Tensor.trilMask(Tq, Tk, diagonal: Tk - Tq - window) * -1e30 }
         if let keyLengths {
             var padding = [Float](repeating: 0, count: B * Tk)
             for b in 0..<B { for j in keyLengths[b]..<Tk { padding[b * Tk + j] = -1e30 } }

@@ -80,4 +80,19 @@ final class TransformerTests: XCTestCase {
             }
         }
     }
+
+    /// The fused kernel's padding and sliding window equal the materialized softmax(QKᵀ/√d + masks)·V path the layer
+    /// takes for attention dropout (dropout 0 here, so both are deterministic). No row is fully masked: there the kernel
+    /// gives zeros by convention and the additive form an average.
+    func testFusedMasksEqualTheMaterializedPath() {
+        let g = Generator(seed: 9)
+        for (causal, window) in [(false, nil), (true, nil), (true, 2)] as [(Bool, Int?)] {
+            let attention = SelfAttention(width: 8, heads: 4, kvHeads: 2, causal: causal, window: window, bias: true, dropout: 0,
+                                          rotaryLayout: nil, outputStd: 0.1, generator: g, dropoutGenerator: g).eval()
+            let q = Tensor.randn([2, 4, 5, 2], generator: g), k = Tensor.randn([2, 2, 5, 2], generator: g), v = Tensor.randn([2, 2, 5, 2], generator: g)
+            let fused = noGrad { Tensor.scaledDotProductAttention(q, k, v, causal: causal, keyLengths: [5, 4], window: window) }
+            let materialized = noGrad { attention.attentionWithDropout(q, k, v, keyLengths: [5, 4]) }
+            assertClose(fused.toDoubles(), materialized.toDoubles(), rtol: 1e-5, atol: 1e-6, "causal \(causal) window \(String(describing: window))")
+        }
+    }
 }
