@@ -109,7 +109,7 @@ public enum ModelRegistry {
     }
 
     /// Throws `ConfigError` with the estimate and the machine's memory when `config`'s model (trained on
-    /// `trainingTokens` per micro-batch, if given) cannot fit in physical memory: refusing before building beats
+    /// `trainingTokens` per micro-batch, if given) cannot fit in the memory available: refusing before building beats
     /// dying in an allocation.
     public static func checkMemory(_ config: any ModelConfiguration, trainingTokens: Int? = nil) throws {
         guard let bytes = estimatedBytes(config, trainingTokens: trainingTokens) else { return }

@@ -88,7 +88,7 @@ struct NGramBinaryLayout {
         for id in 0..<vocabularyTableSlots {
             let value = image.loadUnaligned(fromByteOffset: vocabularyTableOffset + id * 16 + 8, as: UInt64.self)
             guard value <= UInt64(vocabularySize) else {
-                throw fail("vocabulary table slot \(id) holds word \(Int(value) - 1), beyond the vocabulary size \(vocabularySize)")
+                throw fail("vocabulary table slot \(id) holds word id + 1 = \(value), beyond the vocabulary size \(vocabularySize)")
             }
         }
         counts = [vocabularySize]

@@ -47,6 +47,21 @@ final class HardeningSupportTests: XCTestCase {
         XCTAssertNoThrow(try DirectoryLock(directory: directory), "a dead holder's lock is free")
     }
 
+    func testAtomicWriterRemovesTemporaryFilesOfKilledWriters() throws {
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run()
+        dead.waitUntilExit()
+        let stale = directory + "/.x.bin.tmp-\(dead.processIdentifier)-123"
+        let live = directory + "/.x.bin.tmp-\(getpid())-456"
+        let other = directory + "/.y.bin.tmp-\(dead.processIdentifier)-789"
+        for path in [stale, live, other] { XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([1]))) }
+        try AtomicFile.write([UInt8]([7]), to: directory + "/x.bin")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale), "a dead writer's temporary file is removed")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live), "a live writer's temporary file stays")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other), "another destination's file stays")
+    }
+
     func testSpecialFilesAreRefusedWithoutBlocking() throws {
         let fifo = directory + "/fifo"
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
