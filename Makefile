@@ -3,7 +3,7 @@ SWIFT ?= swift
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build release test test-python bench demo clean
+.PHONY: deps build release test test-python fuzz bench demo clean
 
 # System packages the build needs. SwiftPM's `providers:` only prints a hint, so install them here.
 deps:
@@ -23,6 +23,13 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --parallel --num-workers 2
 	$(MAKE) test-python
+
+# The seeded mutation fuzzers of every file reader (Tests/*/…FuzzTests.swift) with many more inputs than `make test`
+# runs; FUZZ_ITERATIONS inputs per reader. A crash stops the run with the reader's stack (Docs/Reliability.md).
+FUZZ_ITERATIONS ?= 5000
+fuzz: deps
+	$(SWIFT) build --build-tests
+	LMKIT_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'FuzzTests'
 
 test-python:
 	@if command -v $(PYTHON) >/dev/null 2>&1; then \

@@ -91,6 +91,25 @@ public struct GPTConfig: ModelConfiguration {
 }
 
 extension GPTConfig {
+    /// Embeddings, per-layer attention (q, k, v, output), MLP (two matrices, three for SwiGLU), norms and biases, the
+    /// learned position table and an untied head. Exact up to biases and norms; used to refuse what cannot fit.
+    public var estimatedParameterCount: Double? {
+        let c = Double(nEmbd), v = Double(vocabSize), h = Double(hiddenSize), kv = Double(kvHeads) * Double(headSize)
+        let attention = c * (c + 2 * kv) + c * c
+        let feedForward = (mlp == .gelu ? 2 : 3) * c * h
+        let layer = attention + feedForward + 4 * c + (bias ? 3 * c + h + 2 * kv : 0)
+        return v * c + (position == .learned ? Double(blockSize) * c : 0) + Double(nLayer) * layer + 2 * c
+            + (tieEmbeddings ? 0 : v * c)
+    }
+
+    /// Per layer: the block input, two norm outputs, q/k/v, attention output and projection, the MLP's hidden
+    /// activations (before and after the nonlinearity) and output; doubled for gradients; plus logits and their
+    /// gradient. An estimate, not a measurement.
+    public var estimatedActivationsPerToken: Double? {
+        let c = Double(nEmbd), h = Double(hiddenSize)
+        return 2 * (Double(nLayer) * (8 * c + 3 * h) + 2 * Double(vocabSize))
+    }
+
     /// All JSON keys a GPT config may contain.
     public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
 

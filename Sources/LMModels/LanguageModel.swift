@@ -25,10 +25,18 @@ public protocol ModelConfiguration: Codable, Equatable, Sendable {
     /// Values a training run fills in for keys the user left out: the data's vocabulary size, and the training
     /// block size where the family has a context length. Keys the config does not have must not be returned.
     static func trainingDefaults(vocabularySize: Int, blockSize: Int) -> [String: Any]
+    /// Parameters the model will have, computed from the config alone (as a Double: hostile sizes must not overflow),
+    /// so a model that cannot fit is refused before it is built; nil when the family cannot say (the default).
+    var estimatedParameterCount: Double? { get }
+    /// Floats of activations a training step keeps per token (forward values the backward needs, and their
+    /// gradients); nil when the family cannot say (the default).
+    var estimatedActivationsPerToken: Double? { get }
 }
 
 extension ModelConfiguration {
     public static func trainingDefaults(vocabularySize: Int, blockSize: Int) -> [String: Any] { ["vocab_size": vocabularySize] }
+    public var estimatedParameterCount: Double? { nil }
+    public var estimatedActivationsPerToken: Double? { nil }
 }
 
 /// One batch of training or evaluation data: `inputs` and `targets` are row-major [batch, length] token ids,

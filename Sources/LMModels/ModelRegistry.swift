@@ -4,6 +4,7 @@
 // family is one file plus one line in `families`. JSON without `model_type` is a GPT config: LMKit wrote those before
 // the registry existed (checkpoints, out_dirs, `lmkit convert --to gpt` directories).
 import Foundation
+import _LMSupport
 import LMCheckpoint
 import LMTensor
 
@@ -95,8 +96,27 @@ public enum ModelRegistry {
 
     /// A fresh model of `config`'s family: initialized from `generator`, or zero weights when it is nil (to load next).
     public static func makeModel(_ config: any ModelConfiguration, generator: Generator?) throws -> any LanguageModel {
+        try checkMemory(config)
         func make<M: LanguageModel>(_: M.Type) -> any LanguageModel { M(config as! M.Configuration, initializer: generator) }
         return make(try family(type(of: config).modelType, source: "the config"))
+    }
+
+    /// The estimated bytes of `config`'s model: float32 weights, and for training (`trainingTokens` per micro-batch)
+    /// their gradient and two AdamW moments plus the activations of that many tokens. nil when the family gives no
+    /// parameter count.
+    public static func estimatedBytes(_ config: any ModelConfiguration, trainingTokens: Int? = nil) -> Double? {
+        guard let parameters = config.estimatedParameterCount else { return nil }
+        guard let tokens = trainingTokens else { return 4 * parameters }
+        return 16 * parameters + 4 * Double(tokens) * (config.estimatedActivationsPerToken ?? 0)
+    }
+
+    /// Throws `ConfigError` with the estimate and the machine's memory when `config`'s model (trained on
+    /// `trainingTokens` per micro-batch, if given) cannot fit in the memory available: refusing before building beats
+    /// dying in an allocation.
+    public static func checkMemory(_ config: any ModelConfiguration, trainingTokens: Int? = nil) throws {
+        guard let bytes = estimatedBytes(config, trainingTokens: trainingTokens) else { return }
+        let what = "the \(type(of: config).modelType) model (\(String(format: "%.3g", config.estimatedParameterCount ?? 0)) parameters\(trainingTokens.map { ", training on \($0) tokens per micro-batch" } ?? ""))"
+        try MachineMemory.check(bytes, for: what, error: { ConfigError.malformed(file: "the model config", $0) })
     }
 
     /// A model of `config`'s family holding `stateDict` (strict; see `LanguageModel.load(_:source:)`).

@@ -30,6 +30,7 @@ public enum ARPAFormat {
             throw NGramError(file: file, line: reader.lineNumber, "expected \\data\\, found \"\(reader.preview(dataLine))\"; not an ARPA file")
         }
         var counts: [Int] = []
+        let fileBytes = text.count
         while let line = reader.next() {
             let text = reader.trimmed(line)
             if text.isEmpty { if counts.isEmpty { continue } else { break } }
@@ -47,6 +48,11 @@ public enum ARPAFormat {
             }
             guard order <= NGramModel.maximumOrder else {
                 throw NGramError(file: file, line: reader.lineNumber, "order \(order) exceeds LMKit's maximum of \(NGramModel.maximumOrder)")
+            }
+            // Each n-gram line holds at least a number and n words, each followed by a separator (2n + 2 bytes), so a
+            // count the file cannot hold is damage, refused before it sizes any allocation.
+            guard count <= fileBytes / (2 * order + 2) else {
+                throw NGramError(file: file, line: reader.lineNumber, "\"ngram \(order)=\(count)\" claims more \(order)-grams than the file's \(fileBytes) bytes can hold")
             }
             counts.append(count)
         }
@@ -159,9 +165,17 @@ public enum ARPAFormat {
         var end: UnsafeMutablePointer<CChar>?
         let start = (text.baseAddress! + field.lowerBound).assumingMemoryBound(to: CChar.self)
         let value = strtod(start, &end)
+        let shown = String(decoding: UnsafeRawBufferPointer(rebasing: text[field]), as: UTF8.self)
         guard let end, UnsafeRawPointer(end) == text.baseAddress! + field.upperBound, !value.isNaN else {
-            let shown = String(decoding: UnsafeRawBufferPointer(rebasing: text[field]), as: UTF8.self)
             throw NGramError(file: file, line: line, "bad \(name) \"\(shown)\": expected a decimal number")
+        }
+        // inf would make every score infinite (perplexity 0 or inf); a probability above 1 is not one. lmplz writes
+        // log10(0) as -99, never -inf.
+        guard value.isFinite, Float(value).isFinite else {
+            throw NGramError(file: file, line: line, "bad \(name) \"\(shown)\": must be finite (ARPA writes log10(0) as -99)")
+        }
+        if name == "log10 probability" && value > 0 {
+            throw NGramError(file: file, line: line, "bad \(name) \"\(shown)\": a log10 probability must be ≤ 0")
         }
         return Float(value)
     }

@@ -239,6 +239,11 @@ struct KneserNeyEstimator {
         if let fallback = options.discountFallback, fallback.count != 3 {
             throw NGramError(file: file, "discount fallback needs 3 values (for adjusted counts 1, 2, 3+), got \(fallback.count)")
         }
+        // A discount D_k must lie in [0, k] (it is subtracted from adjusted counts ≥ k); NaN or out-of-range values
+        // would give every probability as log10(0).
+        if let fallback = options.discountFallback, let bad = fallback.indices.first(where: { !(fallback[$0] >= 0 && fallback[$0] <= Double($0 + 1)) }) {
+            throw NGramError(file: file, "discount fallback \(bad + 1) is \(fallback[bad]); expected a number in 0…\(bad + 1) (for adjusted count \(bad + 1)\(bad == 2 ? "+" : ""))")
+        }
         let thresholds = options.pruneThresholds
         if let first = thresholds.first, first != 0 {
             throw NGramError(file: file, "pruning unigrams is not supported (first --prune threshold must be 0, as in lmplz)")

@@ -88,7 +88,7 @@ struct NGramBinaryLayout {
         for id in 0..<vocabularyTableSlots {
             let value = image.loadUnaligned(fromByteOffset: vocabularyTableOffset + id * 16 + 8, as: UInt64.self)
             guard value <= UInt64(vocabularySize) else {
-                throw fail("vocabulary table slot \(id) holds word \(Int(value) - 1), beyond the vocabulary size \(vocabularySize)")
+                throw fail("vocabulary table slot \(id) holds word id + 1 = \(value), beyond the vocabulary size \(vocabularySize)")
             }
         }
         counts = [vocabularySize]
@@ -105,6 +105,49 @@ struct NGramBinaryLayout {
             tableSlots.append(slots)
             tableOffsets.append(try section(Self.fieldTableOffsets + n - 1, "table[\(n)]", bytes: slots * 16))
             wordIdOffsets.append(try section(Self.fieldWordIdOffsets + n - 1, "word_ids[\(n)]", bytes: slots * n * 4))
+        }
+        try validateSections(image, fail: fail)
+    }
+
+    /// Checks the sections' contents, not just their places: a damaged file whose header checks pass must not index
+    /// outside the vocabulary (dumping or converting it), loop forever in a full hash table (a lookup stops only at an
+    /// empty slot), or score with non-finite numbers. One pass over the file, linear in its size.
+    private func validateSections(_ image: UnsafeRawBufferPointer, fail: (String) -> NGramError) throws {
+        var occupiedWords = 0
+        for slot in 0..<vocabularyTableSlots where image.loadUnaligned(fromByteOffset: vocabularyTableOffset + slot * 16 + 8, as: UInt64.self) != 0 {
+            occupiedWords += 1
+        }
+        guard occupiedWords == vocabularySize else {
+            throw fail("vocabulary table holds \(occupiedWords) words, header says vocabulary_size = \(vocabularySize)")
+        }
+        for id in 0..<vocabularySize {
+            let p = image.loadUnaligned(fromByteOffset: unigramOffset + id * 8, as: Float.self)
+            let b = image.loadUnaligned(fromByteOffset: unigramOffset + id * 8 + 4, as: Float.self)
+            guard p.isFinite, p <= 0, b.isFinite else {
+                throw fail("unigram \(id) has log10 probability \(p) and back-off \(b); expected finite numbers, the probability ≤ 0")
+            }
+        }
+        for n in stride(from: 2, through: order, by: 1) {
+            var occupied = 0
+            for slot in 0..<tableSlots[n - 1] {
+                let base = tableOffsets[n - 1] + slot * 16
+                guard image.loadUnaligned(fromByteOffset: base, as: UInt64.self) != 0 else { continue }
+                occupied += 1
+                let p = image.loadUnaligned(fromByteOffset: base + 8, as: Float.self)
+                let b = image.loadUnaligned(fromByteOffset: base + 12, as: Float.self)
+                guard p.isFinite, p <= 0, b.isFinite else {
+                    throw fail("\(n)-gram table slot \(slot) has log10 probability \(p) and back-off \(b); expected finite numbers, the probability ≤ 0")
+                }
+                for j in 0..<n {
+                    let id = image.loadUnaligned(fromByteOffset: wordIdOffsets[n - 1] + (slot * n + j) * 4, as: UInt32.self)
+                    guard Int(id) < vocabularySize else {
+                        throw fail("\(n)-gram table slot \(slot) uses word id \(id), beyond the vocabulary size \(vocabularySize)")
+                    }
+                }
+            }
+            guard occupied == counts[n - 1] else {
+                throw fail("\(n)-gram table holds \(occupied) n-grams, header says count[\(n)] = \(counts[n - 1])")
+            }
         }
     }
 

@@ -200,6 +200,14 @@ public final class NGramModel: @unchecked Sendable {
         try self.init(image: UnsafeRawBufferPointer(buffer), source: path, release: release)
     }
 
+    /// Throws naming `path` unless it is a regular file: a FIFO would block a reader forever, a directory has nothing
+    /// to read.
+    public static func checkModelFile(_ path: String) throws {
+        try rethrowingFileErrors(as: { NGramError(file: $0.path, "\($0.message) (expected an ARPA file or an LMKit binary)") }) {
+            try FileReading.checkRegularFile(path)
+        }
+    }
+
     /// Memory-maps a file written by `write(binaryTo:)`; the pages are read lazily by the kernel.
     public convenience init(binaryFile path: String) throws {
         let file = try NGramModel.mapBinary(path)

@@ -32,9 +32,15 @@ public final class BPETrainer {
     private var wordTable = ByteSpanTable(expectedCount: 1 << 16)
     private var wordCounts: [Int] = []
 
+    /// Largest vocabulary a trainer accepts: ids are Int32.
+    public static let maximumVocabularySize = Int(Int32.max)
+
     public init(vocabularySize: Int, minFrequency: Int = 2, pattern: SplitPattern = .gpt2, specialTokens: [String] = []) throws {
         guard vocabularySize >= 256 + specialTokens.count else {
             throw TokenizerError.invalidArgument(name: "vocabularySize", expected: "at least 256 + the number of special tokens (\(256 + specialTokens.count)), got \(vocabularySize)")
+        }
+        guard vocabularySize <= Self.maximumVocabularySize else {
+            throw TokenizerError.invalidArgument(name: "vocabularySize", expected: "at most \(Self.maximumVocabularySize) (token ids are 32-bit), got \(vocabularySize)")
         }
         guard minFrequency >= 0 else { throw TokenizerError.invalidArgument(name: "minFrequency", expected: "≥ 0, got \(minFrequency)") }
         guard Set(specialTokens).count == specialTokens.count, !specialTokens.contains("") else {
@@ -172,7 +178,8 @@ public final class BPETrainer {
         let specials = specialTokens.enumerated().map { ($0.element, $0.offset) }
         for s in specialTokens { idBytes.append(Array(s.utf8)) }
         var byteID = [Int32](repeating: 0, count: 256)
-        var tokenTable = ByteSpanTable(expectedCount: vocabularySize)
+        // Sized for what merging can produce, not for the request: a vocabulary size of 10^11 must not allocate.
+        var tokenTable = ByteSpanTable(expectedCount: min(vocabularySize, 256 + wordTable.arena.count + specialTokens.count))
         for b in BPETrainer.alphabetOrder() {
             byteID[Int(b)] = Int32(idBytes.count)
             tokens.append(([b], idBytes.count))

@@ -9,6 +9,10 @@ import Foundation
 
 /// Reads a whole file, with an error that names it.
 func readFile(_ path: String) throws -> Data {
+    // A FIFO or device would block or never end: refuse anything but a regular file first.
+    do { try FileReading.checkRegularFile(path) } catch let error as FileError {
+        throw TokenizerError.io(path: path, reason: error.message)
+    }
     do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {

@@ -23,6 +23,9 @@ public final class WordPieceTrainer {
         guard vocabularySize > specialTokens.count else {
             throw TokenizerError.invalidArgument(name: "vocabularySize", expected: "more than the \(specialTokens.count) special tokens, got \(vocabularySize)")
         }
+        guard vocabularySize <= BPETrainer.maximumVocabularySize else {
+            throw TokenizerError.invalidArgument(name: "vocabularySize", expected: "at most \(BPETrainer.maximumVocabularySize) (token ids are 32-bit), got \(vocabularySize)")
+        }
         guard specialTokens.contains("[UNK]") else {
             throw TokenizerError.invalidArgument(name: "specialTokens", expected: "to include [UNK] (WordPiece's unknown token)")
         }

@@ -65,6 +65,7 @@ public struct DataMeta: Codable, Equatable {
     public func jsonData() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try! encoder.encode(self)
+        // Every field is a string or an integer: encoding cannot fail.
+        return (try? encoder.encode(self)) ?? Data("{}".utf8)
     }
 }

@@ -26,7 +26,7 @@ public enum DataPreparation {
             throw TrainError.invalidInput("\(inputPath): cannot read the input text (missing or unreadable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw TrainError.invalidInput("\(inputPath): not valid UTF-8 text")
+            throw TrainError.invalidInput("\(inputPath): not valid UTF-8 text\(firstInvalidUTF8Offset(data).map { " (invalid byte at offset \($0))" } ?? "")")
         }
         // prepare.py: n = len(data); train_data = data[:int(n*0.9)]; val_data = data[int(n*0.9):] — n counts Unicode
         // scalars (Python characters). Counted and split in place: an array of scalars would cost 4 bytes per character.

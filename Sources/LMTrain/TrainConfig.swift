@@ -6,6 +6,7 @@
 // working, and `--model.KEY value` reaches any family's key. nanoGPT-only keys without meaning here (device, compile,
 // wandb_*) are rejected with a hint rather than ignored.
 import Foundation
+import _LMSupport
 import LMModels
 
 /// Everything a training run needs besides the data. JSON keys are nanoGPT's (snake_case).
@@ -154,6 +155,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         for (key, v) in [(CodingKeys.evalInterval, evalInterval), (.logInterval, logInterval), (.evalIters, evalIters),
                          (.gradientAccumulationSteps, gradientAccumulationSteps), (.batchSize, batchSize), (.blockSize, blockSize)]
         where v <= 0 { throw fail(key, "must be a positive integer, got \(v)") }
+        // Tokens per step must be countable (an Int) before memory is estimated from them.
+        let (perMicroBatch, overflow1) = batchSize.multipliedReportingOverflow(by: blockSize)
+        let (perStep, overflow2) = perMicroBatch.multipliedReportingOverflow(by: gradientAccumulationSteps)
+        if overflow1 || overflow2 || perStep > 1 << 48 {
+            throw fail(.batchSize, "× block_size × gradient_accumulation_steps (\(batchSize) × \(blockSize) × \(gradientAccumulationSteps)) tokens per step is beyond any machine's memory")
+        }
         for (key, v) in [(CodingKeys.maxIters, maxIters), (.warmupIters, warmupIters), (.lrDecayIters, lrDecayIters)]
         where v < 0 { throw fail(key, "must be a non-negative integer, got \(v)") }
         for (key, v) in [(CodingKeys.learningRate, learningRate), (.minLR, minLR), (.weightDecay, weightDecay), (.gradClip, gradClip)]
@@ -225,14 +232,16 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         var object: [String: Any] = [:]
         let source = path ?? "the default config"
         if let path {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigError.malformed(file: path, "cannot read the config file (missing or unreadable)")
+            let data: Data
+            do { data = try FileReading.contents(path) } catch let error as FileError {
+                throw ConfigError.malformed(file: path, "cannot read the config file: \(error.message)")
             }
             // Keys are checked against the file alone, so the error names it; values are validated after the overrides
             // (an override may be what makes them consistent, e.g. --warmup_iters with a file's lr_decay_iters).
             guard let parsed = try? JSONSerialization.jsonObject(with: data), let dictionary = parsed as? [String: Any] else {
                 throw ConfigError.malformed(file: path, "not a JSON object (expected {\"key\": value, …} with nanoGPT's config keys)")
             }
+            try StrictJSON.checkDuplicateKeys(data, source: path)
             for key in dictionary.keys.sorted() where nanoGPTOnlyKeys[key] != nil {
                 throw ConfigError.malformed(file: path, "key '\(key)' is a nanoGPT setting LMKit does not use: \(nanoGPTOnlyKeys[key]!)")
             }
@@ -320,6 +329,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public func jsonString() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+        // Validated configs encode; a non-finite number (possible only without validate()) is shown, not trapped on.
+        guard let data = try? encoder.encode(self) else { return "{}  // not encodable as JSON: \(self)" }
+        return String(decoding: data, as: UTF8.self)
     }
 }

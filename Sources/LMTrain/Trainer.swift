@@ -6,6 +6,7 @@
 // first step because the checkpoint already holds it, which is what makes resume bit-identical (nanoGPT re-evaluates
 // and so draws different batches afterwards). The logged train loss is the mean over micro-steps.
 import Foundation
+import _LMSupport
 import LMModels
 import LMOptim
 import LMTensor
@@ -71,7 +72,8 @@ public final class Trainer {
         guard trainTokens.vocabularySize == valTokens.vocabularySize else {
             throw TrainError.invalidInput("\(config.dataDir): train.bin has vocabulary size \(trainTokens.vocabularySize) but val.bin \(valTokens.vocabularySize); re-run `lmkit prepare`")
         }
-        dataMeta = try? DataMeta.load(directory: config.dataDir)
+        // A broken or missing meta.json is an error now, not when `sample` needs the tokenizer later.
+        dataMeta = try DataMeta.load(directory: config.dataDir)
         var checkpoint: TrainingCheckpoint?
         if config.initFrom == "resume" {
             let path = (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)
@@ -91,6 +93,17 @@ public final class Trainer {
         self.modelConfig = modelConfig
         modelGenerator = Generator(seed: checkpoint?.modelSeed ?? config.seed)
         dataGenerator = Generator(seed: checkpoint?.dataSeed ?? config.seed &+ 1)
+        // Refuse what cannot fit before anything is allocated (batch, model, optimizer state).
+        let tokens = Double(config.batchSize) * Double(config.blockSize)
+        guard tokens <= Double(Int.max / 16) else {
+            throw TrainError.invalidInput("batch_size \(config.batchSize) × block_size \(config.blockSize) tokens per micro-batch is beyond any machine's memory")
+        }
+        do {
+            try ModelRegistry.checkMemory(modelConfig, trainingTokens: Int(tokens))
+        } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
+        if let bytes = ModelRegistry.estimatedBytes(modelConfig, trainingTokens: Int(tokens)) {
+            pendingMessages.append(String(format: "estimated training memory %.1f MB", bytes / 1e6))
+        }
         do { model = try ModelRegistry.makeModel(modelConfig, generator: modelGenerator) } catch let error as ConfigError {
             throw TrainError.invalidInput(error.description)
         }
@@ -191,9 +204,15 @@ public final class Trainer {
 
     /// Runs until max_iters (or eval_only, or `shouldStop`). Files go to out_dir.
     public func run() throws -> TrainResult {
+        var outDirLock: DirectoryLock?
+        defer { outDirLock?.release() }
         if writesFiles {
             do { try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true) } catch {
                 throw TrainError.invalidInput("\(config.outDir): cannot create out_dir (\(error.localizedDescription))")
+            }
+            // One run per out_dir: a second run would mix checkpoints and tear loss.csv. Held until run() returns.
+            outDirLock = try rethrowingFileErrors(as: { TrainError.invalidInput("out_dir \($0.description)") }) {
+                try DirectoryLock(directory: config.outDir)
             }
             lossLog = try LossLog(directory: config.outDir, resumeStep: resumedEval == nil ? nil : iteration)
             // out_dir carries its tokenizer, so eval and sampling work wherever the data directory is (or is not).
@@ -218,6 +237,9 @@ public final class Trainer {
                 } else {
                     losses = estimateLoss()
                     onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
+                    guard losses.train.isFinite && losses.val.isFinite else {
+                        throw TrainError.invalidInput("eval at step \(iteration) gave a non-finite loss (train \(losses.train), val \(losses.val)); stopped without saving, the last finite checkpoint is kept (lower learning_rate?)")
+                    }
                     if losses.val < bestValLoss || config.alwaysSaveCheckpoint {
                         bestValLoss = losses.val
                         if iteration > 0 && writesFiles {
@@ -240,6 +262,9 @@ public final class Trainer {
             }
             let start = DispatchTime.now().uptimeNanoseconds
             let loss = step()
+            guard loss.isFinite else {
+                throw TrainError.invalidInput("step \(iteration) gave a non-finite loss (\(loss)); stopped, the last finite checkpoint is kept (lower learning_rate?)")
+            }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let tokensPerSecond = Double(config.tokensPerIteration) / max(seconds, 1e-9)
             if iteration % config.logInterval == 0 || pendingVal != nil {

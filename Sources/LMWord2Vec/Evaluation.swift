@@ -3,6 +3,7 @@
 // `KeyedVectors.evaluate_word_analogies` and `evaluate_word_pairs` rule for rule (upper-cased lookup among the
 // `restrictVocab` most frequent words, first row per upper-cased form, top-5 3CosAdd, OOV questions skipped).
 // Does not implement 3CosMul or `dummy4unknown`.
+import _LMSupport
 import Foundation
 
 /// Accuracy of one analogy section (or the total).
@@ -45,7 +46,7 @@ extension WordVectors {
     /// Upper-cased word → row among the first `restrictVocab` rows, the most frequent (first) row winning.
     func caseInsensitiveIndex(restrictVocab: Int) -> [String: Int] {
         var map = [String: Int]()
-        for r in (0..<min(restrictVocab, words.count)).reversed() { map[words[r].uppercased()] = r }
+        for r in (0..<max(0, min(restrictVocab, words.count))).reversed() { map[words[r].uppercased()] = r }
         return map
     }
 
@@ -53,6 +54,9 @@ extension WordVectors {
     /// `compute-accuracy`'s threshold (gensim 4.4's own default is 300 000; pass it explicitly to compare).
     /// Runs the questions on `threads` threads. Throws naming the file and line for a question before any section.
     public func evaluateAnalogies(path: String, restrictVocab: Int = 30_000, threads: Int = 1) throws -> AnalogyResult {
+        guard restrictVocab >= 1 else { throw Word2VecError("restrict_vocab must be ≥ 1, got \(restrictVocab)") }
+        guard threads >= 1 && threads <= 512 else { throw Word2VecError("threads must be in 1...512, got \(threads)") }
+        try rethrowingFileErrors(as: { Word2VecError($0.description) }) { try FileReading.checkRegularFile(path) }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Word2VecError("\(path): cannot read analogy file (UTF-8 text expected)")
         }
@@ -114,6 +118,8 @@ extension WordVectors {
     /// Evaluates word-pair similarities in `path` (gensim `evaluate_word_pairs`): lines `word1<TAB>word2<TAB>score`,
     /// `#` comments skipped, malformed lines skipped, pairs with a word outside the first `restrictVocab` rows skipped.
     public func evaluateWordPairs(path: String, restrictVocab: Int = 300_000, delimiter: Character = "\t") throws -> WordPairResult {
+        guard restrictVocab >= 1 else { throw Word2VecError("restrict_vocab must be ≥ 1, got \(restrictVocab)") }
+        try rethrowingFileErrors(as: { Word2VecError($0.description) }) { try FileReading.checkRegularFile(path) }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Word2VecError("\(path): cannot read word-pair file (UTF-8 text expected)")
         }

@@ -3,6 +3,7 @@
 // The per-pair updates are word2vec.c's hand-derived ones (tmikolov/word2vec: word2vec.c `TrainModelThread`), with
 // gensim 4.4's random streams and tables (`word2vec_inner.pyx`: `random_int32`, `bisect_left(cum_table, ...)`).
 // Not autograd, not a Tensor: rows of two Float matrices updated in place with LMKernels' vector kernels.
+import _LMSupport
 import Foundation
 import LMKernels
 import Synchronization
@@ -44,11 +45,20 @@ public struct Word2VecConfiguration: Sendable, Equatable {
     public init() {}
 
     /// Throws a `Word2VecError` naming the first invalid field.
+    /// Largest accepted `vectorSize` (the real limit is memory, checked when the model is made).
+    public static let maximumVectorSize = 1 << 20
+    /// Largest accepted `negative`.
+    public static let maximumNegative = 1000
+    /// Largest accepted `window`.
+    public static let maximumWindow = 10_000
+
     public func validate() throws {
         func fail(_ m: String) throws -> Never { throw Word2VecError("invalid word2vec configuration: \(m)") }
-        if vectorSize < 1 { try fail("vector size must be >= 1, got \(vectorSize)") }
+        if vectorSize < 1 || vectorSize > Self.maximumVectorSize { try fail("vector size must be in 1...\(Self.maximumVectorSize), got \(vectorSize)") }
         if window < 1 { try fail("window must be >= 1, got \(window)") }
-        if negative < 0 { try fail("negative must be >= 0, got \(negative)") }
+        // Each positive pair costs `negative` updates; beyond a few thousand a run never ends (word2vec.c uses 5–20).
+        if negative < 0 || negative > Self.maximumNegative { try fail("negative must be in 0...\(Self.maximumNegative), got \(negative)") }
+        if window > Self.maximumWindow { try fail("window must be in 1...\(Self.maximumWindow), got \(window)") }
         if negative == 0 && !hierarchicalSoftmax { try fail("need negative > 0 or hierarchical softmax (hs)") }
         if !(sample >= 0) { try fail("sample must be >= 0, got \(sample)") }
         if minCount < 1 { try fail("min_count must be >= 1, got \(minCount)") }
@@ -116,6 +126,11 @@ public final class Word2VecModel: @unchecked Sendable {
         self.vocabulary = vocabulary
         let dim = configuration.vectorSize
         stride = (dim + 15) / 16 * 16
+        // syn0, syn1neg and/or syn1, plus the two copies the saved WordVectors hold (vectors and unit vectors).
+        let tables = 3 + (configuration.negative > 0 ? 1 : 0) + (configuration.hierarchicalSoftmax ? 1 : 0)
+        try MachineMemory.check(Double(vocabulary.words.count) * Double(stride) * 4 * Double(tables),
+                                for: "word2vec with \(vocabulary.words.count) words × vector size \(dim)",
+                                error: { Word2VecError($0) })
         let n = vocabulary.words.count * stride
         func allocateZeroed() -> UnsafeMutablePointer<Float> {
             let raw = UnsafeMutableRawPointer.allocate(byteCount: n * 4, alignment: 64)

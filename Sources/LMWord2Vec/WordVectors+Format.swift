@@ -14,8 +14,8 @@ extension WordVectors {
     /// Loads a word2vec vector file. `format` nil means detect: binary unless the rest of the first entry's line
     /// (at most 4·D bytes) consists of number characters only.
     public static func load(path: String, format: WordVectorFormat? = nil) throws -> WordVectors {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Word2VecError("\(path): cannot read vector file")
+        let data = try rethrowingFileErrors(as: { Word2VecError("\($0.description) (expected a word2vec vector file)") }) {
+            try FileReading.contents(path)
         }
         return try data.withUnsafeBytes { raw -> WordVectors in
             let bytes = raw.bindMemory(to: UInt8.self)
@@ -29,6 +29,13 @@ extension WordVectors {
                 throw Word2VecError("\(path):1: header must be 'COUNT DIMENSION' (two positive integers), found '\(header.joined(separator: " "))'")
             }
             pos += 1
+            // The header is not trusted with allocation sizes: every entry and every value takes at least a byte, so
+            // a claim beyond the file's size is refused before anything is reserved, and reservations are capped by
+            // the file's size (a smaller truncation is reported by the parser, naming the entry).
+            let remaining = bytes.count - pos
+            guard count <= remaining, dim <= remaining else {
+                throw Word2VecError("\(path):1: header claims \(count) vectors of dimension \(dim), more than the file's \(bytes.count) bytes can hold (truncated file or damaged header)")
+            }
             let resolved = format ?? detectFormat(bytes, from: pos, dimension: dim)
             switch resolved {
             case .text: return try parseText(bytes, from: pos, count: count, dimension: dim, path: path)
@@ -57,8 +64,8 @@ extension WordVectors {
                                   path: String) throws -> WordVectors {
         var words: [String] = []
         var vectors = [Float]()
-        words.reserveCapacity(count)
-        vectors.reserveCapacity(count * dimension)
+        words.reserveCapacity(min(count, bytes.count / 2))
+        vectors.reserveCapacity(min(count.multipliedReportingOverflow(by: dimension).partialValue, bytes.count / 2))
         var pos = start
         var line = 1
         var field = [CChar](repeating: 0, count: 64)
@@ -111,29 +118,29 @@ extension WordVectors {
     private static func parseBinary(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, count: Int, dimension: Int,
                                     path: String) throws -> WordVectors {
         var words: [String] = []
-        var vectors = [Float](repeating: 0, count: count * dimension)
-        words.reserveCapacity(count)
+        var vectors = [Float]()
+        words.reserveCapacity(min(count, bytes.count / 2))
+        vectors.reserveCapacity(min(count.multipliedReportingOverflow(by: dimension).partialValue, bytes.count / 4))
         var pos = start
         let rowBytes = 4 * dimension
-        try vectors.withUnsafeMutableBytes { out in
-            for entry in 0..<count {
-                // word2vec.c writes "\n" after each vector; gensim does not. Both readers skip it before a word.
-                while pos < bytes.count && (bytes[pos] == 0x0A || bytes[pos] == 0x0D) { pos += 1 }
-                let wordStart = pos
-                while pos < bytes.count && bytes[pos] != 0x20 { pos += 1 }
-                guard pos < bytes.count else {
-                    throw Word2VecError("\(path): truncated binary vectors: entry \(entry + 1) of \(count) (byte offset \(wordStart)) has no word terminated by a space")
-                }
-                let word = String(decoding: UnsafeBufferPointer(rebasing: bytes[wordStart..<pos]), as: UTF8.self)
-                pos += 1
-                guard bytes.count - pos >= rowBytes else {
-                    throw Word2VecError("\(path): truncated binary vectors: entry \(entry + 1) of \(count) ('\(word)') needs \(rowBytes) bytes at offset \(pos), only \(bytes.count - pos) left")
-                }
-                words.append(word)
-                // Little-endian float32, as written by word2vec.c and numpy on x86/ARM.
-                memcpy(out.baseAddress! + entry * rowBytes, bytes.baseAddress! + pos, rowBytes)
-                pos += rowBytes
+        for entry in 0..<count {
+            // word2vec.c writes "\n" after each vector; gensim does not. Both readers skip it before a word.
+            while pos < bytes.count && (bytes[pos] == 0x0A || bytes[pos] == 0x0D) { pos += 1 }
+            let wordStart = pos
+            while pos < bytes.count && bytes[pos] != 0x20 { pos += 1 }
+            guard pos < bytes.count else {
+                throw Word2VecError("\(path): truncated binary vectors: entry \(entry + 1) of \(count) (byte offset \(wordStart)) has no word terminated by a space")
             }
+            let word = String(decoding: UnsafeBufferPointer(rebasing: bytes[wordStart..<pos]), as: UTF8.self)
+            pos += 1
+            guard bytes.count - pos >= rowBytes else {
+                throw Word2VecError("\(path): truncated binary vectors: entry \(entry + 1) of \(count) ('\(word)') needs \(rowBytes) bytes at offset \(pos), only \(bytes.count - pos) left")
+            }
+            words.append(word)
+            // Little-endian float32, as written by word2vec.c and numpy on x86/ARM.
+            let row = UnsafeRawPointer(bytes.baseAddress! + pos)
+            for k in 0..<dimension { vectors.append(row.loadUnaligned(fromByteOffset: 4 * k, as: Float.self)) }
+            pos += rowBytes
         }
         return WordVectors(words: words, dimension: dimension, vectors: vectors)
     }

@@ -64,6 +64,8 @@ public struct WordVectors: Sendable {
         }
         let pos = try positive.map(row), neg = try negative.map(row)
         guard !(pos.isEmpty && neg.isEmpty) else { throw Word2VecError("most_similar needs at least one word") }
+        guard topn >= 0 else { throw Word2VecError("topn must be ≥ 0, got \(topn)") }
+        if let restrictVocab, restrictVocab < 1 { throw Word2VecError("restrict_vocab must be ≥ 1, got \(restrictVocab)") }
         return mostSimilar(positiveRows: pos, negativeRows: neg, topn: topn, restrictVocab: restrictVocab)
             .map { (words[$0.row], $0.similarity) }
     }
@@ -80,7 +82,9 @@ public struct WordVectors: Sendable {
                 VectorKernels.normalize(q.baseAddress!, count: d)
             }
         }
-        let limit = min(words.count, restrictVocab ?? words.count)
+        let limit = max(0, min(words.count, restrictVocab ?? words.count))
+        // No more results than rows: a hostile topn (10^11) must not size the buffer.
+        let topn = max(0, min(topn, limit))
         let exclude = Set(positiveRows + negativeRows)
         // Keep the best `topn` in a small sorted buffer (topn is small; a heap would not pay off).
         var best: [(row: Int, similarity: Float)] = []

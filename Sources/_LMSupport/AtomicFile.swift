@@ -40,6 +40,7 @@ package final class AtomicFileWriter {
         if name.isEmpty || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR) {
             throw FileError(path: path, "is a directory, not a file")
         }
+        Self.removeStaleTemporaryFiles(directory: directory, name: name)
         temporaryPath = (directory.hasSuffix("/") ? directory : directory + "/") + ".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if descriptor < 0 { throw FileError(path: path, "cannot create the temporary file \(temporaryPath)", syscall: "open") }
@@ -47,6 +48,20 @@ package final class AtomicFileWriter {
     }
 
     deinit { if !committed { abandon() } }
+
+    /// Removes `.<name>.tmp-<pid>-<random>` files left by writers of the same destination that were killed before
+    /// they could clean up (SIGKILL): those whose pid no longer runs. A live writer's file is left alone.
+    static func removeStaleTemporaryFiles(directory: String, name: String) {
+        let prefix = ".\(name).tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                unlink((directory.hasSuffix("/") ? directory : directory + "/") + entry)
+            }
+        }
+    }
 
     /// Closes and removes the temporary file (the destination is untouched).
     private func abandon() {

@@ -32,7 +32,8 @@ package final class MappedFile: @unchecked Sendable {
     /// Maps `path`; throws `FileError` naming the file and the failed call, or refusing a directory.
     package init(path: String, access: Access = .readOnly) throws {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; fstat refuses it next.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if descriptor < 0 { throw FileError(path: path, "cannot open", syscall: "open") }
         defer { close(descriptor) }
         var info = stat()

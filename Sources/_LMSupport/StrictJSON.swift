@@ -33,6 +33,7 @@ public enum StrictJSON {
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw ConfigError.malformed(file: source, "not valid JSON (\(error.localizedDescription))")
         }
+        try checkDuplicateKeys(data, source: source)
         guard let dict = object as? [String: Any] else { throw ConfigError.malformed(file: source, "expected a JSON object at the top level") }
         let unknown = dict.keys.filter { !allowedKeys.contains($0) }.sorted()
         if !unknown.isEmpty { throw ConfigError.unknownKeys(file: source, unknown, allowed: allowedKeys) }
@@ -44,6 +45,62 @@ public enum StrictJSON {
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
+        }
+    }
+
+    /// Throws naming the key, its object path and line when an object in `data` repeats a key: JSONSerialization
+    /// keeps the last one silently, so `{"n_layer": 4, "n_layer": 12}` would quietly train 12 layers. Input that is
+    /// not JSON passes (the parser reports it); only objects' keys are checked.
+    package static func checkDuplicateKeys(_ data: Data, source: String) throws {
+        let bytes = [UInt8](data)
+        // One frame per open object or array: the keys seen so far (nil for an array) and the path to it.
+        var frames: [(keys: Set<String>?, path: String)] = []
+        var expectingKey = false
+        var lastKey = ""
+        var line = 1
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "\n"): line += 1
+            case UInt8(ascii: "{"):
+                let path = frames.isEmpty ? "" : (frames.last!.keys == nil ? frames.last!.path + "[]" : (frames.last!.path.isEmpty ? lastKey : frames.last!.path + "." + lastKey))
+                frames.append((Set<String>(), path))
+                expectingKey = true
+            case UInt8(ascii: "["):
+                let path = frames.isEmpty ? "" : (frames.last!.keys == nil ? frames.last!.path + "[]" : (frames.last!.path.isEmpty ? lastKey : frames.last!.path + "." + lastKey))
+                frames.append((nil, path))
+                expectingKey = false
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if !frames.isEmpty { frames.removeLast() }
+                expectingKey = false
+            case UInt8(ascii: ","):
+                expectingKey = frames.last.map { $0.keys != nil } ?? false
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                var raw: [UInt8] = []
+                while j < bytes.count && bytes[j] != UInt8(ascii: "\"") {
+                    if bytes[j] == UInt8(ascii: "\\") && j + 1 < bytes.count { raw.append(bytes[j]); j += 1 }
+                    raw.append(bytes[j])
+                    j += 1
+                }
+                if expectingKey, var keys = frames.last?.keys {
+                    // Decode escapes through the real parser so "a" and "\u0061" compare equal.
+                    let key = (try? JSONSerialization.jsonObject(with: Data([UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]),
+                                                               options: .fragmentsAllowed)) as? String ?? String(decoding: raw, as: UTF8.self)
+                    let path = frames.last!.path
+                    if keys.contains(key) {
+                        throw ConfigError.malformed(file: source, "line \(line): duplicate key '\(path.isEmpty ? key : path + "." + key)' (JSON objects must not repeat a key; the earlier value would be ignored)")
+                    }
+                    keys.insert(key)
+                    frames[frames.count - 1].keys = keys
+                    lastKey = key
+                    expectingKey = false
+                }
+                i = j
+            default: break
+            }
+            i += 1
         }
     }
 

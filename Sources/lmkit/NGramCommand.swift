@@ -15,6 +15,8 @@ struct NGramCommand: ParsableCommand {
 
 /// Loads a model from an LMKit binary (detected by its magic) or an ARPA file.
 func loadNGramModel(_ path: String, method: NGramModel.LoadMethod = .map) throws -> NGramModel {
+    // A FIFO would block the open below forever; a directory has nothing to read.
+    try NGramModel.checkModelFile(path)
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw NGramError(file: path, "cannot open the model file (expected an ARPA file or an LMKit binary)")
     }

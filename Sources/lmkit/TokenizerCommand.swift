@@ -31,19 +31,34 @@ struct TokenizerSource: ParsableArguments {
     }
 }
 
-/// Reads each input file (or stdin when none) as UTF-8 text, naming the file on failure.
-func readInputs(_ files: [String]) throws -> [(name: String, text: String)] {
+/// What to do with bytes that are not UTF-8 (Python's `errors=`): fail naming the offset, or replace with U+FFFD.
+enum UTF8ErrorHandling: String, ExpressibleByArgument, CaseIterable {
+    case strict, replace
+}
+
+/// Reads each input file (or stdin when none) as UTF-8 text, naming the file on failure. Invalid UTF-8 is an error
+/// naming the byte offset (as `prepare` and `eval` do) unless `errors` is `.replace`.
+func readInputs(_ files: [String], errors: UTF8ErrorHandling = .strict) throws -> [(name: String, text: String)] {
+    func text(_ data: Data, _ name: String) throws -> String {
+        if errors == .strict, let offset = firstInvalidUTF8Offset(data) {
+            throw TokenizerError.io(path: name, reason: "invalid UTF-8 at byte offset \(offset) (byte 0x\(String(data[data.startIndex + offset], radix: 16, uppercase: true))); pass --errors replace to substitute U+FFFD")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
     if files.isEmpty {
-        let data = FileHandle.standardInput.readDataToEndOfFile()
-        return [("<stdin>", String(decoding: data, as: UTF8.self))]
+        return [("<stdin>", try text(FileHandle.standardInput.readDataToEndOfFile(), "<stdin>"))]
     }
     return try files.map { path in
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDirectory: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            throw ValidationError("\(path): " + (!exists ? "no such file" : (isDirectory.boolValue ? "is a directory" : "cannot be read")))
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        var info = stat()
+        if exists && !isDirectory.boolValue && stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+            throw TokenizerError.io(path: path, reason: "not a regular file (a FIFO or device cannot be read as input)")
         }
-        return (path, String(decoding: data, as: UTF8.self))
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TokenizerError.io(path: path, reason: !exists ? "no such file" : (isDirectory.boolValue ? "is a directory" : "cannot be read"))
+        }
+        return (path, try text(data, path))
     }
 }
 
@@ -108,11 +123,13 @@ struct TokenizerEncode: ParsableCommand {
     @Option(name: .long, help: "Special tokens to encode as special ids: none, all, or a comma-separated list. Others in the text are an error unless --ordinary.")
     var allowSpecial: String = "none"
     @Flag(name: .long, help: "Treat special-token text as ordinary text (tiktoken encode_ordinary).") var ordinary = false
+    @Option(name: .long, help: "Invalid UTF-8 in the input: strict (an error naming the byte offset) or replace (U+FFFD).")
+    var errors: UTF8ErrorHandling = .strict
     @Argument(help: "Input files; stdin when none.") var files: [String] = []
 
     func run() throws {
         let tokenizer = try reportingErrors { try source.load() }
-        for input in try readInputs(files) {
+        for input in try reportingErrors({ try readInputs(files, errors: errors) }) {
             let ids: [Int] = try reportingErrors {
                 switch tokenizer {
                 case let bpe as ByteLevelBPE:
@@ -140,7 +157,7 @@ struct TokenizerDecode: ParsableCommand {
 
     func run() throws {
         let tokenizer = try reportingErrors { try source.load() }
-        for input in try readInputs(files) {
+        for input in try reportingErrors({ try readInputs(files, errors: .replace) }) {
             var ids: [Int] = []
             for (n, field) in input.text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "," || $0 == "\r" }).enumerated() {
                 guard let id = Int(field) else { throw ValidationError("\(input.name): item \(n + 1) \(String(field).debugDescription) is not an integer token id") }

@@ -84,7 +84,12 @@ struct TrainCommand: ParsableCommand {
             let result = try trainer.run()
             bar.finish()
             if result.interrupted {
-                print("interrupted at step \(result.iteration); the last checkpoint is in \(resolved.outDir) (continue with --resume)")
+                let checkpoint = (resolved.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)
+                if FileManager.default.fileExists(atPath: checkpoint) {
+                    print("interrupted at step \(result.iteration); the last checkpoint is in \(resolved.outDir) (continue with --resume)")
+                } else {
+                    print("interrupted at step \(result.iteration), before the first checkpoint (step \(resolved.evalInterval)); nothing to resume from")
+                }
                 throw ExitCode(130)
             }
             print(String(format: "done: %d steps, best val loss %.4f; loss curve in %@/loss.csv and loss.svg", result.iteration, result.bestValLoss, resolved.outDir))
