@@ -228,7 +228,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             }
             // Keys are checked against the file alone, so the error names it; values are validated after the overrides
             // (an override may be what makes them consistent, e.g. --warmup_iters with a file's lr_decay_iters).
-            guard let parsed = try? JSONSerialization.jsonObject(with: data), let dictionary = parsed as? [String: Any] else {
+            let parsed: Any
+            do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+                throw ConfigError.malformed(file: path, "not valid JSON: \(StrictJSON.syntaxErrorDescription(error, in: data))")
+            }
+            guard let dictionary = parsed as? [String: Any] else {
                 throw ConfigError.malformed(file: path, "not a JSON object (expected {\"key\": value, …} with nanoGPT's config keys)")
             }
             try StrictJSON.checkDuplicateKeys(data, source: path)
