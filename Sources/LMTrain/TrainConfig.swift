@@ -148,6 +148,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         for (key, v) in [(CodingKeys.evalInterval, evalInterval), (.logInterval, logInterval), (.evalIters, evalIters),
                          (.gradientAccumulationSteps, gradientAccumulationSteps), (.batchSize, batchSize), (.blockSize, blockSize)]
         where v <= 0 { throw fail(key, "must be a positive integer, got \(v)") }
+        // Counts of forward passes per step or per eval: beyond a million a single step never ends in practice.
+        for (key, v) in [(CodingKeys.gradientAccumulationSteps, gradientAccumulationSteps), (.evalIters, evalIters)] where v > 1_000_000 {
+            throw fail(key, "must be at most 1000000 (forward passes per step or eval), got \(v)")
+        }
         // Tokens per step must be countable (an Int) before memory is estimated from them.
         let (perMicroBatch, overflow1) = batchSize.multipliedReportingOverflow(by: blockSize)
         let (perStep, overflow2) = perMicroBatch.multipliedReportingOverflow(by: gradientAccumulationSteps)
