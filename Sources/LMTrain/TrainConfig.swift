@@ -155,6 +155,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         for (key, v) in [(CodingKeys.evalInterval, evalInterval), (.logInterval, logInterval), (.evalIters, evalIters),
                          (.gradientAccumulationSteps, gradientAccumulationSteps), (.batchSize, batchSize), (.blockSize, blockSize)]
         where v <= 0 { throw fail(key, "must be a positive integer, got \(v)") }
+        // Counts of forward passes per step or per eval: beyond a million a single step never ends in practice.
+        for (key, v) in [(CodingKeys.gradientAccumulationSteps, gradientAccumulationSteps), (.evalIters, evalIters)] where v > 1_000_000 {
+            throw fail(key, "must be at most 1000000 (forward passes per step or eval), got \(v)")
+        }
         // Tokens per step must be countable (an Int) before memory is estimated from them.
         let (perMicroBatch, overflow1) = batchSize.multipliedReportingOverflow(by: blockSize)
         let (perStep, overflow2) = perMicroBatch.multipliedReportingOverflow(by: gradientAccumulationSteps)
@@ -238,7 +242,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             }
             // Keys are checked against the file alone, so the error names it; values are validated after the overrides
             // (an override may be what makes them consistent, e.g. --warmup_iters with a file's lr_decay_iters).
-            guard let parsed = try? JSONSerialization.jsonObject(with: data), let dictionary = parsed as? [String: Any] else {
+            let parsed: Any
+            do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+                throw ConfigError.malformed(file: path, "not valid JSON: \(StrictJSON.syntaxErrorDescription(error, in: data))")
+            }
+            guard let dictionary = parsed as? [String: Any] else {
                 throw ConfigError.malformed(file: path, "not a JSON object (expected {\"key\": value, …} with nanoGPT's config keys)")
             }
             try StrictJSON.checkDuplicateKeys(data, source: path)

@@ -63,7 +63,8 @@ public struct Word2VecConfiguration: Sendable, Equatable {
         if !(sample >= 0) { try fail("sample must be >= 0, got \(sample)") }
         if minCount < 1 { try fail("min_count must be >= 1, got \(minCount)") }
         if let m = maxFinalVocab, m < 1 { try fail("max_final_vocab must be >= 1, got \(m)") }
-        if !(alpha > 0) || !(minAlpha >= 0) || minAlpha > alpha { try fail("need 0 <= min_alpha <= alpha and alpha > 0") }
+        if !(alpha > 0) || !alpha.isFinite || !(minAlpha >= 0) || minAlpha > alpha { try fail("need 0 <= min_alpha <= alpha and alpha > 0 (finite), got alpha \(alpha), min_alpha \(minAlpha)") }
+        if !sample.isFinite { try fail("sample must be finite, got \(sample)") }
         if epochs < 1 { try fail("epochs must be >= 1, got \(epochs)") }
         if threads < 1 || threads > 512 { try fail("threads must be in 1...512, got \(threads)") }
     }

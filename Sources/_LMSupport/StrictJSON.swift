@@ -31,7 +31,7 @@ public enum StrictJSON {
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, allowedKeys: [String], source: String) throws -> T {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ConfigError.malformed(file: source, "not valid JSON (\(error.localizedDescription))")
+            throw ConfigError.malformed(file: source, "not valid JSON: \(syntaxErrorDescription(error, in: data))")
         }
         try checkDuplicateKeys(data, source: source)
         guard let dict = object as? [String: Any] else { throw ConfigError.malformed(file: source, "expected a JSON object at the top level") }
@@ -44,8 +44,47 @@ public enum StrictJSON {
             throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
         } catch let DecodingError.dataCorrupted(context) {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            if field.isEmpty, let culprit = mistypedKey(T.self, in: dict) {
+                // Foundation on Linux reports a number of the wrong kind (1.5 for an integer, 1e30 beyond Int) without
+                // its key; the key whose removal changes the error is the one.
+                throw ConfigError.malformed(file: source, "field '\(culprit)': the value \(describe(dict[culprit]!)) is not of the expected type or range (an integer where one is expected?)")
+            }
             throw ConfigError.malformed(file: source, "field '\(field)': \(context.debugDescription)")
+        } catch let DecodingError.keyNotFound(key, context) {
+            let path = (context.codingPath + [key]).map(\.stringValue).joined(separator: ".")
+            throw ConfigError.malformed(file: source, "field '\(path)' is required")
         }
+    }
+
+    /// The top-level key of `dict` whose value makes decoding `T` fail with an unlocated error, found by decoding
+    /// without each key in turn; nil when no single key is to blame.
+    private static func mistypedKey<T: Decodable>(_ type: T.Type, in dict: [String: Any]) -> String? {
+        for key in dict.keys.sorted() {
+            var without = dict
+            without[key] = nil
+            guard let data = try? JSONSerialization.data(withJSONObject: without) else { continue }
+            if (try? JSONDecoder().decode(T.self, from: data)) != nil { return key }
+        }
+        return nil
+    }
+
+    private static func describe(_ value: Any) -> String {
+        if let data = try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed]) {
+            return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+        }
+        return "\(value)"
+    }
+
+    /// JSONSerialization's message with its "around character N" turned into a line and column of `data`.
+    package static func syntaxErrorDescription(_ error: Error, in data: Data) -> String {
+        let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String) ?? error.localizedDescription
+        guard let range = detail.range(of: "character "),
+              let offset = Int(detail[range.upperBound...].prefix(while: { $0.isNumber })) else { return detail }
+        var line = 1, column = 1
+        for byte in data.prefix(offset) {
+            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+        }
+        return "line \(line), column \(column): \(detail)"
     }
 
     /// Throws naming the key, its object path and line when an object in `data` repeats a key: JSONSerialization

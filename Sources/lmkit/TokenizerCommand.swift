@@ -117,6 +117,64 @@ func peakRSSMegabytes() -> String {
     return String(format: "%.1f", Double(usage.ru_maxrss) / 1024)
 }
 
+/// Encodes `path` (stdin when nil) chunk by chunk and prints the ids as one line. Chunks (about 1 MiB) end only after
+/// a "\n" followed by a printable ASCII byte: no split pattern (GPT-2, cl100k, o200k) joins a piece across that point
+/// and no special token holds a newline, so the ids equal those of the whole text. A line longer than the chunk size
+/// is read whole. Invalid UTF-8 is an error naming the byte offset in the input unless `errors` is `.replace`.
+func streamEncode(_ path: String?, errors: UTF8ErrorHandling, chunkBytes: Int = 1 << 20,
+                  encode: (String, String) throws -> [Int]) throws {
+    let name = path ?? "<stdin>"
+    let handle: FileHandle
+    if let path {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        var info = stat()
+        guard exists, !isDirectory.boolValue, stat(path, &info) == 0 else {
+            throw TokenizerError.io(path: path, reason: !exists ? "no such file" : (isDirectory.boolValue ? "is a directory" : "cannot be read"))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw TokenizerError.io(path: path, reason: "not a regular file (a FIFO or device cannot be read as input)")
+        }
+        guard let opened = FileHandle(forReadingAtPath: path) else { throw TokenizerError.io(path: path, reason: "cannot be read") }
+        handle = opened
+    } else {
+        handle = FileHandle.standardInput
+    }
+    defer { if path != nil { try? handle.close() } }
+    var pending: [UInt8] = []
+    var consumed = 0  // input bytes before `pending`
+    var wroteAny = false
+    let output = FileHandle.standardOutput
+    func emit(_ count: Int) throws {
+        let bytes = pending[..<count]
+        if errors == .strict, let bad = firstInvalidUTF8Offset(bytes) {
+            throw TokenizerError.io(path: name, reason: "invalid UTF-8 at byte offset \(consumed + bad) (byte 0x\(String(bytes[bytes.startIndex + bad], radix: 16, uppercase: true))); pass --errors replace to substitute U+FFFD")
+        }
+        let ids = try encode(String(decoding: bytes, as: UTF8.self), name)
+        if !ids.isEmpty {
+            output.write(Data(((wroteAny ? " " : "") + ids.map(String.init).joined(separator: " ")).utf8))
+            wroteAny = true
+        }
+        pending.removeFirst(count)
+        consumed += count
+    }
+    while true {
+        let chunk: Data
+        do { chunk = try handle.read(upToCount: chunkBytes) ?? Data() } catch {
+            throw TokenizerError.io(path: name, reason: "read failed: \(error.localizedDescription)")
+        }
+        if chunk.isEmpty {
+            try emit(pending.count)
+            break
+        }
+        pending.append(contentsOf: chunk)
+        if pending.count >= chunkBytes, let cut = pending.indices.dropLast().last(where: { pending[$0] == 0x0A && (0x21...0x7E).contains(pending[$0 + 1]) }) {
+            try emit(cut + 1)
+        }
+    }
+    output.write(Data("\n".utf8))
+}
+
 struct TokenizerEncode: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "encode", abstract: "Print token ids of files or stdin (one line per input).")
     @OptionGroup var source: TokenizerSource
@@ -129,6 +187,22 @@ struct TokenizerEncode: ParsableCommand {
 
     func run() throws {
         let tokenizer = try reportingErrors { try source.load() }
+        if let bpe = tokenizer as? ByteLevelBPE {
+            // Byte-level BPE streams: memory holds one chunk and its ids, not the input (50 MB of random bytes
+            // peaked at 2.36 GB when the whole input was one String and one id array).
+            let allowed: SpecialTokenSet = allowSpecial == "all" ? .all : (allowSpecial == "none" ? .none : .some(Set(allowSpecial.split(separator: ",").map(String.init))))
+            for name in files.isEmpty ? ["-"] : files {
+                try reportingErrors {
+                    try streamEncode(name == "-" ? nil : name, errors: errors) { text, inputName in
+                        if ordinary { return bpe.encodeOrdinary(text) }
+                        do { return try bpe.encode(text, allowedSpecial: allowed) } catch let e as TokenizerError {
+                            throw TokenizerError.malformed(location: inputName, expected: "\(e) (CLI: --allow-special TOKEN,… or --ordinary)")
+                        }
+                    }
+                }
+            }
+            return
+        }
         for input in try reportingErrors({ try readInputs(files, errors: errors) }) {
             let ids: [Int] = try reportingErrors {
                 switch tokenizer {

@@ -35,7 +35,11 @@ final class TrainerHardeningTests: XCTestCase {
             }
             XCTAssertLessThan(Date().timeIntervalSince(start), 5, "\(what): refused before allocating")
         }
-        // Overflowing products are refused when the config is decoded.
+        // Forward passes per step or eval that would never end, and overflowing products, are refused when the
+        // config is decoded.
+        for key in ["--gradient_accumulation_steps", "--eval_iters"] {
+            XCTAssertThrowsError(try TrainConfig.load(path: nil, overrides: [key, "1000000000000"])) { XCTAssertTrue("\($0)".contains(key.dropFirst(2)), "\($0)") }
+        }
         XCTAssertThrowsError(try TrainConfig.load(path: nil, overrides: ["--batch_size", "\(Int.max / 2)", "--block_size", "1024"])) {
             XCTAssertTrue("\($0)".contains("batch_size"), "\($0)")
         }

@@ -53,7 +53,9 @@ final class Word2VecHardeningTests: XCTestCase {
         for (edit, field) in [({ (c: inout Word2VecConfiguration) in c.vectorSize = 10_000_000_000 }, "vector size"),
                               ({ $0.vectorSize = Int.max }, "vector size"),
                               ({ $0.negative = 1_000_000_000 }, "negative"),
-                              ({ $0.window = Int.max }, "window")] {
+                              ({ $0.window = Int.max }, "window"),
+                              ({ $0.alpha = .infinity }, "alpha"),
+                              ({ $0.sample = .infinity }, "sample")] {
             var c = Word2VecConfiguration()
             edit(&c)
             XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains(field), "\($0)") }

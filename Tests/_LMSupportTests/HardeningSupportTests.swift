@@ -80,6 +80,25 @@ final class HardeningSupportTests: XCTestCase {
         XCTAssertThrowsError(try StrictJSON.decode([String: Int].self, from: Data(#"{"a": 1, "a": 2}"#.utf8), allowedKeys: ["a"], source: "d.json"))
     }
 
+    func testJSONErrorsNameTheFieldAndLine() throws {
+        struct Config: Decodable { var batch_size: Int = 1; var name: String = ""
+            enum CodingKeys: String, CodingKey { case batch_size, name }
+            init(from decoder: Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                batch_size = try c.decodeIfPresent(Int.self, forKey: .batch_size) ?? 1
+                name = try c.decodeIfPresent(String.self, forKey: .name) ?? ""
+            }
+        }
+        func decode(_ text: String) throws { _ = try StrictJSON.decode(Config.self, from: Data(text.utf8), allowedKeys: ["batch_size", "name"], source: "c.json") }
+        XCTAssertNoThrow(try decode(#"{"batch_size": 3, "name": "x"}"#))
+        for bad in [#"{"name": "x", "batch_size": 1.5}"#, #"{"batch_size": 1e30}"#] {
+            XCTAssertThrowsError(try decode(bad)) { XCTAssertTrue("\($0)".contains("field 'batch_size'"), "\($0)") }
+        }
+        XCTAssertThrowsError(try decode("{\n  \"name\": \"x\",\n  \"batch_size\": [1,}")) {
+            XCTAssertTrue("\($0)".hasPrefix("c.json: not valid JSON: line 3, column"), "\($0)")
+        }
+    }
+
     func testMemoryCheckRefusesWithEstimateAndMachineMemory() {
         struct Refused: Error, CustomStringConvertible { let description: String }
         XCTAssertGreaterThan(MachineMemory.physicalBytes, 1e8)
