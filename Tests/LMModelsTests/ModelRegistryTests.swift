@@ -11,6 +11,7 @@ final class ModelRegistryTests: XCTestCase {
     /// A small config for each family in the registry. A new family adds its line here (the test fails until it does).
     let smallConfigs: [String: String] = [
         "gpt": #"{"model_type": "gpt", "vocab_size": 11, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
+        "bert": #"{"model_type": "bert", "vocab_size": 11, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 8, "mask_token_id": 3, "dropout": 0}"#,
     ]
 
     func testEveryFamilyBuildsWalksAndRoundTrips() throws {
