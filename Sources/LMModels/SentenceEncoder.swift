@@ -140,3 +140,14 @@ public final class SentenceEncoder {
         return v
     }
 }
+
+extension SentenceEncoder {
+    /// Indices of `embeddings` ordered by cosine similarity to `query`, highest first (ties by index), with the scores:
+    /// semantic search (`lmkit embed --query`).
+    public static func rank(query: [Float], _ embeddings: [[Float]]) -> [(index: Int, score: Double)] {
+        func norm(_ v: [Float]) -> Double { Swift.max(v.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot(), 1e-12) }
+        let q = norm(query)
+        let scores = embeddings.map { e in zip(query, e).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / (q * norm(e)) }
+        return scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }.map { ($0, scores[$0]) }
+    }
+}

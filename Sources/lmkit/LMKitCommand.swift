@@ -19,6 +19,7 @@ struct LMKitCommand: ParsableCommand {
             TrainCommand.self,
             EvalCommand.self,
             SampleCommand.self,
+            EmbedCommand.self,
         ])
 }
 

@@ -166,4 +166,11 @@ final class BERTTests: XCTestCase {
         let one = model.maskedLMInputs([1, 20, 2], generator: Generator(seed: 3)).labels
         XCTAssertEqual(one, [-100, 20, -100])
     }
+
+    func testRankOrdersByCosineSimilarity() {
+        let ranking = SentenceEncoder.rank(query: [1, 0], [[0, 1], [2, 0.1], [-1, 0], [1, 1], [3, 0.3]])
+        XCTAssertEqual(ranking.map(\.index), [1, 4, 3, 0, 2], "ties keep input order")
+        XCTAssertEqual(ranking[2].score, 1 / 2.0.squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(ranking.last!.score, -1, accuracy: 1e-9)
+    }
 }
