@@ -106,9 +106,12 @@ public struct BERTConfig: ModelConfiguration {
         guard mlmProbability > 0 && mlmProbability <= 1 else { throw fail(.mlmProbability, "must be in (0, 1], got \(mlmProbability)") }
     }
 
-    /// A training run fills in the data's vocabulary and the training block size as the position table.
+    /// A training run fills in the training block size as the position table and, unless given, a `[MASK]` id
+    /// appended after the data's vocabulary (vocab_size = data vocabulary + 1), so any tokenizer's data (characters,
+    /// byte-level BPE) can be pretrained with the masked-LM objective. A WordPiece vocabulary with its own `[MASK]`
+    /// sets mask_token_id (and special_token_ids) in the model section instead.
     public static func trainingDefaults(vocabularySize: Int, blockSize: Int) -> [String: Any] {
-        ["vocab_size": vocabularySize, "max_position_embeddings": blockSize]
+        ["vocab_size": vocabularySize + 1, "mask_token_id": vocabularySize, "max_position_embeddings": blockSize]
     }
 }
 
@@ -306,6 +309,23 @@ public final class BERT: Module, LanguageModel {
         return logits(inputs, batch: batch.batch, length: batch.length)
             .reshape([batch.batch * batch.length, config.vocabSize])
             .crossEntropy(targets: labels, ignoreIndex: -100)
+    }
+
+    /// The masked-LM loss and masked-token accuracy (argmax equal to the label, over the chosen positions) of one draw
+    /// of masks on `batch`, as transformers' run_mlm evaluation reports them; `count` is the number of chosen positions.
+    public func maskedLMMetrics(_ batch: TokenBatch, generator: Generator) -> (loss: Double, accuracy: Double, count: Int) {
+        let (inputs, labels) = maskedLMInputs(batch.inputs, generator: generator)
+        let V = config.vocabSize
+        let logits = noGrad { self.logits(inputs, batch: batch.batch, length: batch.length).reshape([batch.batch * batch.length, V]) }
+        let loss = noGrad { logits.crossEntropy(targets: labels, ignoreIndex: -100) }.item()
+        let values = logits.toArray()
+        var correct = 0, count = 0
+        for (i, label) in labels.enumerated() where label != -100 {
+            let row = values[(i * V)..<((i + 1) * V)]
+            if row.indices.max(by: { row[$0] < row[$1] })! - i * V == label { correct += 1 }
+            count += 1
+        }
+        return (Double(loss), count == 0 ? 0 : Double(correct) / Double(count), count)
     }
 
     /// DataCollatorForLanguageModeling's masking of `tokens`: each token that is not the padding id or one of

@@ -8,6 +8,7 @@ import LMCheckpoint
 import LMTensor
 import XCTest
 import _TestSupport
+import LMOptim
 @testable import LMModels
 
 private struct BERTFixture: Decodable {
@@ -172,5 +173,37 @@ final class BERTTests: XCTestCase {
         XCTAssertEqual(ranking.map(\.index), [1, 4, 3, 0, 2], "ties keep input order")
         XCTAssertEqual(ranking[2].score, 1 / 2.0.squareRoot(), accuracy: 1e-6)
         XCTAssertEqual(ranking.last!.score, -1, accuracy: 1e-9)
+    }
+
+    /// google-research/bert's sanity check: a small BERT on a small sample text overfits to masked-LM accuracy ≥ 0.95
+    /// (dynamic masking, fresh masks for the evaluation).
+    func testOverfitsSampleTextToMaskedLMAccuracy() {
+        let text = Array("First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. First Citizen: You are all resolved rather to die?")
+        let alphabet = Array(Set(text)).sorted()
+        let ids = text.map { alphabet.firstIndex(of: $0)! }
+        let (B, T) = (4, 16)
+        let tokens = (0..<B).flatMap { b in ids[(b * T)..<((b + 1) * T)] }
+        var config = BERTConfig()
+        (config.hiddenSize, config.numHiddenLayers, config.numAttentionHeads, config.intermediateSize) = (32, 2, 2, 64)
+        (config.vocabSize, config.maskTokenId, config.maxPositionEmbeddings, config.dropout) = (alphabet.count + 1, alphabet.count, T, 0)
+        let model = BERT(config, initializer: Generator(seed: 3))
+        let optimizer = AdamW(groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: 1e-2, weightDecay: 0.01))
+        // The four rows 4 times over: each copy draws its own masks, so a step sees ~35 masked tokens.
+        let batch = TokenBatch(inputs: Array([[Int]](repeating: tokens, count: 4).joined()), targets: Array([[Int]](repeating: tokens, count: 4).joined()),
+                               batch: 4 * B, length: T)
+        let masks = Generator(seed: 11)
+        for _ in 0..<100 {
+            optimizer.zeroGrad()
+            model.loss(batch, generator: masks).backward()
+            optimizer.step()
+        }
+        model.eval()
+        let evalMasks = Generator(seed: 99)
+        var correct = 0.0, count = 0
+        for _ in 0..<10 {
+            let m = model.maskedLMMetrics(batch, generator: evalMasks)
+            correct += m.accuracy * Double(m.count); count += m.count
+        }
+        XCTAssertGreaterThanOrEqual(correct / Double(count), 0.95, "masked-LM accuracy over \(count) masked tokens")
     }
 }
