@@ -20,6 +20,7 @@ struct LMKitCommand: ParsableCommand {
             EvalCommand.self,
             SampleCommand.self,
             EmbedCommand.self,
+            FillMaskCommand.self,
         ])
 }
 

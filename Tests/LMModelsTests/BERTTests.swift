@@ -9,6 +9,7 @@ import LMTensor
 import XCTest
 import _TestSupport
 import LMOptim
+import LMTokenizers
 @testable import LMModels
 
 private struct BERTFixture: Decodable {
@@ -205,5 +206,26 @@ final class BERTTests: XCTestCase {
             correct += m.accuracy * Double(m.count); count += m.count
         }
         XCTAssertGreaterThanOrEqual(correct / Double(count), 0.95, "masked-LM accuracy over \(count) masked tokens")
+    }
+
+    /// transformers' fill-mask pipeline (top 5 per mask) on the fixture MLM with its WordPiece tokenizer.json.
+    func testFillMaskEqualsTheTransformersPipeline() throws {
+        struct Candidate: Decodable { let token: Int; let token_str: String; let score: Double }
+        struct Case: Decodable { let text: String; let ids: [Int]; let masks: [[Candidate]] }
+        let cases: [Case] = try loadFixture("models/fill_mask.json")
+        let directory = fixtureURL("models/hf_bert_mlm_tiny").path
+        let (model, _) = try loadBERT(directory)
+        let tokenizer = try WordPiece.load(tokenizerJSON: directory + "/tokenizer.json")
+        for c in cases {
+            XCTAssertEqual(try tokenizer.encode(c.text).ids, c.ids, c.text)
+            let predicted = try model.fillMask(c.text, tokenizer: tokenizer, topK: 5)
+            XCTAssertEqual(predicted.count, c.masks.count, c.text)
+            for (mine, theirs) in zip(predicted, c.masks) {
+                XCTAssertEqual(mine.map(\.id), theirs.map(\.token), c.text)
+                XCTAssertEqual(mine.map(\.token), theirs.map(\.token_str), c.text)
+                assertClose(mine.map(\.probability), theirs.map(\.score), rtol: 0, atol: 1e-5)
+            }
+        }
+        XCTAssertThrowsError(try model.fillMask("no mask here", tokenizer: tokenizer)) { XCTAssertTrue("\($0)".contains("[MASK]"), "\($0)") }
     }
 }
