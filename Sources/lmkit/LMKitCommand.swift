@@ -36,6 +36,7 @@ struct BenchCommand: ParsableCommand {
             BenchNGramCommand.self,
             BenchAttentionCommand.self,
             BenchGPTCommand.self,
+            BenchBERTCommand.self,
         ])
 }
 
