@@ -69,6 +69,7 @@ public struct HuggingFaceArchitecture: Hashable, Sendable, CustomStringConvertib
     static let adapters: [any HuggingFaceAdapter.Type] = [
         GPT2Adapter.self,
         LlamaAdapter.self,
+        BERTAdapter.self,
     ]
 
     let adapter: any HuggingFaceAdapter.Type
@@ -185,7 +186,8 @@ public struct HuggingFaceConfig {
     /// `AutoModelForCausalLM.from_pretrained` builds the same network.
     public func jsonData() throws -> Data {
         var dict = try architecture.adapter.configJSON(model)
-        dict["architectures"] = [architecture.className]
+        // An adapter with several head classes (BERT) names the one its configuration has.
+        if dict["architectures"] == nil { dict["architectures"] = [architecture.className] }
         dict["model_type"] = architecture.modelType
         dict["dtype"] = "float32"
         for (key, id) in specialTokenIDs { dict[key] = id }

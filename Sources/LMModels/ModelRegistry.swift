@@ -14,6 +14,7 @@ public enum ModelRegistry {
         GPTConfig.modelType: GPT.self,
         LSTMLanguageModelConfig.modelType: LSTMLanguageModel.self, GRULanguageModelConfig.modelType: GRULanguageModel.self,
         RNNLanguageModelConfig.modelType: RNNLanguageModel.self,
+        BERTConfig.modelType: BERT.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

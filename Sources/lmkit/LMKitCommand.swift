@@ -19,6 +19,8 @@ struct LMKitCommand: ParsableCommand {
             TrainCommand.self,
             EvalCommand.self,
             SampleCommand.self,
+            EmbedCommand.self,
+            FillMaskCommand.self,
         ])
 }
 
@@ -34,6 +36,7 @@ struct BenchCommand: ParsableCommand {
             BenchNGramCommand.self,
             BenchAttentionCommand.self,
             BenchGPTCommand.self,
+            BenchBERTCommand.self,
         ])
 }
 

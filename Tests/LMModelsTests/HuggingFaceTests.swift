@@ -409,8 +409,8 @@ final class HuggingFaceTests: XCTestCase {
     }
 
     func testLMKitDirectoriesAreNeverTakenForHuggingFace() throws {
-        // LMKit family names and HF model types never collide, so model_type alone tells the layouts apart.
-        XCTAssertTrue(Set(HuggingFaceArchitecture.modelTypes).isDisjoint(with: ModelRegistry.modelTypes))
+        // model_type tells the layouts apart; the one name that is both ("bert") is HF's only with `architectures`.
+        XCTAssertEqual(Set(HuggingFaceArchitecture.modelTypes).intersection(ModelRegistry.modelTypes), ["bert"])
         XCTAssertTrue(HuggingFaceModelDirectory.isHuggingFaceDirectory(llamaDirectory))
         // An `lmkit train` out_dir written before the registry: config.json without model_type.
         let legacy = fixtureURL("train/legacy-v1/out").path
