@@ -47,7 +47,7 @@ public enum DiffusionGenerationError: Error, CustomStringConvertible, Equatable 
 extension MaskedDiffusionSampling {
     /// LLaDA's `generate()` for one prompt: starts from the prompt followed by `length` mask tokens and, block by block
     /// (left to right), runs steps/blocks steps, each predicting every masked position (argmax of logits plus Gumbel
-    /// noise) and committing the `k` most confident predictions inside the current block, with k spreading the block's
+    /// noise; never the mask token) and committing the `k` most confident predictions inside the current block, with k spreading the block's
     /// masks evenly over its steps (the first `masks mod steps` steps take one more). Returns the generated tokens.
     /// `onBlock` receives each finished block's tokens.
     public func generateDiffusion(prompt: [Int], options: DiffusionGenerationOptions,
@@ -89,7 +89,7 @@ extension MaskedDiffusionSampling {
                 for i in 0..<L where x[i] == mask {
                     let row = logits[(i * V)..<((i + 1) * V)]
                     let token = Self.gumbelArgmax(row, noise: noise.isEmpty ? nil : noise[(i * V)..<((i + 1) * V)],
-                                                  temperature: options.temperature)
+                                                  temperature: options.temperature, excluding: mask)
                     guard i < blockEnd else { continue }  // positions after the block are never committed (−∞ confidence)
                     let confidence = options.remasking == .random ? random[i] : Self.probability(of: token, in: row)
                     candidates.append((i, token, confidence))
@@ -118,15 +118,18 @@ extension MaskedDiffusionSampling {
 
     /// argmax_v exp(l_v) / (−log u_v)^temperature in float64 (LLaDA's `add_gumbel_noise`); argmax of the logits at
     /// temperature 0. Ties go to the lowest id, as torch.argmax.
-    static func gumbelArgmax(_ row: ArraySlice<Float>, noise: ArraySlice<Double>?, temperature: Double) -> Int {
+    /// The mask token (`excluding`) is never chosen: LLaDA's generate() could commit it, but it is no text (a model
+    /// trained with this loss never targets it; an undertrained one may still rank it first).
+    static func gumbelArgmax(_ row: ArraySlice<Float>, noise: ArraySlice<Double>?, temperature: Double, excluding: Int) -> Int {
         var best = row.startIndex, bestValue = -Double.infinity
+        let excluded = row.startIndex + excluding
         if let noise, temperature > 0 {
-            for (k, v) in zip(row.indices, noise.indices) {
+            for (k, v) in zip(row.indices, noise.indices) where k != excluded {
                 let value = Foundation.exp(Double(row[k])) / Foundation.pow(-Foundation.log(noise[v]), temperature)
                 if value > bestValue { bestValue = value; best = k }
             }
         } else {
-            for k in row.indices where Double(row[k]) > bestValue { bestValue = Double(row[k]); best = k }
+            for k in row.indices where k != excluded && Double(row[k]) > bestValue { bestValue = Double(row[k]); best = k }
         }
         return best - row.startIndex
     }
@@ -137,5 +140,60 @@ extension MaskedDiffusionSampling {
         var total = 0.0
         for v in row { total += Foundation.exp(Double(v) - maximum) }
         return Foundation.exp(Double(row[row.startIndex + token]) - maximum) / total
+    }
+}
+
+/// A Monte-Carlo estimate of an upper bound on −log p(answer | prompt) in nats, with its standard error.
+public struct LikelihoodBound: Equatable, Sendable {
+    /// The mean of the per-sample estimates.
+    public var nats: Double
+    /// The standard error of `nats`: the sample standard deviation over √samples, treating the samples as independent
+    /// (the stratified mask counts only lower the true variance, so this overstates it).
+    public var standardError: Double
+    public var samples: Int
+}
+
+extension MaskedDiffusionSampling {
+    /// LLaDA's `get_log_likelihood` (get_log_likelihood.py, cfg 0) as a negative log-likelihood bound: per batch of
+    /// `batchSize` copies, a mask count k ~ U{1…n} (n = answer length) spread over the batch as
+    /// round(linspace(k, k + (b−1)·n/b)) wrapped into 1…n, each copy masking that many answer positions chosen
+    /// uniformly (the prompt is never masked), and the estimate Σ_masked −log p_θ(xᵢ | x_masked) · n / (masks).
+    /// The expectation of the estimate is the negative ELBO, ≥ −log p(answer | prompt). `samples` is rounded down to
+    /// a multiple of `batchSize`. Draws come from `generator` (LMKit's Philox, not torch's).
+    public func likelihoodBound(prompt: [Int], answer: [Int], samples: Int = 128, batchSize: Int = 16,
+                                generator: Generator) -> LikelihoodBound {
+        precondition(!answer.isEmpty && batchSize > 0 && samples >= batchSize,
+                     "likelihoodBound: answer of \(answer.count) tokens, \(samples) samples in batches of \(batchSize)")
+        let n = answer.count, P = prompt.count, L = P + n, V = config.vocabularySize, b = batchSize
+        let sequence = prompt + answer
+        var estimates: [Double] = []
+        for _ in 0..<(samples / batchSize) {
+            let k = generator.integers(1, low: 1, high: n + 1)[0]
+            var tokens: [Int] = [], targets: [Int] = [], weights: [Float] = []
+            for row in 0..<b {
+                let point = Double(k) + Double(row) * Double(n) / Double(b)   // torch.linspace(k, k + (b−1)·n/b, b)[row]
+                let masks = (Int(point.rounded(.toNearestOrEven)) - 1) % n + 1
+                let order = generator.permutation(n)
+                var rowTokens = sequence, rowTargets = [Int](repeating: -1, count: L)
+                for position in order.prefix(masks) {
+                    rowTokens[P + position] = maskToken; rowTargets[P + position] = sequence[P + position]
+                }
+                tokens += rowTokens; targets += rowTargets
+                weights += [Float](repeating: Float(Double(n) / Double(masks)), count: L)
+            }
+            let rowLoss = noGrad {
+                logits(tokens, batch: b, length: L).reshape([b * L, V])
+                    .crossEntropy(targets: targets, ignoreIndex: -1, reduction: .none).toArray()   // [b·L]
+            }
+            for row in 0..<b {
+                var total = 0.0
+                for i in (row * L)..<((row + 1) * L) { total += Double(rowLoss[i]) * Double(weights[i]) }
+                estimates.append(total)
+            }
+        }
+        let mean = estimates.reduce(0, +) / Double(estimates.count)
+        let variance = estimates.count > 1
+            ? estimates.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(estimates.count - 1) : 0
+        return LikelihoodBound(nats: mean, standardError: (variance / Double(estimates.count)).squareRoot(), samples: estimates.count)
     }
 }

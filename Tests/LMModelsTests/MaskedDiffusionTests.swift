@@ -132,4 +132,39 @@ final class MaskedDiffusionTests: XCTestCase {
         }
         XCTAssertEqual(tokens, Array(x[f.prompt.count...]))
     }
+
+    /// Σ over masked positions of −log p(clean | the sequence with `masked` positions replaced by the mask token).
+    private func maskedNats(_ model: MaskedDiffusion, _ sequence: [Int], masked: [Int]) -> Double {
+        var x = sequence
+        for i in masked { x[i] = model.maskToken }
+        let V = model.config.vocabSize
+        let logits = noGrad { model.logits(x, batch: 1, length: x.count) }.toArray()
+        return masked.reduce(0.0) { total, i in
+            let row = logits[(i * V)..<((i + 1) * V)].map(Double.init), top = row.max()!
+            return total + (top + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - top) })) - row[sequence[i]]
+        }
+    }
+
+    func testLikelihoodBoundIsExactForOneTokenAndUnbiasedForTheNegativeELBO() throws {
+        let (f, model, _) = try fixture()
+        // One answer token: every noising masks it, so the estimate is exactly −log p(x | prompt, [mask]).
+        let one = model.likelihoodBound(prompt: f.prompt, answer: [8], samples: 8, batchSize: 4, generator: Generator(seed: 1))
+        XCTAssertEqual(one.nats, maskedNats(model, f.prompt + [8], masked: [f.prompt.count]), accuracy: 1e-4)
+        XCTAssertEqual(one.standardError, 0, accuracy: 1e-5)
+        XCTAssertEqual(one.samples, 8)
+        // Three answer tokens: the negative ELBO by enumeration, E_m~U{1..n}[(n/m)·E_{|S|=m} Σ_S −log p], and the
+        // Monte-Carlo estimate within 4 standard errors of it.
+        let answer = [8, 11, 2], n = answer.count, P = f.prompt.count
+        var exact = 0.0
+        for m in 1...n {
+            let subsets = (0..<(1 << n)).filter { $0.nonzeroBitCount == m }
+            let mean = subsets.reduce(0.0) { total, bits in
+                total + maskedNats(model, f.prompt + answer, masked: (0..<n).filter { bits >> $0 & 1 == 1 }.map { P + $0 })
+            } / Double(subsets.count)
+            exact += Double(n) / Double(m) * mean / Double(n)
+        }
+        let estimate = model.likelihoodBound(prompt: f.prompt, answer: answer, samples: 512, batchSize: 16, generator: Generator(seed: 2))
+        XCTAssertGreaterThan(estimate.standardError, 0)
+        XCTAssertLessThan(abs(estimate.nats - exact), 4 * estimate.standardError, "estimate \(estimate) vs exact \(exact)")
+    }
 }
