@@ -37,6 +37,20 @@ public struct DiffusionGenerationOptions: Sendable {
 public protocol MaskedDiffusionSampling: LanguageModel {
     /// The id of the mask token.
     var maskToken: Int { get }
+    /// The family's sampler (`lmkit sample`); by default LLaDA's `generateDiffusion`.
+    func sampleDiffusion(prompt: [Int], options: DiffusionGenerationOptions, onBlock: ([Int]) -> Void) throws -> [Int]
+    /// A Monte-Carlo upper bound on −log p(answer | prompt) (`lmkit eval`); by default LLaDA's `llaDALikelihoodBound`.
+    func likelihoodBound(prompt: [Int], answer: [Int], samples: Int, batchSize: Int, generator: Generator) -> LikelihoodBound
+}
+
+extension MaskedDiffusionSampling {
+    public func sampleDiffusion(prompt: [Int], options: DiffusionGenerationOptions, onBlock: ([Int]) -> Void) throws -> [Int] {
+        try generateDiffusion(prompt: prompt, options: options, onBlock: onBlock)
+    }
+
+    public func likelihoodBound(prompt: [Int], answer: [Int], samples: Int, batchSize: Int, generator: Generator) -> LikelihoodBound {
+        llaDALikelihoodBound(prompt: prompt, answer: answer, samples: samples, batchSize: batchSize, generator: generator)
+    }
 }
 
 public enum DiffusionGenerationError: Error, CustomStringConvertible, Equatable {
@@ -151,6 +165,18 @@ public struct LikelihoodBound: Equatable, Sendable {
     /// (the stratified mask counts only lower the true variance, so this overstates it).
     public var standardError: Double
     public var samples: Int
+
+    /// The mean and its standard error of independent per-sample estimates.
+    public init(estimates: [Double]) {
+        let mean = estimates.reduce(0, +) / Double(estimates.count)
+        let variance = estimates.count > 1
+            ? estimates.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(estimates.count - 1) : 0
+        self.init(nats: mean, standardError: (variance / Double(estimates.count)).squareRoot(), samples: estimates.count)
+    }
+
+    public init(nats: Double, standardError: Double, samples: Int) {
+        self.nats = nats; self.standardError = standardError; self.samples = samples
+    }
 }
 
 extension MaskedDiffusionSampling {
@@ -160,8 +186,8 @@ extension MaskedDiffusionSampling {
     /// uniformly (the prompt is never masked), and the estimate Σ_masked −log p_θ(xᵢ | x_masked) · n / (masks).
     /// The expectation of the estimate is the negative ELBO, ≥ −log p(answer | prompt). `samples` is rounded down to
     /// a multiple of `batchSize`. Draws come from `generator` (LMKit's Philox, not torch's).
-    public func likelihoodBound(prompt: [Int], answer: [Int], samples: Int = 128, batchSize: Int = 16,
-                                generator: Generator) -> LikelihoodBound {
+    public func llaDALikelihoodBound(prompt: [Int], answer: [Int], samples: Int = 128, batchSize: Int = 16,
+                                     generator: Generator) -> LikelihoodBound {
         precondition(!answer.isEmpty && batchSize > 0 && samples >= batchSize,
                      "likelihoodBound: answer of \(answer.count) tokens, \(samples) samples in batches of \(batchSize)")
         let n = answer.count, P = prompt.count, L = P + n, V = config.vocabularySize, b = batchSize
@@ -191,9 +217,6 @@ extension MaskedDiffusionSampling {
                 estimates.append(total)
             }
         }
-        let mean = estimates.reduce(0, +) / Double(estimates.count)
-        let variance = estimates.count > 1
-            ? estimates.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(estimates.count - 1) : 0
-        return LikelihoodBound(nats: mean, standardError: (variance / Double(estimates.count)).squareRoot(), samples: estimates.count)
+        return LikelihoodBound(estimates: estimates)
     }
 }

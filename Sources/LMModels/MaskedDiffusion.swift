@@ -34,6 +34,9 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
     public var mlp: FeedForwardKind = .gelu
     /// The smallest masking probability of training: p = (1 − ε)·t + ε (LLaDA's `eps = 1e-3`).
     public var maskEpsilon: Double = 1e-3
+    /// Block diffusion (BD3-LM) with blocks of this many tokens: block-causal attention, one t per block, sampling
+    /// block by block with a KV cache. nil: LLaDA's masked diffusion over the whole sequence.
+    public var blockLength: Int? = nil
 
     public init() {}
 
@@ -46,7 +49,7 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case vocabSize = "vocab_size", maskTokenId = "mask_token_id", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head"
         case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position, ropeTheta = "rope_theta"
-        case norm, normEps = "norm_eps", mlp, maskEpsilon = "mask_epsilon"
+        case norm, normEps = "norm_eps", mlp, maskEpsilon = "mask_epsilon", blockLength = "block_length"
     }
 
     public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
@@ -69,6 +72,7 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
         normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
         mlp = try c.decodeIfPresent(FeedForwardKind.self, forKey: .mlp) ?? d.mlp
         maskEpsilon = try c.decodeIfPresent(Double.self, forKey: .maskEpsilon) ?? d.maskEpsilon
+        blockLength = try c.decodeIfPresent(Int.self, forKey: .blockLength)
         try validate()
     }
 
@@ -84,6 +88,7 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
         guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         guard maskEpsilon >= 0 && maskEpsilon < 1 else { throw fail(.maskEpsilon, "must be in [0, 1), got \(maskEpsilon)") }
+        if let n = blockLength, n <= 0 || n > blockSize { throw fail(.blockLength, "must be in 1...block_size (\(blockSize)), got \(n)") }
         if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
     }
 
@@ -135,17 +140,25 @@ public final class MaskedDiffusion: Module, LanguageModel {
         lmHead = Linear(weight: Init.normal([config.vocabSize, config.nEmbd], std: 0.02, generator), bias: nil)
     }
 
-    /// Logits [batch, length, vocab] of every position given all of them (bidirectional attention).
+    /// Logits [batch, length, vocab] of every position given all of them: bidirectional attention, or block-causal
+    /// with `block_length` (block diffusion).
     public func logits(_ tokens: [Int], batch: Int, length: Int) -> Tensor {
+        self(tokens, batch: batch, length: length, cache: nil)
+    }
+
+    /// Logits [batch, length, vocab]; with a `cache`, the tokens continue the cached positions (block diffusion: the
+    /// clean prefix) and their keys and values are appended to it.
+    public func callAsFunction(_ tokens: [Int], batch: Int, length: Int, cache: KVCache?) -> Tensor {
         precondition(tokens.count == batch * length && length > 0, "MaskedDiffusion: \(tokens.count) tokens for batch \(batch) × length \(length)")
-        precondition(length <= config.blockSize, "MaskedDiffusion: length \(length) exceeds block_size \(config.blockSize)")
+        let start = cache?.length ?? 0
+        precondition(start + length <= config.blockSize, "MaskedDiffusion: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
         var x = wte(tokens, shape: [batch, length])             // [B, T, C]
-        if let wpe { x = x + wpe.weight.slice(0, 0, length) }
-        if config.position == .sinusoidal { x = x + sinusoidal.slice(0, 0, length) }
+        if let wpe { x = x + wpe.weight.slice(0, start, start + length) }
+        if config.position == .sinusoidal { x = x + sinusoidal.slice(0, start, start + length) }
         x = drop(x)
         let rope = config.position == .rope
-            ? Tensor.rotaryTables(positions: 0..<length, headSize: config.headSize, theta: config.ropeTheta) : nil
-        for block in h { x = block(x, rope: rope) }
+            ? Tensor.rotaryTables(positions: start..<(start + length), headSize: config.headSize, theta: config.ropeTheta) : nil
+        for (i, block) in h.enumerated() { x = block(x, rope: rope, cache: cache?.layers[i], blockLength: config.blockLength) }
         return lmHead(lnF(x))                                   // [B, T, V]
     }
 
@@ -153,7 +166,15 @@ public final class MaskedDiffusion: Module, LanguageModel {
     /// t ~ U(0, 1) and p = (1 − ε)·t + ε, each token masked with probability p, then
     /// loss = Σ_{masked i} −log p_θ(x₀ᵢ | x_t) / p  ÷ (batch × length). Draws B values of t, then B × length mask
     /// uniforms, from `generator`.
+    /// With `block_length` n (BD3-LM): one t per block instead, and block b's masked tokens are predicted from the
+    /// clean blocks before it and the noised block b (block-causal attention over [x₀ blocks < b, x_t block b]); the
+    /// same sum, divided by batch × length. BD3-LM vectorizes this with a 2L-token mask; here each block is one
+    /// forward of (b + 1)·n tokens, ~L/(2n) times the work, which is affordable at the lengths trained on the CPU.
     public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
+        if config.blockLength != nil {
+            return blockDiffusionLoss(batch.inputs, batch: batch.batch, length: batch.length, generator: generator).sum()
+                / Double(batch.batch * batch.length)
+        }
         let (B, L, V) = (batch.batch, batch.length, config.vocabSize)
         let noised = MaskedDiffusion.forwardProcess(batch.inputs, batch: B, length: L, maskToken: config.maskToken,
                                                     epsilon: config.maskEpsilon, generator: generator)
@@ -184,4 +205,144 @@ public final class MaskedDiffusion: Module, LanguageModel {
 
 extension MaskedDiffusion: MaskedDiffusionSampling {
     public var maskToken: Int { config.maskToken }
+
+    /// LLaDA's sampler, or block by block with a KV cache for a block-diffusion model.
+    public func sampleDiffusion(prompt: [Int], options: DiffusionGenerationOptions, onBlock: ([Int]) -> Void) throws -> [Int] {
+        config.blockLength == nil
+            ? try generateDiffusion(prompt: prompt, options: options, onBlock: onBlock)
+            : try generateBlockDiffusion(prompt: prompt, options: options, onBlock: onBlock)
+    }
+
+    /// LLaDA's Monte-Carlo bound; for a block-diffusion model (empty prompt only) the BD3-LM bound instead: the sum
+    /// over blocks of LLaDA's estimator for the block given the clean blocks before it (`exactCounts`).
+    public func likelihoodBound(prompt: [Int], answer: [Int], samples: Int, batchSize: Int, generator: Generator) -> LikelihoodBound {
+        guard config.blockLength != nil else {
+            return llaDALikelihoodBound(prompt: prompt, answer: answer, samples: samples, batchSize: batchSize, generator: generator)
+        }
+        precondition(prompt.isEmpty && !answer.isEmpty && batchSize > 0 && samples >= batchSize,
+                     "likelihoodBound (block diffusion): an empty prompt, \(samples) samples in batches of \(batchSize)")
+        let n = answer.count
+        var estimates: [Double] = []
+        noGrad {
+            for _ in 0..<(samples / batchSize) {
+                let rows = blockDiffusionLoss([[Int]](repeating: answer, count: batchSize).flatMap { $0 }, batch: batchSize, length: n,
+                                              generator: generator, exactCounts: true).toArray()   // blocks in order, each [B·width]
+                var totals = [Double](repeating: 0, count: batchSize)
+                var offset = 0
+                for start in stride(from: 0, to: n, by: config.blockLength!) {
+                    let width = Swift.min(config.blockLength!, n - start)
+                    for row in 0..<batchSize { for r in 0..<width { totals[row] += Double(rows[offset + row * width + r]) } }
+                    offset += batchSize * width
+                }
+                estimates += totals
+            }
+        }
+        return LikelihoodBound(estimates: estimates)
+    }
+}
+
+// MARK: - Block diffusion (BD3-LM: Arriola et al. 2025, "Block Diffusion", kuleshov-group/bd3lms)
+
+extension MaskedDiffusion {
+    /// Per-token weighted losses of BD3-LM's objective (CE/p at masked positions, 0 elsewhere), block after block,
+    /// each block's rows [B·width]. Draws B × blocks values of t, then B × L mask uniforms. `exactCounts` (the
+    /// likelihood bound): per block and row a mask count m ~ U{1…width} and m positions drawn uniformly, weight width/m
+    /// — LLaDA's get_log_likelihood per block, whose expectation is the block's negative ELBO without ε's clipping.
+    func blockDiffusionLoss(_ tokens: [Int], batch B: Int, length L: Int, generator: Generator, exactCounts: Bool = false) -> Tensor {
+        let n = config.blockLength!, blocks = (L + n - 1) / n, V = config.vocabSize, eps = config.maskEpsilon
+        var t: [Double] = [], u: [Double] = []
+        var chosen = [Bool](repeating: false, count: B * L), countWeight = [Double](repeating: 0, count: B * blocks)
+        if exactCounts {
+            for row in 0..<B {
+                for b in 0..<blocks {
+                    let start = b * n, width = Swift.min(L, start + n) - start
+                    let m = generator.integers(1, low: 1, high: width + 1)[0]
+                    for r in generator.permutation(width).prefix(m) { chosen[row * L + start + r] = true }
+                    countWeight[row * blocks + b] = Double(width) / Double(m)
+                }
+            }
+        } else {
+            t = generator.uniform(B * blocks)
+            u = generator.uniform(B * L)
+        }
+        var parts: [Tensor] = []
+        for b in 0..<blocks {
+            let start = b * n, end = Swift.min(L, start + n), width = end - start
+            var input: [Int] = [], targets: [Int] = [], weights: [Float] = []
+            for row in 0..<B {
+                let p = exactCounts ? 0 : (1 - eps) * t[row * blocks + b] + eps
+                let weight = Float(exactCounts ? countWeight[row * blocks + b] : 1 / p)
+                input += tokens[(row * L)..<(row * L + start)]
+                for i in (row * L + start)..<(row * L + end) {
+                    let masked = exactCounts ? chosen[i] : u[i] < p
+                    input.append(masked ? config.maskToken : tokens[i])
+                    targets.append(masked ? tokens[i] : -1)
+                    weights.append(masked ? weight : 0)
+                }
+            }
+            let logits = self(input, batch: B, length: end, cache: nil)            // [B, end, V]
+                .slice(1, start, end).contiguous().reshape([B * width, V])        // the noised block's rows
+            let rowLoss = logits.crossEntropy(targets: targets, ignoreIndex: -1, reduction: .none)   // [B·width]
+            parts.append(rowLoss * Tensor(weights, shape: [B * width]))
+        }
+        return Tensor.concat(parts, axis: 0)
+    }
+
+    /// BD3-LM sampling: blocks of `block_length` left to right (the first may hold the prompt's tail), each denoised
+    /// in steps/blocks steps with LLaDA's rule (the same count unmasked per step, low-confidence or random remasking,
+    /// Gumbel-max temperature), attending to the clean prefix. With `cache`, the prefix's keys and values are computed
+    /// once (a noisy block is scored against the cache and dropped; a finished block is appended); without, every step
+    /// runs the whole prefix. Arbitrary lengths up to the context; no guidance.
+    public func generateBlockDiffusion(prompt: [Int], options: DiffusionGenerationOptions, cache useCache: Bool = true,
+                                       onBlock: ([Int]) -> Void = { _ in }) throws -> [Int] {
+        guard let n = config.blockLength else { throw DiffusionGenerationError.invalid("the model has no block_length: it is not a block-diffusion model") }
+        let P = prompt.count, G = options.length, L = P + G, V = config.vocabSize, mask = maskToken
+        guard G > 0 else { return [] }
+        guard L <= config.blockSize else { throw DiffusionGenerationError.invalid("prompt (\(P)) + length (\(G)) exceeds the model's context \(config.blockSize)") }
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= V || $0 == mask }) {
+            throw DiffusionGenerationError.invalid("prompt token \(bad) is the mask token or outside 0..<\(V)")
+        }
+        guard options.cfgScale == 0 else { throw DiffusionGenerationError.invalid("block diffusion sampling has no classifier-free guidance") }
+        let firstBlock = P / n, blocks = (L - 1) / n - firstBlock + 1
+        guard options.steps > 0 && options.steps % blocks == 0 else {
+            throw DiffusionGenerationError.invalid("steps \(options.steps) must be a positive multiple of the number of blocks \(blocks)")
+        }
+        let stepsPerBlock = options.steps / blocks
+        let generator = Generator(seed: options.seed)
+        var x = prompt + [Int](repeating: mask, count: G)
+        let wasTraining = isTraining
+        eval()
+        defer { train(wasTraining) }
+        let cache = KVCache(layerCount: config.nLayer, maximumLength: config.blockSize)
+        if useCache && firstBlock > 0 { _ = noGrad { self(Array(x[0..<(firstBlock * n)]), batch: 1, length: firstBlock * n, cache: cache) } }
+        for block in firstBlock..<(firstBlock + blocks) {
+            let start = block * n, end = Swift.min(L, start + n), width = end - start
+            let masked = x[start..<end].filter { $0 == mask }.count
+            let transfers = (0..<stepsPerBlock).map { masked / stepsPerBlock + ($0 < masked % stepsPerBlock ? 1 : 0) }
+            for step in 0..<stepsPerBlock {
+                let logits: [Float] = noGrad {   // [width·V], the block's rows
+                    if useCache {
+                        defer { cache.truncate(to: start) }
+                        return self(Array(x[start..<end]), batch: 1, length: width, cache: cache).toArray()
+                    }
+                    return Array(self(Array(x[0..<end]), batch: 1, length: end, cache: nil).toArray()[(start * V)...])
+                }
+                let noise = options.temperature > 0 ? generator.uniform(width * V) : []
+                let random = options.remasking == .random ? generator.uniform(width) : []
+                var candidates: [(position: Int, token: Int, confidence: Double)] = []
+                for r in 0..<width where x[start + r] == mask {
+                    let row = logits[(r * V)..<((r + 1) * V)]
+                    let token = Self.gumbelArgmax(row, noise: noise.isEmpty ? nil : noise[(r * V)..<((r + 1) * V)],
+                                                  temperature: options.temperature, excluding: mask)
+                    let confidence = options.remasking == .random ? random[r] : Self.probability(of: token, in: row)
+                    candidates.append((start + r, token, confidence))
+                }
+                candidates.sort { $0.confidence != $1.confidence ? $0.confidence > $1.confidence : $0.position < $1.position }
+                for c in candidates.prefix(transfers[step]) { x[c.position] = c.token }
+            }
+            if useCache { _ = noGrad { self(Array(x[start..<end]), batch: 1, length: width, cache: cache) } }
+            onBlock(Array(x[Swift.max(start, P)..<end]))
+        }
+        return Array(x[P...])
+    }
 }

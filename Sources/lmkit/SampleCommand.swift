@@ -111,7 +111,7 @@ struct SampleCommand: ParsableCommand {
 }
 
 extension SampleCommand {
-    /// LLaDA's sampler for masked-diffusion models: prints each block when it is final.
+    /// The masked-diffusion sampler (LLaDA's, or block diffusion's): prints each block when it is final.
     func sampleDiffusion(_ model: any MaskedDiffusionSampling, tokenizer: any Tokenizer, promptText: String) throws {
         var options = DiffusionGenerationOptions()
         options.length = maxNewTokens; options.steps = steps ?? maxNewTokens; options.blockLength = blockLength
@@ -123,7 +123,7 @@ extension SampleCommand {
             output.write(promptText)
             var decoder = tokenizer.streamingDecoder(), failure: Error?
             do {
-                _ = try model.generateDiffusion(prompt: prompt, options: options) { block in
+                _ = try model.sampleDiffusion(prompt: prompt, options: options) { block in
                     do { for token in block { output.write(try decoder.push(token)) } } catch { failure = failure ?? error }
                 }
             } catch let error as DiffusionGenerationError { throw TrainError.invalidInput(error.description) }
