@@ -90,4 +90,21 @@ final class MaskedDiffusionTrainingTests: XCTestCase {
         XCTAssertEqual(sample.count, 6)
         XCTAssertEqual(sample, try loaded.generateBlockDiffusion(prompt: [1], options: options, cache: false))
     }
+
+    /// The recipes in configs/ decode strictly and describe the same trunk at equal training settings.
+    func testDiffusionRecipesDecode() throws {
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs").standardized
+        func load(_ name: String) throws -> TrainConfig {
+            try TrainConfig.decode(Data(contentsOf: configs.appendingPathComponent(name)), source: name)
+        }
+        let ar = try load("shakespeare_char.json")
+        for (name, blockLength) in [("shakespeare_char_diffusion.json", nil), ("shakespeare_char_block4.json", 4), ("shakespeare_char_block16.json", 16)] {
+            let c = try load(name)
+            XCTAssertEqual(c.model.modelType, MaskedDiffusionConfig.modelType, name)
+            XCTAssertEqual(c.model["block_length"], blockLength.map { .int($0) }, name)
+            for key in ["n_layer", "n_head", "n_embd"] { XCTAssertEqual(c.model[key], ar.model[key], "\(name) \(key)") }
+            XCTAssertEqual(c.maxIters, ar.maxIters); XCTAssertEqual(c.batchSize, ar.batchSize); XCTAssertEqual(c.blockSize, ar.blockSize)
+            XCTAssertEqual(c.learningRate, ar.learningRate)
+        }
+    }
 }
