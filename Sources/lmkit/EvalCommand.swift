@@ -76,7 +76,7 @@ struct EvalCommand: ParsableCommand {
         let se = result.boundStandardError ?? 0, tokens = Double(result.predictedTokens)
         print("model: \(path)")
         print("data: \(data) (\(result.predictedTokens) tokens, windows of \(window), \(mcSamples) Monte-Carlo noisings each)")
-        print("UPPER BOUNDS (masked diffusion: negative ELBO, LLaDA's Monte-Carlo estimate; ± one standard error):")
+        print("UPPER BOUNDS (masked diffusion: Monte-Carlo negative ELBO as LLaDA's get_log_likelihood, per block for block diffusion; ± one standard error):")
         print(String(format: "loss bound: %.6f ± %.6f nats/token", result.meanLoss, se / tokens))
         print(String(format: "perplexity bound: %.4f", result.perplexity))
         print(String(format: "bits per token bound: %.4f ± %.4f", result.bitsPerToken, se / tokens / log(2)))
