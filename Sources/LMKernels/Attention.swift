@@ -11,7 +11,9 @@ import RealModule
 
 /// Sizes and masking of one attention call. Query i of batch row b sees key j iff every rule given holds:
 /// `causal`: j ≤ i' with i' = i + Tk − Tq (bottom-right aligned); `keyLengths`: j < keyLengths[b] (right padding);
-/// `window` (causal only): j > i' − window. The additive mask of `Attention.forward` applies on top.
+/// `window` (causal only): j > i' − window; `blockLength` (block-causal, not with `causal`; Tk ≥ Tq):
+/// ⌊j / blockLength⌋ ≤ ⌊i' / blockLength⌋, bidirectional inside a block and causal across blocks (block diffusion,
+/// BD3-LM). The additive mask of `Attention.forward` applies on top.
 public struct AttentionShape: Sendable {
     public let batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int
     public let scale: Double, causal: Bool
@@ -19,9 +21,12 @@ public struct AttentionShape: Sendable {
     public let keyLengths: [Int]?
     /// Sliding-window size (≥ 1, with `causal`): query i sees the `window` keys ending at i'. nil: no window.
     public let window: Int?
+    /// Block-causal attention's block length (≥ 1, without `causal`): query i sees the keys of its own block and of
+    /// every earlier one, blocks counted from position 0 in key positions (i' = i + Tk − Tq). nil: no block rule.
+    public let blockLength: Int?
 
     public init(batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int, scale: Double? = nil,
-                causal: Bool, keyLengths: [Int]? = nil, window: Int? = nil) {
+                causal: Bool, keyLengths: [Int]? = nil, window: Int? = nil, blockLength: Int? = nil) {
         precondition(kvHeads > 0 && heads % kvHeads == 0, "attention: \(heads) query heads is not a multiple of \(kvHeads) key/value heads")
         if let keyLengths {
             precondition(keyLengths.count == batch && keyLengths.allSatisfy { (0...keyLength).contains($0) },
@@ -34,6 +39,16 @@ public struct AttentionShape: Sendable {
         self.causal = causal
         self.keyLengths = keyLengths
         self.window = window
+        if let blockLength {
+            precondition(!causal && window == nil && blockLength >= 1 && keyLength >= queryLength,
+                         "attention: block-causal attention (block \(blockLength)) needs causal false, no window and Tk (\(keyLength)) ≥ Tq (\(queryLength))")
+        }
+        self.blockLength = blockLength
+    }
+
+    /// The first key past query i's block (block-causal attention): (⌊i' / blockLength⌋ + 1)·blockLength.
+    @inlinable public func blockEnd(_ i: Int, _ blockLength: Int) -> Int {
+        ((i + keyLength - queryLength) / blockLength + 1) * blockLength
     }
 
     /// Whether query i of batch row b sees key j (the additive mask aside).
@@ -42,6 +57,7 @@ public struct AttentionShape: Sendable {
         if let keyLengths, j >= keyLengths[b] { return false }
         if causal && j > diagonal { return false }
         if let window, j <= diagonal - window { return false }
+        if let blockLength, j >= blockEnd(i, blockLength) { return false }
         return true
     }
 
@@ -51,6 +67,7 @@ public struct AttentionShape: Sendable {
         let offset = keyLength - queryLength
         var end = keyLengths?[b] ?? keyLength
         if causal { end = Swift.min(end, rows.upperBound + offset) }
+        if let blockLength, !rows.isEmpty { end = Swift.min(end, blockEnd(rows.upperBound - 1, blockLength)) }
         let start = window.map { Swift.max(0, rows.lowerBound + offset - $0 + 1) } ?? 0
         return start..<Swift.max(start, end)
     }
@@ -129,8 +146,8 @@ public enum Attention {
         while i < n { if f[i] > best { best = f[i] }; i += 1 }
         return unsafeBitCast(best, to: T.self)
     }
-    /// Puts the score tile rows in their final form: adds the additive mask and sets keys past the causal horizon or
-    /// before the sliding window to -inf (key lengths need nothing here: tiles end at the row's length). `S` is
+    /// Puts the score tile rows in their final form: adds the additive mask and sets keys past the causal horizon,
+    /// before the sliding window or in a later block (block-causal) to -inf (key lengths need nothing here: tiles end at the row's length). `S` is
     /// rows × cols with leading dimension `ld`, for query rows i0… and keys j0….
     @inlinable @inline(__always) static func maskTile<T: KernelScalar>(
         _ s: AttentionShape, _ S: UnsafeMutablePointer<T>, ld: Int, rows: Int, cols: Int, i0: Int, j0: Int, mask: UnsafePointer<T>?
@@ -138,7 +155,8 @@ public enum Attention {
         let offset = s.keyLength - s.queryLength
         let partlyHidden = s.causal && j0 + cols - 1 > i0 + offset  // the tile's first row misses its last key
         let partlyBefore = s.window.map { j0 < i0 + rows + offset - $0 } ?? false  // its last row misses its first key
-        if mask == nil && !partlyHidden && !partlyBefore { return }
+        let partlyInLaterBlock = s.blockLength.map { j0 + cols > s.blockEnd(i0, $0) } ?? false  // its first row misses its last key
+        if mask == nil && !partlyHidden && !partlyBefore && !partlyInLaterBlock { return }
         for r in 0..<rows {
             let row = S + r * ld, i = i0 + r
             if let mask {
@@ -152,6 +170,10 @@ public enum Attention {
             if partlyBefore, let window = s.window {
                 let firstVisible = Swift.min(cols, Swift.max(0, i + offset - window + 1 - j0))
                 for c in 0..<firstVisible { row[c] = -T.infinity }
+            }
+            if partlyInLaterBlock, let blockLength = s.blockLength {
+                let firstHidden = Swift.max(0, s.blockEnd(i, blockLength) - j0)
+                if firstHidden < cols { for c in firstHidden..<cols { row[c] = -T.infinity } }
             }
         }
     }

@@ -15,6 +15,7 @@ public enum ModelRegistry {
         LSTMLanguageModelConfig.modelType: LSTMLanguageModel.self, GRULanguageModelConfig.modelType: GRULanguageModel.self,
         RNNLanguageModelConfig.modelType: RNNLanguageModel.self,
         BERTConfig.modelType: BERT.self,
+        MaskedDiffusionConfig.modelType: MaskedDiffusion.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

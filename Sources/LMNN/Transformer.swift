@@ -90,9 +90,10 @@ public final class SelfAttention: Module {
 
     /// [B, T, width] → [B, T, width]. `rope`: cos/sin tables of the T positions; `keyLengths`: per sequence, the
     /// number of real (unpadded) positions, so key j of sequence b is attended to only when j < keyLengths[b];
-    /// `cache`: keys and values of earlier positions, appended to (decoding).
+    /// `cache`: keys and values of earlier positions, appended to (decoding); `blockLength` (bidirectional layers
+    /// only): block-causal attention for this call, bidirectional inside blocks of that length and causal across them.
     public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
-                               cache: KVCache.Layer? = nil) -> Tensor {
+                               cache: KVCache.Layer? = nil, blockLength: Int? = nil) -> Tensor {
         let (B, T, C) = (x.shape[0], x.shape[1], x.shape[2])
         let H = heads, Hkv = kvHeads, hd = headSize
         let qkv = self.qkv(x).reshape([B, T, H + 2 * Hkv, hd])
@@ -108,16 +109,17 @@ public final class SelfAttention: Module {
         let queries = q.transpose(1, 2)
         let y: Tensor
         if isTraining && attentionDropout.p > 0 {
-            y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths)
+            y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths, blockLength: blockLength)
         } else {
-            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal, keyLengths: keyLengths, window: window)
+            y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal, keyLengths: keyLengths, window: window,
+                                                 blockLength: blockLength)
         }
         return residualDropout(output(y.transpose(1, 2).reshape([B, T, C])))
     }
 
     /// Dropout on the attention probabilities needs them materialized (the fused kernel never forms them), so training
     /// with dropout > 0 takes this path, as nanoGPT's does without flash attention: softmax(QKᵀ/√d + mask) → dropout → ·V.
-    func attentionWithDropout(_ q: Tensor, _ k: Tensor, _ v: Tensor, keyLengths: [Int]?) -> Tensor {
+    func attentionWithDropout(_ q: Tensor, _ k: Tensor, _ v: Tensor, keyLengths: [Int]?, blockLength: Int? = nil) -> Tensor {
         let (B, H, Tq, hd) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let Hkv = k.shape[1], Tk = k.shape[2], group = H / Hkv
         func expandHeads(_ t: Tensor) -> Tensor {
@@ -126,6 +128,11 @@ public final class SelfAttention: Module {
         var scores = q.matmul(expandHeads(k).transpose(2, 3)) * (1 / Double(hd).squareRoot())
         if causal { scores = scores + Tensor.triuMask(Tq, Tk, diagonal: Tk - Tq + 1) * -1e30 }
         if let window { scores = scores + Tensor.trilMask(Tq, Tk, diagonal: Tk - Tq - window) * -1e30 }
+        if let blockLength {
+            var hidden = [Float](repeating: 0, count: Tq * Tk)
+            for i in 0..<Tq { for j in 0..<Tk where j / blockLength > (i + Tk - Tq) / blockLength { hidden[i * Tk + j] = -1e30 } }
+            scores = scores + Tensor(hidden, shape: [Tq, Tk])
+        }
         if let keyLengths {
             var padding = [Float](repeating: 0, count: B * Tk)
             for b in 0..<B { for j in keyLengths[b]..<Tk { padding[b * Tk + j] = -1e30 } }
@@ -186,13 +193,13 @@ public final class TransformerBlock: Module {
 
     /// [B, T, width] → [B, T, width]; the arguments after `x` are passed to the attention.
     public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
-                               cache: KVCache.Layer? = nil) -> Tensor {
+                               cache: KVCache.Layer? = nil, blockLength: Int? = nil) -> Tensor {
         switch normPosition {
         case .pre:
-            let x = x + attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache)
+            let x = x + attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
             return x + mlp(mlpNorm(x))
         case .post:
-            let x = attentionNorm(x + attn(x, rope: rope, keyLengths: keyLengths, cache: cache))
+            let x = attentionNorm(x + attn(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength))
             return mlpNorm(x + mlp(x))
         }
     }
@@ -207,7 +214,7 @@ public final class KVCache {
         /// [B, kvHeads, capacity, headSize]; nil until the first append.
         var keys: Tensor?, values: Tensor?
         /// Positions filled.
-        public private(set) var length = 0
+        public internal(set) var length = 0
         let maximumLength: Int?
 
         init(maximumLength: Int?) { self.maximumLength = maximumLength }
@@ -257,4 +264,10 @@ public final class KVCache {
 
     /// Positions cached so far.
     public var length: Int { layers.first?.length ?? 0 }
+
+    /// Forgets every position from `length` on (block diffusion scores a noisy block against the cache, then drops it).
+    public func truncate(to length: Int) {
+        precondition(length >= 0 && length <= self.length, "KVCache: cannot truncate \(self.length) positions to \(length)")
+        for layer in layers { layer.length = length }
+    }
 }

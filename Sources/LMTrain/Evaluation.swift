@@ -1,7 +1,8 @@
 // `lmkit eval`: the loss of a model over a whole token sequence in non-overlapping windows of block_size (each token
 // after the first is predicted exactly once, with the context since the start of its window — the standard
 // "non-overlapping" evaluation, which is pessimistic compared with a sliding window). Reports mean loss (nats/token),
-// perplexity, bits per token and, for text, bits per character = total nats / characters / ln 2.
+// perplexity, bits per token and, for text, bits per character = total nats / characters / ln 2. Masked-diffusion
+// models get LLaDA's Monte-Carlo negative-ELBO instead (`evaluateBound`): an upper bound, with its standard error.
 import Foundation
 import LMModels
 import LMTensor
@@ -15,6 +16,11 @@ public struct EvaluationResult: Equatable {
     public var totalNats: Double
     /// Characters (Unicode scalars) of the text the predicted tokens cover; nil for a token file.
     public var characters: Int?
+    /// Masked-diffusion models: `totalNats` is a Monte-Carlo estimate of an upper bound (the negative ELBO), with this
+    /// standard error; nil for exact likelihoods.
+    public var boundStandardError: Double? = nil
+    /// Whether `totalNats` (and every figure derived from it) is an upper bound rather than an exact value.
+    public var isUpperBound: Bool { boundStandardError != nil }
 
     public var meanLoss: Double { totalNats / Double(max(predictedTokens, 1)) }
     public var perplexity: Double { exp(meanLoss) }
@@ -76,6 +82,48 @@ public enum Evaluation {
         var result = try evaluate(model: model, tokens: ids, blockSize: blockSize, batchSize: batchSize, progress: progress)
         let firstCharacters = try tokenizer.decode([ids[0]]).unicodeScalars.count
         result.characters = text.unicodeScalars.count - firstCharacters
+        return result
+    }
+
+    /// Masked-diffusion models: the Monte-Carlo negative-ELBO bound (LLaDA's `get_log_likelihood`, empty prompt) of
+    /// every token of `tokens`, in non-overlapping windows of `blockSize` (the last one shorter), `samples` noisings
+    /// per window in batches of `batchSize`. Every token is predicted (none is given as context), so
+    /// `predictedTokens` = tokens.count. The standard error adds the windows' variances. Draws are seeded, so the
+    /// result is repeatable.
+    public static func evaluateBound(model: any MaskedDiffusionSampling, tokens: [Int], blockSize: Int, samples: Int = 32,
+                                     batchSize: Int = 16, seed: UInt64 = 0, progress: (Double) -> Void = { _ in }) throws -> EvaluationResult {
+        guard !tokens.isEmpty else { throw TrainError.invalidInput("need at least 1 token to evaluate") }
+        let context = model.config.contextLength ?? Int.max, vocabulary = model.config.vocabularySize
+        guard blockSize > 0 && blockSize <= context else {
+            throw TrainError.invalidInput("block size \(blockSize) must be in 1...\(context) (the model's block_size)")
+        }
+        guard batchSize > 0 && samples >= batchSize else {
+            throw TrainError.invalidInput("--mc-samples (\(samples)) must be at least the batch size (\(batchSize)) and positive")
+        }
+        if let bad = tokens.firstIndex(where: { $0 < 0 || $0 >= vocabulary || $0 == model.maskToken }) {
+            throw TrainError.invalidInput("token \(bad) is \(tokens[bad]), the mask token or outside the model's vocabulary 0..<\(vocabulary)")
+        }
+        let generator = Generator(seed: seed)
+        var total = 0.0, variance = 0.0
+        model.eval()
+        defer { model.train() }
+        for start in stride(from: 0, to: tokens.count, by: blockSize) {
+            let window = Array(tokens[start..<min(start + blockSize, tokens.count)])
+            let bound = model.likelihoodBound(prompt: [], answer: window, samples: samples, batchSize: batchSize, generator: generator)
+            total += bound.nats
+            variance += bound.standardError * bound.standardError
+            progress(Double(start + window.count) / Double(tokens.count))
+        }
+        return EvaluationResult(predictedTokens: tokens.count, totalNats: total, characters: nil, boundStandardError: variance.squareRoot())
+    }
+
+    /// `evaluateBound` on text; every character is covered.
+    public static func evaluateBound(model: any MaskedDiffusionSampling, text: String, tokenizer: any Tokenizer, blockSize: Int,
+                                     samples: Int = 32, batchSize: Int = 16, seed: UInt64 = 0,
+                                     progress: (Double) -> Void = { _ in }) throws -> EvaluationResult {
+        var result = try evaluateBound(model: model, tokens: try tokenizer.encode(text), blockSize: blockSize, samples: samples,
+                                       batchSize: batchSize, seed: seed, progress: progress)
+        result.characters = text.unicodeScalars.count
         return result
     }
 }

@@ -17,6 +17,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("block-size"), help: "Window length (default: the model's block_size).") var blockSize: Int?
     @Option(name: .customLong("batch-size"), help: "Windows per forward pass.") var batchSize = 8
     @Flag(help: "No progress bar.") var quiet = false
+    @Option(name: .customLong("mc-samples"), help: "Masked diffusion: Monte-Carlo noisings per window for the likelihood bound.") var mcSamples = 32
+    @Option(name: .customLong("mc-batch"), help: "Masked diffusion: noisings per forward pass (a divisor of --mc-samples).") var mcBatch = 16
 
     func run() throws {
         try reportingErrors {
@@ -28,6 +30,22 @@ struct EvalCommand: ParsableCommand {
             guard batchSize > 0 else { throw TrainError.invalidInput("--batch-size must be positive, got \(batchSize)") }
             let bar = ProgressBar("eval", enabled: !quiet)
             let result: EvaluationResult
+            if let diffusion = loaded.model as? any MaskedDiffusionSampling {
+                if data.hasSuffix(".bin") {
+                    let file = try TokenFile(path: data)
+                    result = try Evaluation.evaluateBound(model: diffusion, tokens: file.tokens(0..<file.count), blockSize: window,
+                                                          samples: mcSamples, batchSize: mcBatch, progress: { bar.update($0) })
+                } else {
+                    guard let bytes = FileManager.default.contents(atPath: data), let text = String(data: bytes, encoding: .utf8) else {
+                        throw TrainError.invalidInput("\(data): cannot read it as UTF-8 text")
+                    }
+                    result = try Evaluation.evaluateBound(model: diffusion, text: text, tokenizer: try loaded.textTokenizer(override: tokenizer),
+                                                          blockSize: window, samples: mcSamples, batchSize: mcBatch, progress: { bar.update($0) })
+                }
+                bar.finish()
+                printBound(result, window: window, path: loaded.path)
+                return
+            }
             if data.hasSuffix(".bin") {
                 let file = try TokenFile(path: data)
                 result = try Evaluation.evaluate(model: loaded.model, tokens: file.tokens(0..<file.count), blockSize: window,
@@ -50,6 +68,20 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "perplexity: %.4f", result.perplexity))
             print(String(format: "bits per token: %.4f", result.bitsPerToken))
             if let bpc = result.bitsPerCharacter { print(String(format: "bits per character: %.6f (%d characters)", bpc, result.characters!)) }
+        }
+    }
+
+    /// The masked-diffusion report: every figure is an upper bound (Monte-Carlo negative ELBO) ± its standard error.
+    func printBound(_ result: EvaluationResult, window: Int, path: String) {
+        let se = result.boundStandardError ?? 0, tokens = Double(result.predictedTokens)
+        print("model: \(path)")
+        print("data: \(data) (\(result.predictedTokens) tokens, windows of \(window), \(mcSamples) Monte-Carlo noisings each)")
+        print("UPPER BOUNDS (masked diffusion: Monte-Carlo negative ELBO as LLaDA's get_log_likelihood, per block for block diffusion; ± one standard error):")
+        print(String(format: "loss bound: %.6f ± %.6f nats/token", result.meanLoss, se / tokens))
+        print(String(format: "perplexity bound: %.4f", result.perplexity))
+        print(String(format: "bits per token bound: %.4f ± %.4f", result.bitsPerToken, se / tokens / log(2)))
+        if let bpc = result.bitsPerCharacter, let characters = result.characters {
+            print(String(format: "bits per character bound: %.6f ± %.6f (%d characters)", bpc, se / Double(characters) / log(2), characters))
         }
     }
 }

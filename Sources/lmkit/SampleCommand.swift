@@ -2,6 +2,7 @@
 // HF `generate` options). Wiring only: loading is LMTrain's `LoadedModel`, the sampling loop LMModels' `TextGeneration`.
 import ArgumentParser
 import Foundation
+import LMTokenizers
 import LMTrain
 
 struct SampleCommand: ParsableCommand {
@@ -50,7 +51,20 @@ struct SampleCommand: ParsableCommand {
     @Option(name: .customLong("num-samples"), help: "Number of samples (separated by a line of dashes).")
     var numSamples: Int = 1
 
+    @Option(help: "Masked diffusion: denoising steps in all, a multiple of the number of blocks (default: --max-new-tokens, one token per step).")
+    var steps: Int?
+
+    @Option(name: .customLong("block-length"), help: "Masked diffusion: semi-autoregressive block length, a divisor of --max-new-tokens (default: one block). A block-diffusion model uses its own block_length.")
+    var blockLength: Int?
+
+    @Option(help: "Masked diffusion: which predictions to keep each step, low_confidence or random.")
+    var remasking: String = Remasking.lowConfidence.rawValue
+
+    @Option(name: .customLong("cfg-scale"), help: "Masked diffusion: unsupervised classifier-free guidance scale (0 = off).")
+    var cfgScale: Double = 0
+
     func validate() throws {
+        if Remasking(rawValue: remasking) == nil { throw ValidationError("--remasking must be low_confidence or random, got \(remasking)") }
         if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1, got \(numSamples)") }
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0, got \(maxNewTokens)") }
         if temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be ≥ 0, got \(temperature)") }
@@ -71,6 +85,10 @@ struct SampleCommand: ParsableCommand {
                 }
                 promptText = text
             }
+            if let diffusion = loaded.model as? any MaskedDiffusionSampling {
+                try sampleDiffusion(diffusion, tokenizer: textTokenizer, promptText: promptText)
+                return
+            }
             guard let decoding = loaded.model as? any IncrementalDecoding else {
                 throw TrainError.invalidInput("\(model): a \(type(of: loaded.model.config).modelType) model cannot decode step by step, so it cannot sample")
             }
@@ -88,6 +106,30 @@ struct SampleCommand: ParsableCommand {
                 output.write("\n")
                 if index + 1 < numSamples { output.write("---------------\n") }
             }
+        }
+    }
+}
+
+extension SampleCommand {
+    /// The masked-diffusion sampler (LLaDA's, or block diffusion's): prints each block when it is final.
+    func sampleDiffusion(_ model: any MaskedDiffusionSampling, tokenizer: any Tokenizer, promptText: String) throws {
+        var options = DiffusionGenerationOptions()
+        options.length = maxNewTokens; options.steps = steps ?? maxNewTokens; options.blockLength = blockLength
+        options.temperature = temperature; options.remasking = Remasking(rawValue: remasking)!; options.cfgScale = cfgScale
+        let prompt = try tokenizer.encode(promptText)
+        let output = FileHandle.standardOutput
+        for index in 0..<numSamples {
+            options.seed = seed &+ UInt64(index)
+            output.write(promptText)
+            var decoder = tokenizer.streamingDecoder(), failure: Error?
+            do {
+                _ = try model.sampleDiffusion(prompt: prompt, options: options) { block in
+                    do { for token in block { output.write(try decoder.push(token)) } } catch { failure = failure ?? error }
+                }
+            } catch let error as DiffusionGenerationError { throw TrainError.invalidInput(error.description) }
+            if let failure { throw failure }
+            output.write(decoder.finish() + "\n")
+            if index + 1 < numSamples { output.write("---------------\n") }
         }
     }
 }

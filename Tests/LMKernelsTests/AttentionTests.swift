@@ -257,6 +257,87 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// Block-causal shapes (block diffusion): Tq = Tk with blocks that do and do not divide T, Tq < Tk (a block of
+    /// queries after a cached prefix), GQA, key lengths, an additive mask on top.
+    var blockCausalShapes: [(AttentionShape, Bool)] {
+        [(AttentionShape(batch: 2, heads: 2, kvHeads: 1, queryLength: 10, keyLength: 10, headSize: 4, causal: false, blockLength: 3), false),
+         (AttentionShape(batch: 1, heads: 2, kvHeads: 2, queryLength: 8, keyLength: 8, headSize: 3, causal: false, blockLength: 4), true),
+         (AttentionShape(batch: 2, heads: 1, kvHeads: 1, queryLength: 4, keyLength: 12, headSize: 5, causal: false, keyLengths: [12, 9], blockLength: 4), false),
+         (AttentionShape(batch: 1, heads: 1, kvHeads: 1, queryLength: 7, keyLength: 7, headSize: 4, causal: false, blockLength: 1), false)]
+    }
+
+    /// The oracle for block-causal attention: the same shape without the block rule, with the rule materialized as an
+    /// additive [Tq, Tk] mask (0 or −∞, added to the case's own mask), through the naive reference.
+    func blockCausalReference<T: KernelScalar>(_ s: AttentionShape, q: [T], k: [T], v: [T], mask: [T]?, out: inout [T]) {
+        let plain = AttentionShape(batch: s.batch, heads: s.heads, kvHeads: s.kvHeads, queryLength: s.queryLength, keyLength: s.keyLength,
+                                   headSize: s.headSize, scale: s.scale, causal: false, keyLengths: s.keyLengths)
+        let n = s.blockLength!, offset = s.keyLength - s.queryLength
+        var blockMask = [T](repeating: 0, count: s.queryLength * s.keyLength)
+        for i in 0..<s.queryLength { for j in 0..<s.keyLength where j / n > (i + offset) / n { blockMask[i * s.keyLength + j] = -T.infinity } }
+        if let mask { for e in blockMask.indices { blockMask[e] += mask[e] } }
+        Attention.naiveForward(plain, q: q, k: k, v: v, mask: blockMask, out: &out)
+    }
+
+    func testBlockCausalForwardEqualsMaterializedMask() {
+        for (s, masked) in blockCausalShapes {
+            let (q, k, v, mask) = inputs(s, masked: masked, Float.self)
+            var expected = [Float](repeating: 0, count: q.count)
+            blockCausalReference(s, q: q, k: k, v: v, mask: mask, out: &expected)
+            if s.blockLength == 1 && !masked {  // one-token blocks are causal attention
+                let causal = AttentionShape(batch: s.batch, heads: s.heads, kvHeads: s.kvHeads, queryLength: s.queryLength,
+                                            keyLength: s.keyLength, headSize: s.headSize, causal: true)
+                var out = [Float](repeating: 0, count: q.count)
+                Attention.naiveForward(causal, q: q, k: k, v: v, mask: nil, out: &out)
+                for i in out.indices { XCTAssertEqual(out[i], expected[i], accuracy: 1e-6) }
+            }
+            for inPlace in [false, true] {
+                withKeyPath(inPlace: inPlace) {
+                    for (tq, tk) in [(1, 1), (2, 3), (4, 4), (16, 5), (64, 64)] {
+                        var out = [Float](repeating: .nan, count: q.count), lse = [Float](repeating: 0, count: q.count / s.headSize)
+                        Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: tq, tileK: tk)
+                        for i in out.indices {
+                            XCTAssertEqual(out[i], expected[i], accuracy: 1e-5, "block \(s.blockLength!) in place \(inPlace), tiles \(tq)x\(tk), element \(i)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Block-causal backward, in float64, against central differences of the materialized-mask reference.
+    func testBlockCausalBackwardMatchesFiniteDifferences() {
+        for (s, masked) in blockCausalShapes {
+            let (q, k, v, mask) = inputs(s, masked: masked, Double.self)
+            let w = random(q.count, 4, Double.self)
+            func loss(_ q: [Double], _ k: [Double], _ v: [Double]) -> Double {
+                var out = [Double](repeating: 0, count: q.count)
+                blockCausalReference(s, q: q, k: k, v: v, mask: mask, out: &out)
+                return zip(out, w).map(*).reduce(0, +)
+            }
+            for inPlace in [false, true] {
+                withKeyPath(inPlace: inPlace) {
+                    for (tq, tk) in [(1, 2), (3, 3), (64, 64)] {
+                        var out = [Double](repeating: 0, count: q.count), lse = [Double](repeating: 0, count: q.count / s.headSize)
+                        Attention.forward(s, q: q, k: k, v: v, mask: mask, out: &out, lse: &lse, tileQ: tq, tileK: tk)
+                        var dq = [Double](repeating: .nan, count: q.count), dk = [Double](repeating: .nan, count: k.count), dv = dk
+                        Attention.backward(s, q: q, k: k, v: v, mask: mask, out: out, lse: lse, dOut: w, dQ: &dq, dK: &dk, dV: &dv,
+                                           tileQ: tq, tileK: tk)
+                        let eps = 1e-6
+                        for (name, analytic, which) in [("dQ", dq, 0), ("dK", dk, 1), ("dV", dv, 2)] {
+                            for i in analytic.indices {
+                                var a = [q, k, v], b = [q, k, v]
+                                a[which][i] += eps; b[which][i] -= eps
+                                let numeric = (loss(a[0], a[1], a[2]) - loss(b[0], b[1], b[2])) / (2 * eps)
+                                XCTAssertEqual(analytic[i], numeric, accuracy: 1e-7 + 1e-5 * abs(numeric),
+                                               "\(name)[\(i)], block \(s.blockLength!) in place \(inPlace), tiles \(tq)x\(tk)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Keys read in place (decoding) and through the transposed copies give the same results within rounding (the dot
     /// products over D are summed in another order: differences up to ~4e-6 relative seen), for a few query rows
     /// against several key tiles (GQA, padding, window).

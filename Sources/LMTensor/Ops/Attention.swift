@@ -10,16 +10,19 @@ extension Tensor {
     /// - `keyLengths`: B entries in 0...Tk; keys j ≥ keyLengths[b] are hidden from every query of batch row b (right
     ///   padding), with or without `causal`. Handled per tile: no [Tq, Tk] mask is built.
     /// - `window` (needs `causal`): query i sees only keys j with i' − window < j ≤ i', i' = i + Tk − Tq.
+    /// - `blockLength` (block-causal, without `causal`; Tk ≥ Tq): query i sees keys j with ⌊j/n⌋ ≤ ⌊i'/n⌋ — its own
+    ///   block both ways and every earlier block (block diffusion). Handled per tile: no mask is built.
     /// Gradients flow to q, k, v (views included) as contiguous tensors of their shapes. Inputs read in place are
     /// saved as they are for backward, so a buffer they view must not be overwritten in that range before backward.
     public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil, causal: Bool = false,
-                                                 keyLengths: [Int]? = nil, window: Int? = nil, scale: Double? = nil) -> Tensor {
+                                                 keyLengths: [Int]? = nil, window: Int? = nil, scale: Double? = nil,
+                                                 blockLength: Int? = nil) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4 && k.shape == v.shape && q.shape[0] == k.shape[0] &&
                      q.shape[3] == k.shape[3] && k.shape[1] > 0 && q.shape[1] % k.shape[1] == 0 && q.dtype == k.dtype && k.dtype == v.dtype,
                      "scaled_dot_product_attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, H, Tq, D], [B, Hkv, Tk, D] with H a multiple of Hkv")
         let shape = AttentionShape(batch: q.shape[0], heads: q.shape[1], kvHeads: k.shape[1], queryLength: q.shape[2],
                                    keyLength: k.shape[2], headSize: q.shape[3], scale: scale, causal: causal,
-                                   keyLengths: keyLengths, window: window)
+                                   keyLengths: keyLengths, window: window, blockLength: blockLength)
         if let mask {
             precondition(mask.shape == [shape.queryLength, shape.keyLength] && mask.dtype == q.dtype,
                          "scaled_dot_product_attention: mask shape \(mask.shape), expected [\(shape.queryLength), \(shape.keyLength)]")

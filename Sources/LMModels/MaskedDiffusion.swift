@@ -1,0 +1,348 @@
+// A masked-diffusion language model in the style of LLaDA (Nie et al. 2025, "Large Language Diffusion Models"; the
+// training recipe of ML-GSAI/LLaDA: GUIDELINES.md and ML-GSAI/SMDM): a bidirectional Transformer trunk (the LMNN parts,
+// `SelfAttention(causal: false)`) that predicts the original token at every masked position. The vocabulary holds one
+// extra token, the mask (`mask_token_id`, by default the last id). Training draws per sequence t ~ U(0, 1), masks each
+// token with probability p = (1 − ε)·t + ε and minimizes Σ_masked CE / p, divided by batch × length (LLaDA's
+// normalization, GUIDELINES.md `forward_process`; SMDM divides the same sum the same way). Sampling (LLaDA's
+// `generate()`) and the Monte-Carlo likelihood bound are in DiffusionSampling.swift. Not here: the SFT form (prompt
+// never masked) and block diffusion.
+import Foundation
+import LMNN
+import LMTensor
+
+/// Architecture of a `MaskedDiffusion` model; keys are snake_case, unknown keys are errors.
+public struct MaskedDiffusionConfig: ModelConfiguration {
+    public static let modelType = "masked-diffusion"
+
+    /// Ids 0..<vocab_size, the mask token included (a training run sets it to the data's vocabulary + 1).
+    public var vocabSize: Int = 257
+    /// The mask token's id; nil means vocab_size − 1.
+    public var maskTokenId: Int? = nil
+    /// Longest sequence the model accepts (the learned position table's length).
+    public var blockSize: Int = 256
+    public var nLayer: Int = 4
+    public var nHead: Int = 4
+    public var nEmbd: Int = 128
+    /// Hidden width of the MLP; nil means 4·n_embd.
+    public var intermediateSize: Int? = nil
+    public var dropout: Double = 0
+    public var bias: Bool = false
+    public var position: PositionEncoding = .learned
+    public var ropeTheta: Double = 10000
+    public var norm: NormKind = .layerNorm
+    public var normEps: Double = 1e-5
+    public var mlp: FeedForwardKind = .gelu
+    /// The smallest masking probability of training: p = (1 − ε)·t + ε (LLaDA's `eps = 1e-3`).
+    public var maskEpsilon: Double = 1e-3
+    /// Block diffusion (BD3-LM) with blocks of this many tokens: block-causal attention, one t per block, sampling
+    /// block by block with a KV cache. nil: LLaDA's masked diffusion over the whole sequence.
+    public var blockLength: Int? = nil
+
+    public init() {}
+
+    public var vocabularySize: Int { vocabSize }
+    public var contextLength: Int? { blockSize }
+    public var maskToken: Int { maskTokenId ?? vocabSize - 1 }
+    public var headSize: Int { nEmbd / nHead }
+    public var hiddenSize: Int { intermediateSize ?? 4 * nEmbd }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case vocabSize = "vocab_size", maskTokenId = "mask_token_id", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head"
+        case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position, ropeTheta = "rope_theta"
+        case norm, normEps = "norm_eps", mlp, maskEpsilon = "mask_epsilon", blockLength = "block_length"
+    }
+
+    public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = MaskedDiffusionConfig()
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
+        blockSize = try c.decodeIfPresent(Int.self, forKey: .blockSize) ?? d.blockSize
+        nLayer = try c.decodeIfPresent(Int.self, forKey: .nLayer) ?? d.nLayer
+        nHead = try c.decodeIfPresent(Int.self, forKey: .nHead) ?? d.nHead
+        nEmbd = try c.decodeIfPresent(Int.self, forKey: .nEmbd) ?? d.nEmbd
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? d.dropout
+        bias = try c.decodeIfPresent(Bool.self, forKey: .bias) ?? d.bias
+        position = try c.decodeIfPresent(PositionEncoding.self, forKey: .position) ?? d.position
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta) ?? d.ropeTheta
+        norm = try c.decodeIfPresent(NormKind.self, forKey: .norm) ?? d.norm
+        normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
+        mlp = try c.decodeIfPresent(FeedForwardKind.self, forKey: .mlp) ?? d.mlp
+        maskEpsilon = try c.decodeIfPresent(Double.self, forKey: .maskEpsilon) ?? d.maskEpsilon
+        blockLength = try c.decodeIfPresent(Int.self, forKey: .blockLength)
+        try validate()
+    }
+
+    public func validate() throws {
+        func fail(_ key: CodingKeys, _ message: String) -> ConfigError { ConfigError.invalidValue(field: key.rawValue, message) }
+        for (key, value) in [(CodingKeys.blockSize, blockSize), (.nLayer, nLayer), (.nHead, nHead), (.nEmbd, nEmbd)]
+        where value <= 0 { throw fail(key, "must be a positive integer, got \(value)") }
+        guard vocabSize >= 2 else { throw fail(.vocabSize, "must hold at least one token and the mask token, got \(vocabSize)") }
+        if let m = maskTokenId, m < 0 || m >= vocabSize { throw fail(.maskTokenId, "must be in 0..<vocab_size (\(vocabSize)), got \(m)") }
+        guard nEmbd % nHead == 0 else { throw fail(.nEmbd, "must be a multiple of n_head (\(nHead)), got \(nEmbd)") }
+        if let h = intermediateSize, h <= 0 { throw fail(.intermediateSize, "must be a positive integer, got \(h)") }
+        guard dropout >= 0 && dropout < 1 else { throw fail(.dropout, "must be in [0, 1), got \(dropout)") }
+        guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
+        guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
+        guard maskEpsilon >= 0 && maskEpsilon < 1 else { throw fail(.maskEpsilon, "must be in [0, 1), got \(maskEpsilon)") }
+        if let n = blockLength, n <= 0 || n > blockSize { throw fail(.blockLength, "must be in 1...block_size (\(blockSize)), got \(n)") }
+        if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+    }
+
+    /// A training run adds the mask token to the data's vocabulary (it becomes the last id) and takes the training
+    /// block size as the context.
+    public static func trainingDefaults(vocabularySize: Int, blockSize: Int) -> [String: Any] {
+        ["vocab_size": vocabularySize + 1, "block_size": blockSize]
+    }
+}
+
+/// LLaDA's mask-predictor: a bidirectional Transformer, an untied head over the whole vocabulary (mask included).
+public final class MaskedDiffusion: Module, LanguageModel {
+    public let config: MaskedDiffusionConfig
+    /// [vocab, n_embd].
+    public let wte: Embedding
+    /// Learned positions [block_size, n_embd]; nil with RoPE or sinusoidal positions.
+    public let wpe: Embedding?
+    @Buffer var sinusoidal: Tensor
+    let drop: Dropout
+    public let h: [TransformerBlock]
+    public let lnF: Module & UnaryLayer
+    /// [vocab, n_embd].
+    public let lmHead: Linear
+    public override class var keys: [String: String] { ["lnF": "ln_f", "lmHead": "lm_head"] }
+
+    /// GPT-2's init (N(0, 0.02), residual projections N(0, 0.02/√(2·n_layer))); nil leaves every weight zero.
+    public init(_ config: MaskedDiffusionConfig, initializer generator: Generator?) {
+        precondition((try? config.validate()) != nil, "MaskedDiffusion: invalid config \(config)")
+        self.config = config
+        let dropoutGenerator = generator ?? Generator(seed: 0)
+        let residualStd = 0.02 / (2 * Double(config.nLayer)).squareRoot()
+        wte = Embedding(weight: Init.normal([config.vocabSize, config.nEmbd], std: 0.02, generator))
+        wpe = config.position == .learned ? Embedding(weight: Init.normal([config.blockSize, config.nEmbd], std: 0.02, generator)) : nil
+        _sinusoidal = Buffer(wrappedValue: config.position == .sinusoidal
+            ? PositionEncoding.sinusoidalTable(length: config.blockSize, width: config.nEmbd) : Tensor(zeros: [0]), persistent: false)
+        drop = Dropout(config.dropout, generator: dropoutGenerator)
+        h = (0..<config.nLayer).map { _ in
+            TransformerBlock(
+                attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.nHead, causal: false, bias: config.bias,
+                                         dropout: config.dropout, rotaryLayout: config.position == .rope ? .halfSplit : nil,
+                                         outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
+                mlp: FeedForward(width: config.nEmbd, hidden: config.hiddenSize, kind: config.mlp, bias: config.bias, dropout: config.dropout,
+                                 outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
+                norms: (config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias),
+                        config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias)),
+                position: .pre)
+        }
+        lnF = config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias)
+        lmHead = Linear(weight: Init.normal([config.vocabSize, config.nEmbd], std: 0.02, generator), bias: nil)
+    }
+
+    /// Logits [batch, length, vocab] of every position given all of them: bidirectional attention, or block-causal
+    /// with `block_length` (block diffusion).
+    public func logits(_ tokens: [Int], batch: Int, length: Int) -> Tensor {
+        self(tokens, batch: batch, length: length, cache: nil)
+    }
+
+    /// Logits [batch, length, vocab]; with a `cache`, the tokens continue the cached positions (block diffusion: the
+    /// clean prefix) and their keys and values are appended to it.
+    public func callAsFunction(_ tokens: [Int], batch: Int, length: Int, cache: KVCache?) -> Tensor {
+        precondition(tokens.count == batch * length && length > 0, "MaskedDiffusion: \(tokens.count) tokens for batch \(batch) × length \(length)")
+        let start = cache?.length ?? 0
+        precondition(start + length <= config.blockSize, "MaskedDiffusion: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
+        var x = wte(tokens, shape: [batch, length])             // [B, T, C]
+        if let wpe { x = x + wpe.weight.slice(0, start, start + length) }
+        if config.position == .sinusoidal { x = x + sinusoidal.slice(0, start, start + length) }
+        x = drop(x)
+        let rope = config.position == .rope
+            ? Tensor.rotaryTables(positions: start..<(start + length), headSize: config.headSize, theta: config.ropeTheta) : nil
+        for (i, block) in h.enumerated() { x = block(x, rope: rope, cache: cache?.layers[i], blockLength: config.blockLength) }
+        return lmHead(lnF(x))                                   // [B, T, V]
+    }
+
+    /// LLaDA's pre-training loss on `batch.inputs` (the clean text x₀; `targets` are not used): per sequence
+    /// t ~ U(0, 1) and p = (1 − ε)·t + ε, each token masked with probability p, then
+    /// loss = Σ_{masked i} −log p_θ(x₀ᵢ | x_t) / p  ÷ (batch × length). Draws B values of t, then B × length mask
+    /// uniforms, from `generator`.
+    /// With `block_length` n (BD3-LM): one t per block instead, and block b's masked tokens are predicted from the
+    /// clean blocks before it and the noised block b (block-causal attention over [x₀ blocks < b, x_t block b]); the
+    /// same sum, divided by batch × length. BD3-LM vectorizes this with a 2L-token mask; here each block is one
+    /// forward of (b + 1)·n tokens, ~L/(2n) times the work, which is affordable at the lengths trained on the CPU.
+    public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
+        if config.blockLength != nil {
+            return blockDiffusionLoss(batch.inputs, batch: batch.batch, length: batch.length, generator: generator).sum()
+                / Double(batch.batch * batch.length)
+        }
+        let (B, L, V) = (batch.batch, batch.length, config.vocabSize)
+        let noised = MaskedDiffusion.forwardProcess(batch.inputs, batch: B, length: L, maskToken: config.maskToken,
+                                                    epsilon: config.maskEpsilon, generator: generator)
+        let rowLoss = logits(noised.tokens, batch: B, length: L)          // [B, T, V]
+            .reshape([B * L, V])
+            .crossEntropy(targets: noised.targets, ignoreIndex: -1, reduction: .none)  // [B·T], 0 where unmasked
+        return (rowLoss * Tensor(noised.weights, shape: [B * L])).sum() / Double(B * L)
+    }
+
+    /// The forward (noising) process: `tokens` with each position masked with probability p = (1 − ε)·t + ε,
+    /// t ~ U(0, 1) per sequence; `targets` holds the clean token where masked and -1 elsewhere, `weights` 1/p where
+    /// masked and 0 elsewhere.
+    public static func forwardProcess(_ tokens: [Int], batch B: Int, length L: Int, maskToken: Int, epsilon: Double,
+                                      generator: Generator) -> (tokens: [Int], targets: [Int], weights: [Float]) {
+        let t = generator.uniform(B)
+        let u = generator.uniform(B * L)
+        var noisy = tokens, targets = [Int](repeating: -1, count: B * L), weights = [Float](repeating: 0, count: B * L)
+        for b in 0..<B {
+            let p = (1 - epsilon) * t[b] + epsilon
+            for i in (b * L)..<((b + 1) * L) where u[i] < p {
+                precondition(tokens[i] != maskToken, "MaskedDiffusion: the data contains the mask token \(maskToken)")
+                noisy[i] = maskToken; targets[i] = tokens[i]; weights[i] = Float(1 / p)
+            }
+        }
+        return (noisy, targets, weights)
+    }
+}
+
+extension MaskedDiffusion: MaskedDiffusionSampling {
+    public var maskToken: Int { config.maskToken }
+
+    /// LLaDA's sampler, or block by block with a KV cache for a block-diffusion model.
+    public func sampleDiffusion(prompt: [Int], options: DiffusionGenerationOptions, onBlock: ([Int]) -> Void) throws -> [Int] {
+        config.blockLength == nil
+            ? try generateDiffusion(prompt: prompt, options: options, onBlock: onBlock)
+            : try generateBlockDiffusion(prompt: prompt, options: options, onBlock: onBlock)
+    }
+
+    /// LLaDA's Monte-Carlo bound; for a block-diffusion model (empty prompt only) the BD3-LM bound instead: the sum
+    /// over blocks of LLaDA's estimator for the block given the clean blocks before it (`exactCounts`).
+    public func likelihoodBound(prompt: [Int], answer: [Int], samples: Int, batchSize: Int, generator: Generator) -> LikelihoodBound {
+        guard config.blockLength != nil else {
+            return llaDALikelihoodBound(prompt: prompt, answer: answer, samples: samples, batchSize: batchSize, generator: generator)
+        }
+        precondition(prompt.isEmpty && !answer.isEmpty && batchSize > 0 && samples >= batchSize,
+                     "likelihoodBound (block diffusion): an empty prompt, \(samples) samples in batches of \(batchSize)")
+        let n = answer.count
+        var estimates: [Double] = []
+        noGrad {
+            for _ in 0..<(samples / batchSize) {
+                let rows = blockDiffusionLoss([[Int]](repeating: answer, count: batchSize).flatMap { $0 }, batch: batchSize, length: n,
+                                              generator: generator, exactCounts: true).toArray()   // blocks in order, each [B·width]
+                var totals = [Double](repeating: 0, count: batchSize)
+                var offset = 0
+                for start in stride(from: 0, to: n, by: config.blockLength!) {
+                    let width = Swift.min(config.blockLength!, n - start)
+                    for row in 0..<batchSize { for r in 0..<width { totals[row] += Double(rows[offset + row * width + r]) } }
+                    offset += batchSize * width
+                }
+                estimates += totals
+            }
+        }
+        return LikelihoodBound(estimates: estimates)
+    }
+}
+
+// MARK: - Block diffusion (BD3-LM: Arriola et al. 2025, "Block Diffusion", kuleshov-group/bd3lms)
+
+extension MaskedDiffusion {
+    /// Per-token weighted losses of BD3-LM's objective (CE/p at masked positions, 0 elsewhere), block after block,
+    /// each block's rows [B·width]. Draws B × blocks values of t, then B × L mask uniforms. `exactCounts` (the
+    /// likelihood bound): per block and row a mask count m ~ U{1…width} and m positions drawn uniformly, weight width/m
+    /// — LLaDA's get_log_likelihood per block, whose expectation is the block's negative ELBO without ε's clipping.
+    func blockDiffusionLoss(_ tokens: [Int], batch B: Int, length L: Int, generator: Generator, exactCounts: Bool = false) -> Tensor {
+        let n = config.blockLength!, blocks = (L + n - 1) / n, V = config.vocabSize, eps = config.maskEpsilon
+        var t: [Double] = [], u: [Double] = []
+        var chosen = [Bool](repeating: false, count: B * L), countWeight = [Double](repeating: 0, count: B * blocks)
+        if exactCounts {
+            for row in 0..<B {
+                for b in 0..<blocks {
+                    let start = b * n, width = Swift.min(L, start + n) - start
+                    let m = generator.integers(1, low: 1, high: width + 1)[0]
+                    for r in generator.permutation(width).prefix(m) { chosen[row * L + start + r] = true }
+                    countWeight[row * blocks + b] = Double(width) / Double(m)
+                }
+            }
+        } else {
+            t = generator.uniform(B * blocks)
+            u = generator.uniform(B * L)
+        }
+        var parts: [Tensor] = []
+        for b in 0..<blocks {
+            let start = b * n, end = Swift.min(L, start + n), width = end - start
+            var input: [Int] = [], targets: [Int] = [], weights: [Float] = []
+            for row in 0..<B {
+                let p = exactCounts ? 0 : (1 - eps) * t[row * blocks + b] + eps
+                let weight = Float(exactCounts ? countWeight[row * blocks + b] : 1 / p)
+                input += tokens[(row * L)..<(row * L + start)]
+                for i in (row * L + start)..<(row * L + end) {
+                    let masked = exactCounts ? chosen[i] : u[i] < p
+                    input.append(masked ? config.maskToken : tokens[i])
+                    targets.append(masked ? tokens[i] : -1)
+                    weights.append(masked ? weight : 0)
+                }
+            }
+            let logits = self(input, batch: B, length: end, cache: nil)            // [B, end, V]
+                .slice(1, start, end).contiguous().reshape([B * width, V])        // the noised block's rows
+            let rowLoss = logits.crossEntropy(targets: targets, ignoreIndex: -1, reduction: .none)   // [B·width]
+            parts.append(rowLoss * Tensor(weights, shape: [B * width]))
+        }
+        return Tensor.concat(parts, axis: 0)
+    }
+
+    /// BD3-LM sampling: blocks of `block_length` left to right (the first may hold the prompt's tail), each denoised
+    /// in steps/blocks steps with LLaDA's rule (the same count unmasked per step, low-confidence or random remasking,
+    /// Gumbel-max temperature), attending to the clean prefix. With `cache`, the prefix's keys and values are computed
+    /// once (a noisy block is scored against the cache and dropped; a finished block is appended); without, every step
+    /// runs the whole prefix. Arbitrary lengths up to the context; no guidance.
+    public func generateBlockDiffusion(prompt: [Int], options: DiffusionGenerationOptions, cache useCache: Bool = true,
+                                       onBlock: ([Int]) -> Void = { _ in }) throws -> [Int] {
+        guard let n = config.blockLength else { throw DiffusionGenerationError.invalid("the model has no block_length: it is not a block-diffusion model") }
+        let P = prompt.count, G = options.length, L = P + G, V = config.vocabSize, mask = maskToken
+        guard G > 0 else { return [] }
+        guard L <= config.blockSize else { throw DiffusionGenerationError.invalid("prompt (\(P)) + length (\(G)) exceeds the model's context \(config.blockSize)") }
+        if let bad = prompt.first(where: { $0 < 0 || $0 >= V || $0 == mask }) {
+            throw DiffusionGenerationError.invalid("prompt token \(bad) is the mask token or outside 0..<\(V)")
+        }
+        guard options.cfgScale == 0 else { throw DiffusionGenerationError.invalid("block diffusion sampling has no classifier-free guidance") }
+        let firstBlock = P / n, blocks = (L - 1) / n - firstBlock + 1
+        guard options.steps > 0 && options.steps % blocks == 0 else {
+            throw DiffusionGenerationError.invalid("steps \(options.steps) must be a positive multiple of the number of blocks \(blocks)")
+        }
+        let stepsPerBlock = options.steps / blocks
+        let generator = Generator(seed: options.seed)
+        var x = prompt + [Int](repeating: mask, count: G)
+        let wasTraining = isTraining
+        eval()
+        defer { train(wasTraining) }
+        let cache = KVCache(layerCount: config.nLayer, maximumLength: config.blockSize)
+        if useCache && firstBlock > 0 { _ = noGrad { self(Array(x[0..<(firstBlock * n)]), batch: 1, length: firstBlock * n, cache: cache) } }
+        for block in firstBlock..<(firstBlock + blocks) {
+            let start = block * n, end = Swift.min(L, start + n), width = end - start
+            let masked = x[start..<end].filter { $0 == mask }.count
+            let transfers = (0..<stepsPerBlock).map { masked / stepsPerBlock + ($0 < masked % stepsPerBlock ? 1 : 0) }
+            for step in 0..<stepsPerBlock {
+                let logits: [Float] = noGrad {   // [width·V], the block's rows
+                    if useCache {
+                        defer { cache.truncate(to: start) }
+                        return self(Array(x[start..<end]), batch: 1, length: width, cache: cache).toArray()
+                    }
+                    return Array(self(Array(x[0..<end]), batch: 1, length: end, cache: nil).toArray()[(start * V)...])
+                }
+                let noise = options.temperature > 0 ? generator.uniform(width * V) : []
+                let random = options.remasking == .random ? generator.uniform(width) : []
+                var candidates: [(position: Int, token: Int, confidence: Double)] = []
+                for r in 0..<width where x[start + r] == mask {
+                    let row = logits[(r * V)..<((r + 1) * V)]
+                    let token = Self.gumbelArgmax(row, noise: noise.isEmpty ? nil : noise[(r * V)..<((r + 1) * V)],
+                                                  temperature: options.temperature, excluding: mask)
+                    let confidence = options.remasking == .random ? random[r] : Self.probability(of: token, in: row)
+                    candidates.append((start + r, token, confidence))
+                }
+                candidates.sort { $0.confidence != $1.confidence ? $0.confidence > $1.confidence : $0.position < $1.position }
+                for c in candidates.prefix(transfers[step]) { x[c.position] = c.token }
+            }
+            if useCache { _ = noGrad { self(Array(x[start..<end]), batch: 1, length: width, cache: cache) } }
+            onBlock(Array(x[Swift.max(start, P)..<end]))
+        }
+        return Array(x[P...])
+    }
+}
