@@ -11,6 +11,8 @@ public enum ModelRegistry {
     /// The families by `model_type`. Add a family here.
     nonisolated(unsafe) private static var families: [String: any LanguageModel.Type] = [
         GPTConfig.modelType: GPT.self,
+        LSTMLanguageModelConfig.modelType: LSTMLanguageModel.self, GRULanguageModelConfig.modelType: GRULanguageModel.self,
+        RNNLanguageModelConfig.modelType: RNNLanguageModel.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

@@ -35,7 +35,7 @@ open class RecurrentNetwork: Module {
     public let bidirectional: Bool, batchFirst: Bool
     /// Dropout probability applied to the outputs of every layer but the last, in training mode.
     public let dropout: Double
-    /// Source of the between-layer dropout masks (nil when dropout is 0).
+    /// Source of the between-layer dropout masks: the generator given to init (nil when dropout is 0).
     public let dropoutGenerator: Generator?
     /// Layer-direction weights, index layer · directions + direction.
     public let weights: [RecurrentLayerWeights]
@@ -56,7 +56,9 @@ open class RecurrentNetwork: Module {
         self.cell = cell; self.inputSize = inputSize; self.hiddenSize = hiddenSize; self.layerCount = layerCount
         self.projectionSize = projectionSize; self.bidirectional = bidirectional; self.batchFirst = batchFirst
         self.dropout = dropout
-        self.dropoutGenerator = dropout > 0 ? Generator(seed: generator.nextWords(2).reduce(0) { $0 << 32 | UInt64($1) }) : nil
+        // Masks draw from the init generator itself (torch draws from its global generator), so whoever saves that
+        // generator's offset (the trainer's model generator) resumes the same masks.
+        self.dropoutGenerator = dropout > 0 ? generator : nil
         let G = cell.gateCount * hiddenSize, P = projectionSize > 0 ? projectionSize : hiddenSize
         let bound = 1 / Double(hiddenSize).squareRoot()
         func parameter(_ shape: [Int]) -> Tensor {

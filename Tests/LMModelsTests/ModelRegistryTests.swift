@@ -11,6 +11,9 @@ final class ModelRegistryTests: XCTestCase {
     /// A small config for each family in the registry. A new family adds its line here (the test fails until it does).
     let smallConfigs: [String: String] = [
         "gpt": #"{"model_type": "gpt", "vocab_size": 11, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
+        "lstm": #"{"model_type": "lstm", "vocab_size": 11, "embedding_size": 4, "hidden_size": 6, "num_layers": 2, "proj_size": 4, "tie_weights": true}"#,
+        "gru": #"{"model_type": "gru", "vocab_size": 11, "embedding_size": 4, "hidden_size": 6, "num_layers": 2}"#,
+        "rnn": #"{"model_type": "rnn", "vocab_size": 11, "embedding_size": 4, "hidden_size": 6, "nonlinearity": "relu"}"#,
     ]
 
     func testEveryFamilyBuildsWalksAndRoundTrips() throws {
