@@ -143,6 +143,18 @@ public final class RecurrentLanguageModel<Family: RecurrentFamily>: Module, Incr
     }
 }
 
+extension RecurrentLanguageModel: CarriedStateTraining {
+    /// Truncated BPTT: the window starts from the carried (h, c) and hands its final state on, detached.
+    public func loss(_ batch: TokenBatch, generator: Generator, carried: [String: Tensor]) -> (loss: Tensor, carried: [String: Tensor]) {
+        let start = carried["h"].map { RecurrentState(h: $0, c: carried["c"]) }
+        let (logits, final) = self(batch.inputs, batch: batch.batch, length: batch.length, state: start)  // [B, T, V]
+        let loss = logits.reshape([batch.batch * batch.length, config.vocabularySize]).crossEntropy(targets: batch.targets, ignoreIndex: -1)
+        var next = ["h": final.h.detach()]
+        if let c = final.c { next["c"] = c.detach() }
+        return (loss, next)
+    }
+}
+
 public typealias LSTMLanguageModel = RecurrentLanguageModel<LSTMFamily>
 public typealias GRULanguageModel = RecurrentLanguageModel<GRUFamily>
 public typealias RNNLanguageModel = RecurrentLanguageModel<RNNFamily>

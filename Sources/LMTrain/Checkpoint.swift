@@ -36,6 +36,9 @@ public struct TrainingCheckpoint {
     public var dataMeta: DataMeta?
     public var weights: [String: Tensor]
     public var optimizer: OptimizerState
+    /// data_order "streams": the stream sampler's next window and the model's carried state (`carried.` tensors).
+    public var streamCursor: Int? = nil
+    public var carried: [String: Tensor] = [:]
 
     /// Writes `directory/ckpt.safetensors` (resume), then `directory/model.safetensors` (weights) and `directory/config.json`
     /// (the model config with its model_type), each atomically.
@@ -50,8 +53,10 @@ public struct TrainingCheckpoint {
         metadata["data_offset"] = String(dataOffset)
         metadata["model_seed"] = String(modelSeed)
         metadata["model_offset"] = String(modelOffset)
+        if let streamCursor { metadata["stream_cursor"] = String(streamCursor) }
         var writer = SafetensorsWriter(metadata: metadata)
         for (name, tensor) in weights { try writer.add(name, tensor) }
+        for (name, tensor) in carried { try writer.add("carried." + name, tensor) }
         for (name, tensor) in optimizer.flattened() { try writer.add("optimizer." + name, tensor, as: tensor.dtype == .float64 ? .float64 : .float32) }
         try writer.write(to: (directory as NSString).appendingPathComponent(Self.fileName))
         try saveSafetensors(weights, to: (directory as NSString).appendingPathComponent(Self.modelFileName), metadata: modelMetadata())
@@ -106,8 +111,12 @@ public struct TrainingCheckpoint {
         } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
         var dataMeta: DataMeta?
         if let metaText = m["data_meta"] { dataMeta = try? JSONDecoder().decode(DataMeta.self, from: Data(metaText.utf8)) }
-        var weights: [String: Tensor] = [:], optimizerTensors: [String: Tensor] = [:]
+        var weights: [String: Tensor] = [:], optimizerTensors: [String: Tensor] = [:], carried: [String: Tensor] = [:]
         for entry in file.entries {
+            if entry.name.hasPrefix("carried.") {
+                carried[String(entry.name.dropFirst("carried.".count))] = noGrad { file.tensor(for: entry).clone() }
+                continue
+            }
             // Clone: the model and optimizer write into these, and they must not stay borrowed from the mapping.
             if entry.name.hasPrefix("optimizer.") {
                 let t = file.tensor(for: entry, as: entry.dtype == .float64 ? .float64 : .float32)
@@ -127,7 +136,8 @@ public struct TrainingCheckpoint {
             lastValLoss: try parseExact(m["last_val_loss"], key: "last_val_loss", file: path),
             dataSeed: try integer("data_seed", UInt64.self), dataOffset: try integer("data_offset", UInt64.self),
             modelSeed: try integer("model_seed", UInt64.self), modelOffset: try integer("model_offset", UInt64.self),
-            dataMeta: dataMeta, weights: weights, optimizer: optimizer)
+            dataMeta: dataMeta, weights: weights, optimizer: optimizer,
+            streamCursor: try m["stream_cursor"].map { _ in try integer("stream_cursor", Int.self) }, carried: carried)
     }
 }
 
@@ -179,7 +189,7 @@ public struct LoadedModel {
             throw TrainError.invalidInput("\(error)")
         }
         var weights: [String: Tensor] = [:]
-        for entry in st.entries where !entry.name.hasPrefix("optimizer.") { weights[entry.name] = st.tensor(for: entry) }
+        for entry in st.entries where !entry.name.hasPrefix("optimizer.") && !entry.name.hasPrefix("carried.") { weights[entry.name] = st.tensor(for: entry) }
         let model: any LanguageModel
         do { model = try ModelRegistry.loadModel(config, stateDict: weights, source: file) } catch { throw TrainError.invalidInput("\(error)") }
         let trainConfig = st.metadata["train_config"].flatMap { try? TrainConfig.decode(Data($0.utf8), source: file) }

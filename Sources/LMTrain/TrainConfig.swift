@@ -27,6 +27,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var gradientAccumulationSteps = 40
     public var batchSize = 12
     public var blockSize = 1024
+    /// How training batches are drawn: "random" (nanoGPT's random windows) or "streams" (truncated BPTT as in
+    /// word_language_model: batch_size contiguous streams read window after window, the model's state carried across
+    /// windows and detached at their boundaries; needs a `CarriedStateTraining` model such as lstm / gru / rnn).
+    /// Evaluation keeps random windows from a fresh state.
+    public var dataOrder = "random"
     /// The model: its `model_type` and the family's config keys. Keys left out take the family's defaults, except
     /// that a training run fills vocab_size from the data and (for families with a context) block_size from the
     /// training block size, as nanoGPT does.
@@ -55,6 +60,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case outDir = "out_dir", dataDir = "data_dir", evalInterval = "eval_interval", logInterval = "log_interval"
         case evalIters = "eval_iters", evalOnly = "eval_only", alwaysSaveCheckpoint = "always_save_checkpoint", initFrom = "init_from"
         case gradientAccumulationSteps = "gradient_accumulation_steps", batchSize = "batch_size", blockSize = "block_size"
+        case dataOrder = "data_order"
         case model
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
@@ -66,7 +72,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     static let kinds: [CodingKeys: ValueKind] = [
         .outDir: .string, .dataDir: .string, .evalInterval: .int, .logInterval: .int, .evalIters: .int, .evalOnly: .bool,
-        .alwaysSaveCheckpoint: .bool, .initFrom: .string, .gradientAccumulationSteps: .int, .batchSize: .int, .blockSize: .int,
+        .alwaysSaveCheckpoint: .bool, .initFrom: .string, .gradientAccumulationSteps: .int, .batchSize: .int, .blockSize: .int, .dataOrder: .string,
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
         .minLR: .double, .seed: .unsigned,
@@ -115,6 +121,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         gradientAccumulationSteps = try value(.gradientAccumulationSteps, d.gradientAccumulationSteps)
         batchSize = try value(.batchSize, d.batchSize)
         blockSize = try value(.blockSize, d.blockSize)
+        dataOrder = try value(.dataOrder, d.dataOrder)
         model = try value(.model, d.model)
         // nanoGPT's flat model keys belong to the gpt family; they take precedence over the section's (they are what
         // `--n_layer 6` overrides write).
@@ -159,6 +166,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         guard initFrom == "scratch" || initFrom == "resume" else {
             throw fail(.initFrom, "must be \"scratch\" or \"resume\", got \"\(initFrom)\" (loading GPT-2 weights is not part of `lmkit train`)")
+        }
+        guard dataOrder == "random" || dataOrder == "streams" else {
+            throw fail(.dataOrder, "must be \"random\" or \"streams\", got \"\(dataOrder)\"")
         }
         guard !outDir.isEmpty else { throw fail(.outDir, "must not be empty") }
         // The model section's keys and values, checked now so a typo fails before any data is read (the data's

@@ -45,6 +45,9 @@ public final class Trainer {
     public let dataGenerator: Generator
     public let trainBatches: BatchSampler
     public let valBatches: BatchSampler
+    /// data_order "streams": consecutive windows of contiguous streams, and the state the model carries between them.
+    public let trainStreams: StreamSampler?
+    private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0
     public private(set) var bestValLoss = 1e9
@@ -95,6 +98,14 @@ public final class Trainer {
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
+        if config.dataOrder == "streams" {
+            guard model is any CarriedStateTraining else {
+                throw TrainError.invalidInput("data_order \"streams\" needs a model that carries state between windows (lstm, gru, rnn); model_type \"\(type(of: modelConfig).modelType)\" does not")
+            }
+            trainStreams = try StreamSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize)
+        } else {
+            trainStreams = nil
+        }
         if let context = modelConfig.contextLength, config.blockSize > context {
             throw TrainError.invalidInput("block_size \(config.blockSize) exceeds the model's block_size \(context)")
         }
@@ -105,6 +116,8 @@ public final class Trainer {
             } catch { throw TrainError.invalidInput("\(config.outDir)/\(TrainingCheckpoint.fileName): \(error)") }
             modelGenerator.offset = checkpoint.modelOffset
             dataGenerator.offset = checkpoint.dataOffset
+            trainStreams?.cursor = checkpoint.streamCursor ?? 0
+            carried = checkpoint.carried
             iteration = checkpoint.iteration
             bestValLoss = checkpoint.bestValLoss
             resumedEval = (checkpoint.lastTrainLoss, checkpoint.lastValLoss)
@@ -146,7 +159,16 @@ public final class Trainer {
         let accumulation = config.gradientAccumulationSteps
         var total = 0.0
         for _ in 0..<accumulation {
-            let loss = model.loss(batch(trainBatches), generator: modelGenerator)
+            let loss: Tensor
+            if let streams = trainStreams, let stateful = model as? any CarriedStateTraining {
+                // Truncated BPTT: this window continues the last one's state (dropped when the streams restart).
+                let (x, y, restart) = streams.next()
+                if restart { carried = [:] }
+                (loss, carried) = stateful.loss(TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize),
+                                                generator: modelGenerator, carried: carried)
+            } else {
+                loss = model.loss(batch(trainBatches), generator: modelGenerator)
+            }
             total += Double(loss.item())
             (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
         }
@@ -163,7 +185,8 @@ public final class Trainer {
         TrainingCheckpoint(modelConfig: modelConfig, trainConfig: config, iteration: iteration, bestValLoss: bestValLoss,
                            lastTrainLoss: lastEval.train, lastValLoss: lastEval.val, dataSeed: dataGenerator.seed,
                            dataOffset: dataGenerator.offset, modelSeed: modelGenerator.seed, modelOffset: modelGenerator.offset,
-                           dataMeta: dataMeta, weights: model.stateDict(), optimizer: optimizer.stateDict())
+                           dataMeta: dataMeta, weights: model.stateDict(), optimizer: optimizer.stateDict(),
+                           streamCursor: trainStreams?.cursor, carried: carried)
     }
 
     /// Runs until max_iters (or eval_only, or `shouldStop`). Files go to out_dir.

@@ -53,4 +53,64 @@ final class RecurrentFamilyTrainTests: XCTestCase {
         XCTAssertEqual(sample.count, 12)
         XCTAssertEqual(sample, model.generate(prompt: [ids[0]], options: options))
     }
+
+    /// data_order "streams": truncated BPTT trains, resumes bit-identically (cursor and carried state are in the
+    /// checkpoint), and a model without carried state is refused by name.
+    func testTruncatedBPTTTrainsAndResumesBitIdentically() throws {
+        let dir = try makeScratchDirectory("recurrent-tbptt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try prepareTinyData(in: dir)
+        func streams(_ out: String, _ iters: Int) -> TrainConfig {
+            var c = config(dataDir: data, outDir: dir + out, maxIters: iters)
+            c.dataOrder = "streams"
+            c.batchSize = 16
+            c.blockSize = 16
+            c.evalInterval = 7  // checkpoints fall mid-pass, so the carried state must be restored
+            return c
+        }
+        let straight = try Trainer(config: streams("/straight", 40))
+        let windows = try XCTUnwrap(straight.trainStreams).windowCount
+        XCTAssertLessThan(windows, 40, "the run should wrap around the streams at least once")
+        let full = try losses(straight)
+        XCTAssertEqual(full.count, 40)
+        XCTAssertLessThan(full.suffix(5).reduce(0, +) / 5, full.prefix(5).reduce(0, +) / 5 - 0.3, "\(full)")
+
+        _ = try Trainer(config: streams("/split", 21)).run()
+        var resume = streams("/split", 40)
+        resume.initFrom = "resume"
+        let resumed = try Trainer(config: resume)
+        XCTAssertEqual(resumed.trainStreams?.cursor, 21 % windows == 0 ? windows : 21 % windows)
+        XCTAssertEqual(try losses(resumed), Array(full[21...]))
+
+        var gpt = tinyConfig(dataDir: data, outDir: dir + "/gpt")
+        gpt.dataOrder = "streams"
+        XCTAssertThrowsError(try Trainer(config: gpt)) { XCTAssertTrue("\($0)".contains("data_order"), "\($0)") }
+        XCTAssertThrowsError(try TrainConfig.decode(Data(#"{"data_order": "shuffled"}"#.utf8), source: "c.json")) {
+            XCTAssertTrue("\($0)".contains("data_order"), "\($0)")
+        }
+    }
+
+    /// Row b of window i + 1 continues row b of window i in the token file; after the last window the streams restart.
+    func testStreamSamplerWindowsAreContiguous() throws {
+        let dir = try makeScratchDirectory("stream-sampler")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try prepareTinyData(in: dir)
+        let tokens = try TokenFile(path: data + "/train.bin")
+        let sampler = try StreamSampler(tokens: tokens, batchSize: 3, blockSize: 10)
+        let all = (0..<tokens.count).map { tokens[$0] }
+        XCTAssertEqual(sampler.streamLength, tokens.count / 3)
+        var previous: [Int]?
+        for i in 0..<(sampler.windowCount + 1) {
+            let (x, y, restart) = sampler.next()
+            XCTAssertEqual(restart, i == 0 || i == sampler.windowCount)
+            let w = i % sampler.windowCount
+            for b in 0..<3 {
+                let start = b * sampler.streamLength + w * 10
+                XCTAssertEqual(Array(x[(b * 10)..<(b * 10 + 10)]), Array(all[start..<(start + 10)]))
+                XCTAssertEqual(Array(y[(b * 10)..<(b * 10 + 10)]), Array(all[(start + 1)..<(start + 11)]))
+                if let previous, !restart { XCTAssertEqual(previous[b * 10 + 9], x[b * 10], "window \(i) row \(b) continues the last") }
+            }
+            previous = y
+        }
+    }
 }
