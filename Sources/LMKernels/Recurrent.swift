@@ -137,13 +137,13 @@ public enum RecurrentKernel {
     }
 
     /// Gradients of one layer-direction. dy [T, B, P] (nil = zero); dh [B, P] holds dL/dh_n on entry (zero if
-    /// unused) and dL/dh0 on exit, dc [B, H] (LSTM) likewise. Outputs are overwritten: dx [T, B, I], dWeightIH,
+    /// unused) and dL/dh0 on exit, dc [B, H] (LSTM) likewise. Outputs are overwritten: dx [T, B, I] (or nil), dWeightIH,
     /// dWeightHH, dBiasIH, dBiasHH, dWeightHR. Workspaces: dGate [T·B, G·H]; dGateHidden [T·B, G·H] (GRU);
     /// dState [T·B, P] and mAll [T·B, H] (proj); dm [B, H] (proj).
     @inlinable public static func backward<T: KernelScalar>(
         _ s: RecurrentShape, x: UnsafePointer<T>, weights w: RecurrentWeights<T>, lengths: UnsafePointer<Int>?,
         saved: RecurrentSaved<T>, dy: UnsafePointer<T>?, dh: UnsafeMutablePointer<T>, dc: UnsafeMutablePointer<T>?,
-        dx: UnsafeMutablePointer<T>, dWeightIH: UnsafeMutablePointer<T>, dWeightHH: UnsafeMutablePointer<T>,
+        dx: UnsafeMutablePointer<T>?, dWeightIH: UnsafeMutablePointer<T>, dWeightHH: UnsafeMutablePointer<T>,
         dBiasIH: UnsafeMutablePointer<T>?, dBiasHH: UnsafeMutablePointer<T>?, dWeightHR: UnsafeMutablePointer<T>?,
         dGate: UnsafeMutablePointer<T>, dGateHidden: UnsafeMutablePointer<T>?, dState: UnsafeMutablePointer<T>?,
         mAll: UnsafeMutablePointer<T>?, dm: UnsafeMutablePointer<T>?
@@ -226,9 +226,12 @@ public enum RecurrentKernel {
             Matmul.gemm(transA: false, transB: false, M: B, N: P, K: G, alpha: 1, A: dHidden + t * B * G, lda: G,
                         B: w.weightHH, ldb: P, beta: 1, C: dh, ldc: P)
         }
-        // Whole-sequence products: dx = dGate · W_ih, dW_ih = dGateᵀ · x, dW_hh = dGateHiddenᵀ · previous states.
-        Matmul.gemm(transA: false, transB: false, M: TB, N: s.inputSize, K: G, alpha: 1, A: dGate, lda: G,
-                    B: w.weightIH, ldb: s.inputSize, beta: 0, C: dx, ldc: s.inputSize)
+        // Whole-sequence products: dx = dGate · W_ih (skipped when nil: the input needs no gradient),
+        // dW_ih = dGateᵀ · x, dW_hh = dGateHiddenᵀ · previous states.
+        if let dx {
+            Matmul.gemm(transA: false, transB: false, M: TB, N: s.inputSize, K: G, alpha: 1, A: dGate, lda: G,
+                        B: w.weightIH, ldb: s.inputSize, beta: 0, C: dx, ldc: s.inputSize)
+        }
         Matmul.gemm(transA: true, transB: false, M: G, N: s.inputSize, K: TB, alpha: 1, A: dGate, lda: G,
                     B: x, ldb: s.inputSize, beta: 0, C: dWeightIH, ldc: s.inputSize)
         Matmul.gemm(transA: true, transB: false, M: G, N: P, K: TB, alpha: 1, A: dHidden, lda: G,

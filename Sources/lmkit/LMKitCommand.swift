@@ -37,6 +37,7 @@ struct BenchCommand: ParsableCommand {
             BenchAttentionCommand.self,
             BenchGPTCommand.self,
             BenchBERTCommand.self,
+            BenchRNNCommand.self,
         ])
 }
 

@@ -3,6 +3,7 @@
 // the registry with no renaming and gives its logits, loss and every gradient; decoding step by step equals the full
 // forward; a tiny model overfits one batch.
 import Foundation
+import LMCheckpoint
 import LMNN
 import LMTensor
 import XCTest
@@ -83,5 +84,23 @@ final class RecurrentLMTests: XCTestCase {
             noGrad { for p in model.parameters() { let g = p.grad!.toArray(), ptr = p.pointer(Float.self); for i in 0..<p.count { ptr[i] -= 1.0 * g[i] } } }
         }
         XCTAssertLessThan(last, 0.1)
+    }
+
+    /// A torch nn.LSTM state dict saved with safetensors' save_file loads into LMNN's LSTM with no renaming (strict)
+    /// and gives torch's outputs and final states.
+    func testTorchSafetensorsStateDictLoadsWithoutRenaming() throws {
+        struct Values: Decodable { let shape: [Int]; let values: [Float] }
+        struct Bare: Decodable { let x: Values, output: Values, h_n: Values, c_n: Values }
+        struct File: Decodable { let lstm_torch_safetensors: Bare }
+        let bare = try loadFixture("models/recurrent_lm.json", as: File.self).lstm_torch_safetensors
+        let lstm = LSTM(inputSize: 3, hiddenSize: 5, layerCount: 2, batchFirst: true, bidirectional: true, projectionSize: 2,
+                        generator: Generator(seed: 0))
+        let report = try loadStateDict(lstm.stateDict(), fromFile: fixtureURL("models/lstm_torch.safetensors").path)
+        XCTAssertTrue(report.isExact, "\(report)")
+        let (output, state) = noGrad { lstm(Tensor(bare.x.values, shape: bare.x.shape)) }
+        XCTAssertEqual(output.shape, bare.output.shape)
+        assertClose(output.contiguous(), bare.output.values.map(Double.init), rtol: 1e-5, atol: 1e-6, "output")
+        assertClose(state.h, bare.h_n.values.map(Double.init), rtol: 1e-5, atol: 1e-6, "h_n")
+        assertClose(try XCTUnwrap(state.c), bare.c_n.values.map(Double.init), rtol: 1e-5, atol: 1e-6, "c_n")
     }
 }

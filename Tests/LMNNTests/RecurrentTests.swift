@@ -129,4 +129,20 @@ final class RecurrentTests: XCTestCase {
         assertClose(state.h.slice(1, 1, 2).contiguous(), alone.state.h.toDoubles(), rtol: 1e-6, atol: 1e-6, "h_n")
         XCTAssertTrue(out.slice(0, 2, 5).slice(1, 1, 2).contiguous().toDoubles().allSatisfy { $0 == 0 })
     }
+
+    /// Dropout acts between layers in training mode only: in eval mode the output equals a dropout-free copy's, and in
+    /// training mode the last layer's own computation is not masked (a 1-layer network ignores dropout).
+    func testDropoutBetweenLayers() {
+        let x = Tensor.randn([4, 2, 3], generator: Generator(seed: 5))
+        let withDropout = GRU(inputSize: 3, hiddenSize: 5, layerCount: 2, dropout: 0.5, generator: Generator(seed: 6))
+        let plain = GRU(inputSize: 3, hiddenSize: 5, layerCount: 2, generator: Generator(seed: 6))
+        XCTAssertEqual(withDropout.stateDict().mapValues { $0.toArray() }, plain.stateDict().mapValues { $0.toArray() })
+        let reference = plain(x).output.toArray()
+        XCTAssertNotEqual(withDropout(x).output.toArray(), reference)
+        withDropout.eval()
+        XCTAssertEqual(withDropout(x).output.toArray(), reference)
+        let single = GRU(inputSize: 3, hiddenSize: 5, dropout: 0.5, generator: Generator(seed: 6))
+        let singlePlain = GRU(inputSize: 3, hiddenSize: 5, generator: Generator(seed: 6))
+        XCTAssertEqual(single(x).output.toArray(), singlePlain(x).output.toArray())
+    }
 }

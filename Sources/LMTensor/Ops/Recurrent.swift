@@ -73,7 +73,7 @@ extension Tensor {
         let present = inputs.compactMap { $0 }
         let result = Tensor.record("recurrent_layer", inputs: present, output: packed) { gPacked in
             let g = gPacked.contiguous()
-            let dx = Tensor(uninitialized: x.shape, dtype: dtype)
+            let dx = x.requiresGrad ? Tensor(uninitialized: x.shape, dtype: dtype) : nil
             let dwih = Tensor(uninitialized: wih.shape, dtype: dtype), dwhh = Tensor(uninitialized: whh.shape, dtype: dtype)
             let dbih = bih.map { Tensor(uninitialized: $0.shape, dtype: dtype) }, dbhh = bhh.map { Tensor(uninitialized: $0.shape, dtype: dtype) }
             let dwhr = whr.map { Tensor(uninitialized: $0.shape, dtype: dtype) }
@@ -91,7 +91,7 @@ extension Tensor {
                 withLengths(lengths) { len in
                     RecurrentKernel.backward(shape, x: x.pointer(S.self), weights: weights(S.self), lengths: len, saved: saved(S.self),
                                        dy: UnsafePointer(gp), dh: dh.pointer(S.self), dc: dc?.pointer(S.self),
-                                       dx: dx.pointer(S.self), dWeightIH: dwih.pointer(S.self), dWeightHH: dwhh.pointer(S.self),
+                                       dx: dx?.pointer(S.self), dWeightIH: dwih.pointer(S.self), dWeightHH: dwhh.pointer(S.self),
                                        dBiasIH: dbih?.pointer(S.self), dBiasHH: dbhh?.pointer(S.self), dWeightHR: dwhr?.pointer(S.self),
                                        dGate: dGate.pointer(S.self), dGateHidden: dGateHidden?.pointer(S.self),
                                        dState: dState?.pointer(S.self), mAll: mAll?.pointer(S.self), dm: dm?.pointer(S.self))
