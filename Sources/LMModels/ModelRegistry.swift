@@ -11,6 +11,7 @@ public enum ModelRegistry {
     /// The families by `model_type`. Add a family here.
     nonisolated(unsafe) private static var families: [String: any LanguageModel.Type] = [
         GPTConfig.modelType: GPT.self,
+        MambaConfig.modelType: Mamba.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

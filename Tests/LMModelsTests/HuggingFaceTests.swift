@@ -435,7 +435,9 @@ final class HuggingFaceTests: XCTestCase {
         var other = written; other["model_type"] = "mistral"
         try JSONSerialization.data(withJSONObject: other).write(to: URL(fileURLWithPath: root + "/gpt/config.json"))
         XCTAssertThrowsError(try ModelDirectoryConversion.load(root + "/gpt")) { error in
-            for word in ["\"mistral\"", "gpt2, llama", "(gpt)"] { XCTAssertTrue("\(error)".contains(word), "'\(word)' not in: \(error)") }
+            for word in ["\"mistral\"", "gpt2, llama", "LMKit model family (gpt"] + ModelRegistry.modelTypes {
+                XCTAssertTrue("\(error)".contains(word), "'\(word)' not in: \(error)")
+            }
         }
     }
 

@@ -11,6 +11,7 @@ final class ModelRegistryTests: XCTestCase {
     /// A small config for each family in the registry. A new family adds its line here (the test fails until it does).
     let smallConfigs: [String: String] = [
         "gpt": #"{"model_type": "gpt", "vocab_size": 11, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
+        "mamba": #"{"model_type": "mamba", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4}"#,
     ]
 
     func testEveryFamilyBuildsWalksAndRoundTrips() throws {
