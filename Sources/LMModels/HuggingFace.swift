@@ -69,6 +69,7 @@ public struct HuggingFaceArchitecture: Hashable, Sendable, CustomStringConvertib
     static let adapters: [any HuggingFaceAdapter.Type] = [
         GPT2Adapter.self,
         LlamaAdapter.self,
+        MambaAdapter.self,
     ]
 
     let adapter: any HuggingFaceAdapter.Type

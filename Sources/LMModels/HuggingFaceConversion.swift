@@ -43,7 +43,7 @@ public enum ModelDirectoryConversion {
         let tokenizer = FileManager.default.fileExists(atPath: path + "/tokenizer.json") ? path + "/tokenizer.json" : nil
         let configPath = path + "/config.json"
         if let modelType = HuggingFaceModelDirectory.modelType(ofDirectory: path) {
-            if HuggingFaceArchitecture(modelType: modelType) != nil {
+            if HuggingFaceModelDirectory.isHuggingFaceDirectory(path) {
                 let loaded = try HuggingFaceModelDirectory.load(path, loadTokenizer: false)
                 return LoadedModelDirectory(path: path, model: loaded.model, layout: .huggingFace, huggingFace: loaded.config,
                                             tokenizerPath: tokenizer)

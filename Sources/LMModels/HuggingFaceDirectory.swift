@@ -50,9 +50,14 @@ public struct HuggingFaceModelDirectory {
 
     /// Whether `path` holds a Hugging Face model directory: a config.json whose `model_type` is one an adapter reads
     /// (gpt2, llama). LMKit's own directories (an `lmkit train` out_dir, `lmkit convert --to gpt`) carry a registry
-    /// family's name ("gpt") or no model_type, so they are never taken for Hugging Face ones.
+    /// family's name ("gpt") or no model_type, so they are never taken for Hugging Face ones. A name both use
+    /// ("mamba") is Hugging Face's only with transformers' `architectures` key, which LMKit's config.json never has.
     public static func isHuggingFaceDirectory(_ path: String) -> Bool {
-        modelType(ofDirectory: path).flatMap(HuggingFaceArchitecture.init(modelType:)) != nil
+        guard let modelType = modelType(ofDirectory: path), HuggingFaceArchitecture(modelType: modelType) != nil else { return false }
+        guard ModelRegistry.modelTypes.contains(modelType) else { return true }
+        guard let data = FileManager.default.contents(atPath: path + "/config.json"),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return object["architectures"] != nil
     }
 
     /// The parsed `path`/config.json.

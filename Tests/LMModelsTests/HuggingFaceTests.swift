@@ -409,8 +409,9 @@ final class HuggingFaceTests: XCTestCase {
     }
 
     func testLMKitDirectoriesAreNeverTakenForHuggingFace() throws {
-        // LMKit family names and HF model types never collide, so model_type alone tells the layouts apart.
-        XCTAssertTrue(Set(HuggingFaceArchitecture.modelTypes).isDisjoint(with: ModelRegistry.modelTypes))
+        // LMKit family names and HF model types collide only where the family uses transformers' names ("mamba");
+        // there the `architectures` key tells the layouts apart (HuggingFaceMambaTests).
+        XCTAssertEqual(Set(HuggingFaceArchitecture.modelTypes).intersection(ModelRegistry.modelTypes), ["mamba"])
         XCTAssertTrue(HuggingFaceModelDirectory.isHuggingFaceDirectory(llamaDirectory))
         // An `lmkit train` out_dir written before the registry: config.json without model_type.
         let legacy = fixtureURL("train/legacy-v1/out").path
