@@ -247,4 +247,112 @@ public enum SSM {
         }
         return y
     }
+
+    // MARK: S4D convolution kernel
+
+    /// The S4D kernel (Gu et al. 2022, state-spaces/s4 models/s4/s4d.py `S4DKernel`) with zero-order hold, for H
+    /// channels of M = N/2 complex modes (the conjugate halves give the factor 2):
+    ///   A = −exp(logAReal) + i·aImag,  Δ = exp(logDt[h]),  W = C · (exp(ΔA) − 1) / A,  K[h, l] = 2 Re Σ_n W_n exp(ΔA_n · l).
+    /// Written in conv-weight order for `causalConv1dForward`: weight[h, k] = K[h, L−1−k]. c is [H, M, 2] (re, im).
+    @inlinable public static func s4dKernelForward<T: KernelScalar>(
+        logDt: UnsafePointer<T>, logAReal: UnsafePointer<T>, aImag: UnsafePointer<T>, c: UnsafePointer<T>,
+        weight: UnsafeMutablePointer<T>, H: Int, M: Int, L: Int
+    ) {
+        Parallel.forRows(H, workPerRow: M * L * 8) { rows in
+            for h in rows {
+                let w = weight + h * L
+                w.update(repeating: 0, count: L)
+                let dt = T.exp(logDt[h])
+                for n in 0..<M {
+                    let i = h * M + n
+                    let (ar, ai) = (-T.exp(logAReal[i]), aImag[i])
+                    let (zr, zi) = (dt * ar, dt * ai)
+                    // W = C · (e^z − 1) / A
+                    let (er, ei) = (T.exp(zr) * T.cos(zi) - 1, T.exp(zr) * T.sin(zi))
+                    let (nr, ni) = (c[2 * i] * er - c[2 * i + 1] * ei, c[2 * i] * ei + c[2 * i + 1] * er)
+                    let a2 = ar * ar + ai * ai
+                    let (wr, wi) = ((nr * ar + ni * ai) / a2, (ni * ar - nr * ai) / a2)
+                    for l in 0..<L {
+                        let m = T.exp(zr * T(l)), angle = zi * T(l)
+                        w[L - 1 - l] += 2 * m * (wr * T.cos(angle) - wi * T.sin(angle))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gradients of `s4dKernelForward` given dWeight [H, L] (conv-weight order). Written, not accumulated. With
+    /// F = Σ_l 2 dK_l · C (e^{ΔA} − 1)/A · e^{ΔA l} (holomorphic in C and A; a real parameter x of Re F gets Re ∂F/∂x,
+    /// an imaginary part gets −Im ∂F/∂x), S = 2 Σ_l dK_l e^{ΔA l}, U = 2 Σ_l dK_l · l · e^{ΔA l}, E = e^{ΔA}:
+    ///   ∂F/∂C = (E − 1)/A · S,  ∂F/∂A = C (Δ E A − E + 1)/A² · S + W Δ U,  ∂F/∂Δ = C E S + W A U.
+    @inlinable public static func s4dKernelBackward<T: KernelScalar>(
+        logDt: UnsafePointer<T>, logAReal: UnsafePointer<T>, aImag: UnsafePointer<T>, c: UnsafePointer<T>,
+        dWeight: UnsafePointer<T>, dLogDt: UnsafeMutablePointer<T>, dLogAReal: UnsafeMutablePointer<T>,
+        dAImag: UnsafeMutablePointer<T>, dC: UnsafeMutablePointer<T>, H: Int, M: Int, L: Int
+    ) {
+        Parallel.forRows(H, workPerRow: M * L * 8) { rows in
+            for h in rows {
+                let dw = dWeight + h * L
+                let dt = T.exp(logDt[h])
+                var dDt: T = 0
+                for n in 0..<M {
+                    let i = h * M + n
+                    let (ar, ai) = (-T.exp(logAReal[i]), aImag[i])
+                    let (zr, zi) = (dt * ar, dt * ai)
+                    var (sr, si, ur, ui): (T, T, T, T) = (0, 0, 0, 0)
+                    for l in 0..<L {
+                        let g = 2 * dw[L - 1 - l], m = T.exp(zr * T(l)), angle = zi * T(l)
+                        let (pr, pi) = (m * T.cos(angle), m * T.sin(angle))
+                        sr += g * pr; si += g * pi
+                        ur += g * T(l) * pr; ui += g * T(l) * pi
+                    }
+                    let (cr, ci) = (c[2 * i], c[2 * i + 1])
+                    let (Er, Ei) = (T.exp(zr) * T.cos(zi), T.exp(zr) * T.sin(zi))
+                    let a2 = ar * ar + ai * ai
+                    // q = (E − 1)/A
+                    let (qr, qi) = (((Er - 1) * ar + Ei * ai) / a2, (Ei * ar - (Er - 1) * ai) / a2)
+                    // ∂F/∂C = q · S
+                    let (fcr, fci) = (qr * sr - qi * si, qr * si + qi * sr)
+                    dC[2 * i] = fcr; dC[2 * i + 1] = -fci
+                    // W = C q
+                    let (wr, wi) = (cr * qr - ci * qi, cr * qi + ci * qr)
+                    // (Δ E A − E + 1)/A² = (Δ E − q)/A
+                    let (tr, ti) = (dt * Er - qr, dt * Ei - qi)
+                    let (rr, ri) = ((tr * ar + ti * ai) / a2, (ti * ar - tr * ai) / a2)
+                    // C · r · S + W Δ U
+                    let (crr, cri) = (cr * rr - ci * ri, cr * ri + ci * rr)
+                    let faR = crr * sr - cri * si + dt * (wr * ur - wi * ui)
+                    let faI = crr * si + cri * sr + dt * (wr * ui + wi * ur)
+                    dLogAReal[i] = faR * ar      // a_r = −exp(logAReal): ∂a_r/∂logAReal = a_r
+                    dAImag[i] = -faI
+                    // ∂F/∂Δ = C E S + W A U (real part)
+                    let (ceR, ceI) = (cr * Er - ci * Ei, cr * Ei + ci * Er)
+                    let (waR, waI) = (wr * ar - wi * ai, wr * ai + wi * ar)
+                    dDt += (ceR * sr - ceI * si) + (waR * ur - waI * ui)
+                }
+                dLogDt[h] = dDt * dt
+            }
+        }
+    }
+
+    /// The S4D kernel by its definition in natural lag order, K[h, l] (oracle for `s4dKernelForward`), computed with
+    /// the discrete recurrence x_l = e^{ΔA} x_{l−1}, x_0 = (e^{ΔA} − 1)/A (impulse response), K = 2 Re(C x).
+    public static func s4dKernelReference(logDt: [Double], logAReal: [Double], aImag: [Double], c: [Double], H: Int, M: Int, L: Int) -> [Double] {
+        var k = [Double](repeating: 0, count: H * L)
+        for h in 0..<H {
+            let dt = Double.exp(logDt[h])
+            for n in 0..<M {
+                let i = h * M + n
+                let (ar, ai) = (-Double.exp(logAReal[i]), aImag[i])
+                let (Er, Ei) = (Double.exp(dt * ar) * Double.cos(dt * ai), Double.exp(dt * ar) * Double.sin(dt * ai))
+                let a2 = ar * ar + ai * ai
+                var (xr, xi) = (((Er - 1) * ar + Ei * ai) / a2, (Ei * ar - (Er - 1) * ai) / a2)
+                for l in 0..<L {
+                    k[h * L + l] += 2 * (c[2 * i] * xr - c[2 * i + 1] * xi)
+                    (xr, xi) = (Er * xr - Ei * xi, Er * xi + Ei * xr)
+                }
+            }
+        }
+        return k
+    }
 }

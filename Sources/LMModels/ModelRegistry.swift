@@ -12,6 +12,7 @@ public enum ModelRegistry {
     nonisolated(unsafe) private static var families: [String: any LanguageModel.Type] = [
         GPTConfig.modelType: GPT.self,
         MambaConfig.modelType: Mamba.self,
+        S4DConfig.modelType: S4D.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

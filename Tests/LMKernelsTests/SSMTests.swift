@@ -91,4 +91,23 @@ final class SSMKernelTests: XCTestCase {
         }
         XCTAssertEqual(results[0], results[1])
     }
+
+    /// The S4D kernel (closed form e^{ΔA l}, conv-weight order) against the impulse response of the ZOH recurrence.
+    func testS4DKernelEqualsRecurrence() {
+        let (H, M, L) = (3, 4, 50)
+        let logDt: [Double] = values(H, seed: 30, -6.9, -2.3), logAReal: [Double] = values(H * M, seed: 31, -1.5, 0.5)
+        let aImag: [Double] = values(H * M, seed: 32, 0, 10), c: [Double] = values(H * M * 2, seed: 33)
+        let expected = SSM.s4dKernelReference(logDt: logDt, logAReal: logAReal, aImag: aImag, c: c, H: H, M: M, L: L)
+        var weight = [Double](repeating: .nan, count: H * L)
+        SSM.s4dKernelForward(logDt: logDt, logAReal: logAReal, aImag: aImag, c: c, weight: &weight, H: H, M: M, L: L)
+        var weight32 = [Float](repeating: .nan, count: H * L)
+        SSM.s4dKernelForward(logDt: logDt.map { Float($0) }, logAReal: logAReal.map { Float($0) }, aImag: aImag.map { Float($0) },
+                             c: c.map { Float($0) }, weight: &weight32, H: H, M: M, L: L)
+        for h in 0..<H {
+            for l in 0..<L {
+                XCTAssertEqual(weight[h * L + L - 1 - l], expected[h * L + l], accuracy: 1e-12)
+                XCTAssertEqual(Double(weight32[h * L + L - 1 - l]), expected[h * L + l], accuracy: 1e-5)
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ final class ModelRegistryTests: XCTestCase {
     let smallConfigs: [String: String] = [
         "gpt": #"{"model_type": "gpt", "vocab_size": 11, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
         "mamba": #"{"model_type": "mamba", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4}"#,
+        "s4d": #"{"model_type": "s4d", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4, "init": "inv"}"#,
     ]
 
     func testEveryFamilyBuildsWalksAndRoundTrips() throws {

@@ -89,6 +89,7 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
     "causal_conv1d_nobias": { _, x in x[0].causalConv1d(weight: x[1], bias: nil) },
     "selective_scan": { _, x in x[0].selectiveScan(delta: x[1], A: x[2], B: x[3], C: x[4], D: x[5]) },
     "selective_scan_noskip": { _, x in x[0].selectiveScan(delta: x[1], A: x[2], B: x[3], C: x[4], D: nil) },
+    "s4d_kernel": { _, x in Tensor.s4dConvolutionWeight(logDt: x[0], logAReal: x[1], aImag: x[2], c: x[3], length: 6) },
     "transpose_slice": { _, x in x[0].transpose(0, 2).slice(0, 1, 3).slice(2, 0, nil, step: 2).reshape([2, -1]) },
 ]
 

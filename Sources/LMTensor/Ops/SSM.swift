@@ -83,6 +83,35 @@ extension Tensor {
         return y
     }
 
+    /// The S4D convolution kernel with zero-order hold (state-spaces/s4 `S4DKernel`) for H channels of M complex modes,
+    /// as the conv weight [H, length] of `causalConv1d` (weight[h, k] = K[h, length − 1 − k]):
+    ///   A = −exp(logAReal) + i·aImag, Δ = exp(logDt), K[h, l] = 2 Re Σ_n C_n (exp(ΔA_n) − 1)/A_n · exp(ΔA_n l).
+    /// logDt [H], logAReal and aImag [H, M], c [H, M, 2] (real, imaginary).
+    public static func s4dConvolutionWeight(logDt: Tensor, logAReal: Tensor, aImag: Tensor, c: Tensor, length: Int) -> Tensor {
+        let (H, M) = (logDt.count, logAReal.shape.last ?? 0)
+        precondition(logDt.rank == 1 && logAReal.shape == [H, M] && aImag.shape == [H, M] && c.shape == [H, M, 2] && length > 0 &&
+                     [logAReal, aImag, c].allSatisfy { $0.dtype == logDt.dtype },
+                     "s4d_kernel: logDt \(logDt.shape) must be [H], logAReal \(logAReal.shape) and aImag \(aImag.shape) [H, M], c \(c.shape) [H, M, 2], length \(length) > 0")
+        let inputs = [logDt, logAReal, aImag, c].map { $0.contiguous() }
+        let weight = Tensor(uninitialized: [H, length], dtype: logDt.dtype)
+        func run<T: KernelScalar>(_: T.Type) {
+            SSM.s4dKernelForward(logDt: inputs[0].pointer(T.self), logAReal: inputs[1].pointer(T.self), aImag: inputs[2].pointer(T.self),
+                                 c: inputs[3].pointer(T.self), weight: weight.pointer(T.self), H: H, M: M, L: length)
+        }
+        switch logDt.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        return Tensor.record("s4d_kernel", inputs: inputs, output: weight) { g in
+            let grads = inputs.map { Tensor(uninitialized: $0.shape, dtype: $0.dtype) }
+            func back<T: KernelScalar>(_: T.Type) {
+                SSM.s4dKernelBackward(logDt: inputs[0].pointer(T.self), logAReal: inputs[1].pointer(T.self), aImag: inputs[2].pointer(T.self),
+                                      c: inputs[3].pointer(T.self), dWeight: g.pointer(T.self), dLogDt: grads[0].pointer(T.self),
+                                      dLogAReal: grads[1].pointer(T.self), dAImag: grads[2].pointer(T.self), dC: grads[3].pointer(T.self),
+                                      H: H, M: M, L: length)
+            }
+            switch logDt.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            return grads
+        }
+    }
+
     static func checkScan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor?, op: String) -> (Int, Int, Int) {
         precondition(u.rank == 3 && delta.shape == u.shape && A.rank == 2 && A.shape[0] == u.shape[2] &&
                      B.shape == [u.shape[0], u.shape[1], A.shape[1]] && C.shape == B.shape && (D == nil || D!.shape == [u.shape[2]]) &&
