@@ -155,6 +155,9 @@ public final class MambaMixer: Module {
         }
     }
 
+    /// x [B, L, d_model] -> [B, L, d_model], from a zero state.
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, state: nil).0 }
+
     /// x [B, L, d_model] -> [B, L, d_model]. With `state`, the sequence continues the one `state` holds (its last
     /// d_conv − 1 conv inputs and its scan state) and the state is advanced; without, it starts from zeros.
     func callAsFunction(_ x: Tensor, state: (conv: Tensor, ssm: Tensor)?) -> (Tensor, Tensor?) {

@@ -34,6 +34,7 @@ struct BenchCommand: ParsableCommand {
             BenchNGramCommand.self,
             BenchAttentionCommand.self,
             BenchGPTCommand.self,
+            BenchSSMCommand.self,
         ])
 }
 
