@@ -70,6 +70,7 @@ public struct HuggingFaceArchitecture: Hashable, Sendable, CustomStringConvertib
         GPT2Adapter.self,
         LlamaAdapter.self,
         BERTAdapter.self,
+        MambaAdapter.self,
     ]
 
     let adapter: any HuggingFaceAdapter.Type

@@ -50,9 +50,9 @@ public struct HuggingFaceModelDirectory {
 
     /// Whether `path` holds a Hugging Face model directory: a config.json whose `model_type` is one an adapter reads
     /// (gpt2, llama). LMKit's own directories (an `lmkit train` out_dir, `lmkit convert --to gpt`) carry a registry
-    /// family's name ("gpt") or no model_type, so they are never taken for Hugging Face ones.
-    /// A `model_type` that is both (BERT's "bert") is Hugging Face's when config.json has `architectures`, which
-    /// save_pretrained always writes and LMKit's own config.json never does.
+    /// family's name ("gpt") or no model_type, so they are never taken for Hugging Face ones. A name both use ("bert",
+    /// "mamba") is Hugging Face's only with transformers' `architectures` key, which save_pretrained always writes and
+    /// LMKit's own config.json never does.
     public static func isHuggingFaceDirectory(_ path: String) -> Bool {
         guard let modelType = modelType(ofDirectory: path), HuggingFaceArchitecture(modelType: modelType) != nil else { return false }
         guard ModelRegistry.modelTypes.contains(modelType) else { return true }

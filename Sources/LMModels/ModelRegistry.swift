@@ -16,6 +16,8 @@ public enum ModelRegistry {
         RNNLanguageModelConfig.modelType: RNNLanguageModel.self,
         BERTConfig.modelType: BERT.self,
         MaskedDiffusionConfig.modelType: MaskedDiffusion.self,
+        MambaConfig.modelType: Mamba.self,
+        S4DConfig.modelType: S4D.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

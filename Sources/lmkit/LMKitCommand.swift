@@ -38,6 +38,7 @@ struct BenchCommand: ParsableCommand {
             BenchGPTCommand.self,
             BenchBERTCommand.self,
             BenchRNNCommand.self,
+            BenchSSMCommand.self,
         ])
 }
 

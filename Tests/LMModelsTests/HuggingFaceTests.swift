@@ -409,8 +409,8 @@ final class HuggingFaceTests: XCTestCase {
     }
 
     func testLMKitDirectoriesAreNeverTakenForHuggingFace() throws {
-        // model_type tells the layouts apart; the one name that is both ("bert") is HF's only with `architectures`.
-        XCTAssertEqual(Set(HuggingFaceArchitecture.modelTypes).intersection(ModelRegistry.modelTypes), ["bert"])
+        // model_type tells the layouts apart; the names that are both ("bert", "mamba") are HF's only with `architectures`.
+        XCTAssertEqual(Set(HuggingFaceArchitecture.modelTypes).intersection(ModelRegistry.modelTypes), ["bert", "mamba"])
         XCTAssertTrue(HuggingFaceModelDirectory.isHuggingFaceDirectory(llamaDirectory))
         // An `lmkit train` out_dir written before the registry: config.json without model_type.
         let legacy = fixtureURL("train/legacy-v1/out").path
@@ -435,7 +435,7 @@ final class HuggingFaceTests: XCTestCase {
         var other = written; other["model_type"] = "mistral"
         try JSONSerialization.data(withJSONObject: other).write(to: URL(fileURLWithPath: root + "/gpt/config.json"))
         XCTAssertThrowsError(try ModelDirectoryConversion.load(root + "/gpt")) { error in
-            for word in ["\"mistral\"", "gpt2, llama", "LMKit model family (gpt"] + ModelRegistry.modelTypes {
+            for word in ["\"mistral\"", "gpt2, llama", "LMKit model family ("] + ModelRegistry.modelTypes {
                 XCTAssertTrue("\(error)".contains(word), "'\(word)' not in: \(error)")
             }
         }

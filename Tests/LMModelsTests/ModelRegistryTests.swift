@@ -16,6 +16,8 @@ final class ModelRegistryTests: XCTestCase {
         "rnn": #"{"model_type": "rnn", "vocab_size": 11, "embedding_size": 4, "hidden_size": 6, "nonlinearity": "relu"}"#,
         "bert": #"{"model_type": "bert", "vocab_size": 11, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 8, "mask_token_id": 3, "dropout": 0}"#,
         "masked-diffusion": #"{"model_type": "masked-diffusion", "vocab_size": 12, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
+        "mamba": #"{"model_type": "mamba", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4}"#,
+        "s4d": #"{"model_type": "s4d", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4, "init": "inv"}"#,
     ]
 
     func testEveryFamilyBuildsWalksAndRoundTrips() throws {

@@ -85,6 +85,11 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
     "sdpa_padded_causal": sdpaWithKeyLengths, "sdpa_padded_gqa": sdpaWithKeyLengths, "sdpa_window": sdpaWithKeyLengths,
     "rope_half_split": { _, x in x[0].rotaryEmbedding(cos: x[1], sin: x[2], layout: .halfSplit) },
     "rope_interleaved": { _, x in x[0].rotaryEmbedding(cos: x[1], sin: x[2], layout: .interleaved) },
+    "causal_conv1d": { _, x in x[0].causalConv1d(weight: x[1], bias: x[2]) },
+    "causal_conv1d_nobias": { _, x in x[0].causalConv1d(weight: x[1], bias: nil) },
+    "selective_scan": { _, x in x[0].selectiveScan(delta: x[1], A: x[2], B: x[3], C: x[4], D: x[5]) },
+    "selective_scan_noskip": { _, x in x[0].selectiveScan(delta: x[1], A: x[2], B: x[3], C: x[4], D: nil) },
+    "s4d_kernel": { _, x in Tensor.s4dConvolutionWeight(logDt: x[0], logAReal: x[1], aImag: x[2], c: x[3], length: 6) },
     "transpose_slice": { _, x in x[0].transpose(0, 2).slice(0, 1, 3).slice(2, 0, nil, step: 2).reshape([2, -1]) },
 ]
 

@@ -1,0 +1,227 @@
+// S4D (Gu, Gupta, Goel, Ré 2022, "On the Parameterization and Initialization of Diagonal State Space Models") as a
+// language model: token embedding, pre-LayerNorm residual blocks of one S4D layer each, a final LayerNorm, tied head.
+// The layer follows state-spaces/s4 models/s4/s4d.py (`S4DKernel`, `S4D`): diagonal complex A with the S4D-Lin or
+// S4D-Inv initialization, learned Δ, zero-order hold; training uses the convolution view (the kernel K computed by the
+// `s4dConvolutionWeight` op, applied as a direct causal convolution — no FFT), decoding the recurrent view (one complex
+// state per channel and mode). Then D skip, GELU, a 1×1 projection to 2H and GLU, as the reference.
+import Foundation
+import LMNN
+import LMTensor
+
+/// Architecture of an `S4D` model.
+public struct S4DConfig: ModelConfiguration {
+    public static let modelType = "s4d"
+
+    /// How A's imaginary parts start: `lin` = π·n (S4D-Lin), `inv` = (N/π)(N/(2n+1) − 1) (S4D-Inv); real parts −1/2.
+    public enum Initialization: String, Codable, Sendable { case lin, inv }
+
+    public var vocabSize: Int = 256
+    public var dModel: Int = 128
+    public var nLayer: Int = 4
+    /// State size N; the layer holds N/2 complex modes (their conjugates are implied).
+    public var dState: Int = 64
+    public var dtMin: Double = 0.001
+    public var dtMax: Double = 0.1
+    public var initialization: Initialization = .lin
+    public var normEps: Double = 1e-5
+
+    public init() {}
+
+    public var vocabularySize: Int { vocabSize }
+    public var contextLength: Int? { nil }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case vocabSize = "vocab_size", dModel = "d_model", nLayer = "n_layer", dState = "d_state", dtMin = "dt_min", dtMax = "dt_max"
+        case initialization = "init", normEps = "norm_eps"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = S4DConfig()
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
+        nLayer = try c.decodeIfPresent(Int.self, forKey: .nLayer) ?? d.nLayer
+        dState = try c.decodeIfPresent(Int.self, forKey: .dState) ?? d.dState
+        dtMin = try c.decodeIfPresent(Double.self, forKey: .dtMin) ?? d.dtMin
+        dtMax = try c.decodeIfPresent(Double.self, forKey: .dtMax) ?? d.dtMax
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? d.initialization
+        normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
+        try validate()
+    }
+
+    public static var jsonKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    public func validate() throws {
+        func fail(_ key: CodingKeys, _ message: String) -> ConfigError { ConfigError.invalidValue(field: key.rawValue, message) }
+        for (key, value) in [(CodingKeys.vocabSize, vocabSize), (.dModel, dModel), (.nLayer, nLayer)] where value <= 0 {
+            throw fail(key, "must be a positive integer, got \(value)")
+        }
+        guard dState >= 2 && dState % 2 == 0 else { throw fail(.dState, "must be a positive even integer, got \(dState)") }
+        guard dtMin > 0 && dtMin <= dtMax else { throw fail(.dtMin, "must be positive and at most dt_max (\(dtMax)), got \(dtMin)") }
+        guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
+    }
+
+    /// The initial imaginary parts of A for mode n of M = N/2.
+    public func initialImaginaryPart(_ n: Int) -> Double {
+        switch initialization {
+        case .lin: return Double.pi * Double(n)
+        case .inv: return Double(dState) / Double.pi * (Double(dState) / Double(2 * n + 1) - 1)
+        }
+    }
+}
+
+/// S4D's kernel parameters (s4d.py `S4DKernel`): log Δ [H], log(−Re A) and Im A [H, M], C [H, M, 2] (re, im).
+public final class S4DKernel: Module {
+    public let logDt: Tensor
+    public let logAReal: Tensor
+    public let aImag: Tensor
+    public let c: Tensor
+    public override class var keys: [String: String] { ["logDt": "log_dt", "logAReal": "log_A_real", "aImag": "A_imag", "c": "C"] }
+
+    init(_ config: S4DConfig, _ generator: Generator?) {
+        let (H, M) = (config.dModel, config.dState / 2)
+        let (lo, hi) = (Foundation.log(config.dtMin), Foundation.log(config.dtMax))
+        logDt = Tensor((generator?.uniform(H) ?? [Double](repeating: 0, count: H)).map { Float(lo + $0 * (hi - lo)) }, shape: [H], requiresGrad: true)
+        logAReal = Tensor.full([H, M], Foundation.log(0.5)).requiringGrad()
+        aImag = Tensor((0..<(H * M)).map { Float(config.initialImaginaryPart($0 % M)) }, shape: [H, M], requiresGrad: true)
+        // torch.randn(cfloat): real and imaginary parts N(0, 1/2).
+        c = Init.normal([H, M, 2], std: 0.5.squareRoot(), generator).requiringGrad()
+    }
+
+    /// The convolution weight [H, length] (conv order, see `Tensor.s4dConvolutionWeight`).
+    func weight(length: Int) -> Tensor {
+        Tensor.s4dConvolutionWeight(logDt: logDt, logAReal: logAReal, aImag: aImag, c: c, length: length)
+    }
+}
+
+/// One S4D layer: y = GLU(W · GELU(K ∗ u + D ⊙ u) + b), u and y [B, L, H].
+public final class S4DLayer: Module {
+    public let kernel: S4DKernel
+    /// The skip D [H], N(0, 1) as s4d.py.
+    public let skip: Tensor
+    public let outputLinear: Linear
+    public override class var keys: [String: String] { ["skip": "D", "outputLinear": "output_linear"] }
+
+    init(_ config: S4DConfig, _ generator: Generator?) {
+        let H = config.dModel
+        kernel = S4DKernel(config, generator)
+        skip = Init.normal([H], std: 1, generator).requiringGrad()
+        outputLinear = generator.map { Linear(H, 2 * H, generator: $0) } ?? Linear(weight: Tensor(zeros: [2 * H, H]), bias: Tensor(zeros: [2 * H]))
+    }
+
+    /// The position-wise tail after the sequence mixing: GELU, the projection to 2H and GLU. y [B, L, H].
+    func tail(_ y: Tensor) -> Tensor {
+        let H = skip.count
+        let ab = outputLinear(y.gelu(.erf)).split([H, H], axis: 2)  // 2 × [B, L, H]
+        return ab[0] * ab[1].sigmoid()
+    }
+
+    /// Convolution view: u [B, L, H] -> [B, L, H].
+    func callAsFunction(_ u: Tensor) -> Tensor {
+        let y = u.causalConv1d(weight: kernel.weight(length: u.shape[1]), bias: nil) + u * skip  // [B, L, H]
+        return tail(y)
+    }
+
+    /// Recurrent view (no gradient): continues `state` [B, H, M, 2] (complex modes) over u [B, L, H] and advances it:
+    /// x_t = e^{ΔA} x_{t−1} + (e^{ΔA} − 1)/A · u_t,  y_t = 2 Re(C · x_t) + D u_t.
+    func step(_ u: Tensor, state: Tensor) -> Tensor {
+        let (B, L, H) = (u.shape[0], u.shape[1], u.shape[2]), M = kernel.aImag.shape[1]
+        let ud = u.contiguous().toArray(), dt = kernel.logDt.toArray(), lar = kernel.logAReal.toArray()
+        let ai = kernel.aImag.toArray(), c = kernel.c.toArray(), d = skip.toArray()
+        let x = state.pointer(Float.self)
+        var y = [Float](repeating: 0, count: B * L * H)
+        for h in 0..<H {
+            let delta = Double(Foundation.exp(dt[h]))
+            for n in 0..<M {
+                let i = h * M + n
+                let (ar, aim) = (-Double(Foundation.exp(lar[i])), Double(ai[i]))
+                let (er, ei) = (Foundation.exp(delta * ar) * Foundation.cos(delta * aim), Foundation.exp(delta * ar) * Foundation.sin(delta * aim))
+                let a2 = ar * ar + aim * aim
+                let (qr, qi) = (((er - 1) * ar + ei * aim) / a2, (ei * ar - (er - 1) * aim) / a2)
+                let (cr, ci) = (Double(c[2 * i]), Double(c[2 * i + 1]))
+                for b in 0..<B {
+                    let s = x + ((b * H + h) * M + n) * 2
+                    var (sr, si) = (Double(s[0]), Double(s[1]))
+                    for t in 0..<L {
+                        let v = Double(ud[(b * L + t) * H + h])
+                        (sr, si) = (er * sr - ei * si + qr * v, er * si + ei * sr + qi * v)
+                        y[(b * L + t) * H + h] += Float(2 * (cr * sr - ci * si))
+                    }
+                    s[0] = Float(sr); s[1] = Float(si)
+                }
+            }
+        }
+        for i in 0..<(B * L * H) { y[i] += d[i % H] * ud[i] }
+        return tail(Tensor(y, shape: [B, L, H]))
+    }
+}
+
+/// A pre-norm residual block: x + S4D(LayerNorm(x)).
+public final class S4DBlock: Module {
+    public let norm: LayerNorm
+    public let layer: S4DLayer
+
+    init(_ config: S4DConfig, _ generator: Generator?) {
+        norm = LayerNorm(config.dModel, eps: config.normEps)
+        layer = S4DLayer(config, generator)
+    }
+}
+
+/// Decoding state: per layer, the complex states [B, H, M, 2]. Constant size in the sequence length.
+public final class S4DState: DecodingState {
+    public private(set) var length = 0
+    let states: [Tensor]
+    let batch: Int
+
+    init(_ config: S4DConfig, batch: Int) {
+        self.batch = batch
+        states = (0..<config.nLayer).map { _ in Tensor(zeros: [batch, config.dModel, config.dState / 2, 2]) }
+    }
+
+    func advance(by n: Int) { length += n }
+}
+
+/// An S4D language model: convolution view for logits and training, recurrent view for step decoding.
+public final class S4D: Module, IncrementalDecoding {
+    public let config: S4DConfig
+    public let embedding: Embedding
+    public let layers: [S4DBlock]
+    public let normF: LayerNorm
+    /// The head, tied to the embedding.
+    public let lmHead: Linear
+    public override class var keys: [String: String] { ["normF": "norm_f", "lmHead": "lm_head"] }
+
+    public init(_ config: S4DConfig, initializer generator: Generator?) {
+        precondition((try? config.validate()) != nil, "S4D: invalid config \(config)")
+        self.config = config
+        embedding = Embedding(weight: Init.normal([config.vocabSize, config.dModel], std: 0.02, generator))
+        layers = (0..<config.nLayer).map { _ in S4DBlock(config, generator) }
+        normF = LayerNorm(config.dModel, eps: config.normEps)
+        lmHead = Linear(weight: embedding.weight, bias: nil)
+    }
+
+    public var aliasedStateDictKeys: Set<String> { ["lm_head.weight"] }
+
+    func forward(_ tokens: [Int], batch: Int, length: Int, state: S4DState?) -> Tensor {
+        precondition(tokens.count == batch * length && length > 0, "S4D: \(tokens.count) tokens for batch \(batch) × length \(length)")
+        if let state { precondition(state.batch == batch, "S4D: a decoding state for batch \(state.batch), given batch \(batch)") }
+        var x = embedding(tokens, shape: [batch, length])                // [B, L, H]
+        for (i, block) in layers.enumerated() {
+            let u = block.norm(x)
+            x = x + (state.map { block.layer.step(u, state: $0.states[i]) } ?? block.layer(u))  // [B, L, H]
+        }
+        return lmHead(normF(x))                                          // [B, L, vocab]
+    }
+
+    public func logits(_ tokens: [Int], batch: Int, length: Int) -> Tensor { forward(tokens, batch: batch, length: length, state: nil) }
+
+    public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor { nextTokenLoss(batch) }
+
+    public func makeDecodingState(batch: Int) -> S4DState { S4DState(config, batch: batch) }
+
+    public func decode(_ tokens: [Int], batch: Int, length: Int, state: S4DState) -> Tensor {
+        let logits = noGrad { forward(tokens, batch: batch, length: length, state: state) }
+        state.advance(by: length)
+        return logits
+    }
+}

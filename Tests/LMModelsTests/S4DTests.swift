@@ -1,0 +1,78 @@
+// S4D: the S4D-Lin/S4D-Inv initial values, the convolution view (training) equal to the recurrent view (decoding) at
+// every position, parameter names, and training lowering the loss.
+import Foundation
+import LMModels
+import LMOptim
+import LMTensor
+import XCTest
+import _TestSupport
+
+final class S4DTests: XCTestCase {
+    func config(_ edit: (inout S4DConfig) -> Void = { _ in }) -> S4DConfig {
+        var c = S4DConfig()
+        c.vocabSize = 11; c.dModel = 8; c.nLayer = 2; c.dState = 8
+        edit(&c)
+        return c
+    }
+
+    /// S4D-Lin: A_n = −1/2 + iπn; S4D-Inv: A_n = −1/2 + i(N/π)(N/(2n+1) − 1) (s4 `dplr` "linear" / "inverse"); values
+    /// for N = 4 worked by hand: Inv gives 12/π and 4/(3π).
+    func testInitialization() {
+        let lin = S4D(config { $0.dState = 4 }, initializer: Generator(seed: 1)).layers[0].layer.kernel
+        XCTAssertEqual(lin.aImag.toArray(), (0..<16).map { Float(Double.pi * Double($0 % 2)) })
+        XCTAssertEqual(lin.logAReal.toArray(), [Float](repeating: Float(log(0.5)), count: 16))
+        let inv = S4D(config { $0.dState = 4; $0.initialization = .inv }, initializer: Generator(seed: 1)).layers[0].layer.kernel
+        assertClose(inv.aImag.toArray().prefix(2).map { Double($0) }, [12 / Double.pi, 4 / (3 * Double.pi)], rtol: 1e-6, atol: 0)
+        let dt = lin.logDt.toArray().map { exp(Double($0)) }
+        XCTAssertTrue(dt.allSatisfy { $0 >= 0.001 * 0.999 && $0 <= 0.1 * 1.001 }, "\(dt)")
+        let names = Set(S4D(config(), initializer: nil).stateDict().keys)
+        XCTAssertTrue(names.isSuperset(of: ["layers.0.layer.kernel.log_dt", "layers.0.layer.kernel.log_A_real", "layers.0.layer.kernel.A_imag",
+                                            "layers.0.layer.kernel.C", "layers.0.layer.D", "layers.0.layer.output_linear.weight",
+                                            "layers.0.norm.weight", "embedding.weight", "norm_f.weight"]), "\(names)")
+    }
+
+    /// The recurrent view (prefill 4, then one token at a time, batch 2) equals the convolution view at every position.
+    func testRecurrentViewEqualsConvolutionView() {
+        for initialization in [S4DConfig.Initialization.lin, .inv] {
+            let model = S4D(config { $0.initialization = initialization }, initializer: Generator(seed: 3))
+            let (B, L, V) = (2, 10, 11)
+            let tokens = (0..<(B * L)).map { ($0 * 7 + 3) % V }
+            let full = noGrad { model.logits(tokens, batch: B, length: L) }.toArray()
+            let state = model.makeDecodingState(batch: B)
+            let lengths = [4, 1, 1, 1, 1, 1, 1]
+            var start = 0
+            for length in lengths {
+                let chunk = (0..<B).flatMap { b in tokens[(b * L + start)..<(b * L + start + length)] }
+                let got = model.decode(chunk, batch: B, length: length, state: state).toArray()
+                for b in 0..<B {
+                    for t in 0..<length {
+                        let want = full[((b * L + start + t) * V)..<((b * L + start + t + 1) * V)].map { Double($0) }
+                        assertClose(got[((b * length + t) * V)..<((b * length + t + 1) * V)].map { Double($0) }, Array(want),
+                                    rtol: 1e-4, atol: 1e-4, "\(initialization) batch \(b) position \(start + t)")
+                    }
+                }
+                start += length
+            }
+            XCTAssertEqual(state.length, L)
+        }
+    }
+
+    func testTrainingLowersTheLoss() {
+        let model = S4D(config { $0.dModel = 16 }, initializer: Generator(seed: 5))
+        let optimizer = AdamW(groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: 1e-2, weightDecay: 0.1))
+        let sequence = (0..<33).map { ($0 * 5) % 11 }
+        let batch = TokenBatch(inputs: Array(sequence[0..<16]) + Array(sequence[16..<32]),
+                               targets: Array(sequence[1..<17]) + Array(sequence[17..<33]), batch: 2, length: 16)
+        var first = 0.0, last = 0.0
+        for step in 0..<60 {
+            optimizer.zeroGrad()
+            let loss = model.loss(batch, generator: Generator(seed: 0))
+            loss.backward()
+            optimizer.step()
+            if step == 0 { first = Double(loss.item()) }
+            last = Double(loss.item())
+        }
+        XCTAssertGreaterThan(first, 2.0)
+        XCTAssertLessThan(last, 0.5, "loss \(first) -> \(last)")
+    }
+}
