@@ -117,10 +117,13 @@ func peakRSSMegabytes() -> String {
     return String(format: "%.1f", Double(usage.ru_maxrss) / 1024)
 }
 
-/// Encodes `path` (stdin when nil) chunk by chunk and prints the ids as one line. Chunks (about 1 MiB) end only after
-/// a "\n" followed by a printable ASCII byte: no split pattern (GPT-2, cl100k, o200k) joins a piece across that point
-/// and no special token holds a newline, so the ids equal those of the whole text. A line longer than the chunk size
-/// is read whole. Invalid UTF-8 is an error naming the byte offset in the input unless `errors` is `.replace`.
+/// Encodes `path` (stdin when nil) chunk by chunk and prints the ids as one line. Chunks (about 1 MiB) end only just
+/// before a "\n" that follows an ASCII letter or digit: no split pattern (GPT-2, cl100k, o200k, Llama 3) joins a piece
+/// across that point — a letter/digit piece never takes a newline, and the whitespace run starting at the newline is
+/// whole in the next chunk — and no special token holds a newline, so the ids equal those of the whole text. (Cutting
+/// after a newline is wrong: GPT-2's `\s+(?!\S)` then sees "\n\n" at the end of a chunk as one piece where the whole
+/// text gives two.) A line longer than the chunk size is read whole. Invalid UTF-8 is an error naming the byte offset
+/// in the input unless `errors` is `.replace`.
 func streamEncode(_ path: String?, errors: UTF8ErrorHandling, chunkBytes: Int = 1 << 20,
                   encode: (String, String) throws -> [Int]) throws {
     let name = path ?? "<stdin>"
@@ -168,8 +171,9 @@ func streamEncode(_ path: String?, errors: UTF8ErrorHandling, chunkBytes: Int = 
             break
         }
         pending.append(contentsOf: chunk)
-        if pending.count >= chunkBytes, let cut = pending.indices.dropLast().last(where: { pending[$0] == 0x0A && (0x21...0x7E).contains(pending[$0 + 1]) }) {
-            try emit(cut + 1)
+        func isASCIIAlphanumeric(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
+        if pending.count >= chunkBytes, let cut = pending.indices.dropFirst().last(where: { pending[$0] == 0x0A && isASCIIAlphanumeric(pending[$0 - 1]) }) {
+            try emit(cut)
         }
     }
     output.write(Data("\n".utf8))
@@ -187,7 +191,8 @@ struct TokenizerEncode: ParsableCommand {
 
     func run() throws {
         let tokenizer = try reportingErrors { try source.load() }
-        if let bpe = tokenizer as? ByteLevelBPE {
+        // add_prefix_space would put a space before every chunk, so such a tokenizer reads its input whole.
+        if let bpe = tokenizer as? ByteLevelBPE, !bpe.addPrefixSpace {
             // Byte-level BPE streams: memory holds one chunk and its ids, not the input (50 MB of random bytes
             // peaked at 2.36 GB when the whole input was one String and one id array).
             let allowed: SpecialTokenSet = allowSpecial == "all" ? .all : (allowSpecial == "none" ? .none : .some(Set(allowSpecial.split(separator: ",").map(String.init))))

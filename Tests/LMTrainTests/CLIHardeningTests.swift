@@ -78,6 +78,17 @@ final class CLIHardeningTests: XCTestCase {
         XCTAssertEqual(status, 0, stderr)
         let expected = try loadTokenizer(tokenizerPath).encode(text)
         XCTAssertEqual(stdout.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines))! }, expected)
+        // GPT-2's pattern with its "\n\n" token: a run of newlines before punctuation is two pieces in the whole text, one
+        // at the end of a chunk, so chunks must not end after a newline (50 MB of random bytes caught this).
+        let gpt2 = fixtureURL("tokenizers/subset_gpt2.tiktoken").path
+        var newlines = ""
+        var j = 0
+        while newlines.utf8.count < 1_100_000 { newlines += ["word\n\n/x", "12\n\n\n.", "a \n\n b", "end."][j % 4] + "\n"; j += 1 }
+        try newlines.write(toFile: input, atomically: true, encoding: .utf8)
+        let streamed = try run(["tokenizer", "encode", "--tokenizer", gpt2, "--encoding", "gpt2", input])
+        XCTAssertEqual(streamed.0, 0, streamed.2)
+        XCTAssertEqual(streamed.1.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines))! },
+                       try loadTokenizer(gpt2, encoding: "gpt2").encode(newlines))
         var bad = Array(text.utf8.prefix(1_060_000))
         bad.append(0xFF)
         let badPath = dir + "/bad.txt"
