@@ -156,6 +156,57 @@ public final class TokenFile: @unchecked Sendable {
     }
 }
 
+/// Writes a token file piece by piece, so memory holds one piece of ids rather than the whole file: the header goes
+/// first with a zero count, ids are appended, and `finish` writes the count and commits atomically (a failure leaves
+/// the old file, if any, in place and no temporary file behind).
+final class TokenFileWriter {
+    let path: String, vocabularySize: Int, width: Int
+    private let writer: AtomicFileWriter
+    private(set) var count = 0
+
+    init(path: String, vocabularySize: Int) throws {
+        guard vocabularySize > 0, vocabularySize <= Int(UInt32.max) + 1 else {
+            throw TokenFileError(path: path, "vocabulary size \(vocabularySize) must be in 1...4294967296")
+        }
+        self.path = path
+        self.vocabularySize = vocabularySize
+        width = TokenFile.bytesPerToken(forVocabularySize: vocabularySize)
+        writer = try rethrowingFileErrors(as: { TokenFileError(path: path, $0.message) }) { try AtomicFileWriter(path: path) }
+        var header = [UInt8](repeating: 0, count: TokenFile.headerByteCount)
+        header.withUnsafeMutableBytes { raw in
+            for i in 0..<8 { raw[i] = TokenFile.magic[i] }
+            raw.storeBytes(of: TokenFile.version.littleEndian, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: UInt32(width).littleEndian, toByteOffset: 12, as: UInt32.self)
+            raw.storeBytes(of: UInt64(vocabularySize).littleEndian, toByteOffset: 24, as: UInt64.self)
+        }
+        try rethrowingFileErrors(as: { TokenFileError(path: path, $0.message) }) { try writer.write(header) }
+    }
+
+    func append(_ tokens: [Int]) throws {
+        if let bad = tokens.firstIndex(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw TokenFileError(path: path, "token \(count + bad) is \(tokens[bad]), outside the vocabulary 0..<\(vocabularySize)")
+        }
+        var bytes = [UInt8](repeating: 0, count: tokens.count * width)
+        bytes.withUnsafeMutableBytes { raw in
+            if width == 2 {
+                for (i, t) in tokens.enumerated() { raw.storeBytes(of: UInt16(t).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            } else {
+                for (i, t) in tokens.enumerated() { raw.storeBytes(of: UInt32(t).littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            }
+        }
+        try rethrowingFileErrors(as: { TokenFileError(path: path, $0.message) }) { try writer.write(bytes) }
+        count += tokens.count
+    }
+
+    func finish() throws {
+        var total = UInt64(count).littleEndian
+        try rethrowingFileErrors(as: { TokenFileError(path: path, $0.message) }) {
+            try withUnsafeBytes(of: &total) { try writer.overwrite($0, at: 16) }
+            try writer.commit()
+        }
+    }
+}
+
 /// Replaces `path` with `bytes` atomically (_LMSupport's `AtomicFile`); a failure is a `TokenFileError` naming the
 /// file and the failed system call. Every file LMTrain writes goes through here.
 func writeAtomically(_ bytes: [UInt8], to path: String) throws {

@@ -123,6 +123,21 @@ package final class AtomicFileWriter {
         }
     }
 
+    /// Overwrites `bytes` at `offset` of what was written so far (a header whose counts are known only at the end).
+    package func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        precondition(!committed && descriptor >= 0, "AtomicFileWriter.overwrite after commit for \(path)")
+        try flush()
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: path, "cannot write \(temporaryPath)", syscall: "pwrite")
+            }
+            done += written
+        }
+    }
+
     private func flush() throws {
         if buffer.isEmpty { return }
         try buffer.withUnsafeBytes { try writeAll($0) }

@@ -92,3 +92,29 @@ final class DataPreparationTests: XCTestCase {
         }
     }
 }
+
+extension DataPreparationTests {
+    /// prepare encodes the text in pieces; pieces cut before a newline that follows a letter or digit give the ids of
+    /// the whole text (GPT-2's pattern with its "\n\n" token, and characters), and cover the range exactly.
+    func testPiecesEncodeLikeTheWholeText() throws {
+        var text = ""
+        var i = 0
+        while text.utf8.count < 5000 { text += ["word\n\n/x", "12\n\n\n.", "a \n\n b", "end.", "ünï\ncödé"][i % 5] + "\n"; i += 1 }
+        let gpt2 = try loadTokenizer(fixtureURL("tokenizers/subset_gpt2.tiktoken").path, encoding: "gpt2")
+        let chars = try CharTokenizer(corpus: text)
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBufferPointer { buffer in
+            for size in [1, 7, 64, 1000] {
+                let pieces = DataPreparation.pieces(buffer, 0..<buffer.count, pieceBytes: size)
+                XCTAssertGreaterThan(pieces.count, size < 1000 ? 10 : 2)
+                XCTAssertEqual(pieces.first?.lowerBound, 0)
+                XCTAssertEqual(pieces.last?.upperBound, buffer.count)
+                for (a, b) in zip(pieces, pieces.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+                for tokenizer in [gpt2, chars] as [any Tokenizer] {
+                    let ids = try pieces.flatMap { try tokenizer.encode(DataPreparation.text(buffer, $0)) }
+                    XCTAssertEqual(ids, try tokenizer.encode(text), "piece size \(size)")
+                }
+            }
+        }
+    }
+}
