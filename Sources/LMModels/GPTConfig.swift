@@ -125,9 +125,9 @@ extension GPTConfig {
     }
 
     /// The JSON form (snake_case keys, sorted), as stored in checkpoints.
-    public func jsonData() -> Data {
+    public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try! encoder.encode(self)
+        return try encoder.encode(self)
     }
 }

@@ -96,7 +96,7 @@ public enum ModelDirectoryConversion {
                 throw HuggingFaceError.badFile(file: directory, "cannot create the directory (\(error.localizedDescription))")
             }
             try saveSafetensors(stateDict, to: directory + "/model.safetensors", metadata: ["format": "pt"], dtype: dtype)
-            try writeFileAtomically(ModelRegistry.jsonData(config) + Data("\n".utf8), to: directory + "/config.json")
+            try writeFileAtomically(try ModelRegistry.jsonData(config) + Data("\n".utf8), to: directory + "/config.json")
         }
         if let tokenizer = source.tokenizerPath, tokenizer != directory + "/tokenizer.json" {
             guard let data = FileManager.default.contents(atPath: tokenizer) else {

@@ -69,17 +69,20 @@ public enum ModelRegistry {
         return try decode(try family(name, source: source))
     }
 
-    /// The config as a JSON object with its `model_type`.
-    public static func jsonObject(_ config: any ModelConfiguration) -> [String: Any] {
-        let data = try! JSONEncoder().encode(config)
-        var object = (try! JSONSerialization.jsonObject(with: data)) as! [String: Any]
+    /// The config as a JSON object with its `model_type`. Throws when the config holds a value JSON cannot carry (a
+    /// non-finite number: `validate()` refuses those, so a config that passed it always encodes).
+    public static func jsonObject(_ config: any ModelConfiguration) throws -> [String: Any] {
+        let data = try JSONEncoder().encode(config)
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ConfigError.invalidValue(field: "model_type", "\(type(of: config).modelType): the config does not encode as a JSON object")
+        }
         object["model_type"] = type(of: config).modelType
         return object
     }
 
     /// The config as pretty JSON with sorted keys and its `model_type` (config.json, checkpoint metadata).
-    public static func jsonData(_ config: any ModelConfiguration) -> Data {
-        try! JSONSerialization.data(withJSONObject: jsonObject(config), options: [.prettyPrinted, .sortedKeys])
+    public static func jsonData(_ config: any ModelConfiguration) throws -> Data {
+        try JSONSerialization.data(withJSONObject: try jsonObject(config), options: [.prettyPrinted, .sortedKeys])
     }
 
     /// Whether two configs describe the same model (same family and values).

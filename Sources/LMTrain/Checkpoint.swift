@@ -43,7 +43,7 @@ public struct TrainingCheckpoint {
     /// Writes `directory/ckpt.safetensors` (resume), then `directory/model.safetensors` (weights) and `directory/config.json`
     /// (the model config with its model_type), each atomically.
     public func write(directory: String) throws {
-        var metadata = modelMetadata()
+        var metadata = try modelMetadata()
         metadata["lmkit_format"] = Self.formatName
         metadata["lmkit_format_version"] = String(Self.formatVersion)
         metadata["best_val_loss"] = Self.exact(bestValLoss)
@@ -59,15 +59,15 @@ public struct TrainingCheckpoint {
         for (name, tensor) in carried { try writer.add("carried." + name, tensor) }
         for (name, tensor) in optimizer.flattened() { try writer.add("optimizer." + name, tensor, as: tensor.dtype == .float64 ? .float64 : .float32) }
         try writer.write(to: (directory as NSString).appendingPathComponent(Self.fileName))
-        try saveSafetensors(weights, to: (directory as NSString).appendingPathComponent(Self.modelFileName), metadata: modelMetadata())
+        try saveSafetensors(weights, to: (directory as NSString).appendingPathComponent(Self.modelFileName), metadata: try modelMetadata())
         // config.json + model.safetensors is also the nanoGPT layout LMModels reads (`lmkit convert`, samplers).
-        try writeAtomically(Array(ModelRegistry.jsonData(modelConfig)) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
+        try writeAtomically(Array(try ModelRegistry.jsonData(modelConfig)) + [0x0A], to: (directory as NSString).appendingPathComponent("config.json"))
     }
 
     /// The metadata of model.safetensors: `format` "pt" (as torch-written files), `config` (the model config JSON),
     /// `train_config`, `step`, `data_meta`.
-    func modelMetadata() -> [String: String] {
-        var m: [String: String] = ["format": "pt", "config": String(decoding: ModelRegistry.jsonData(modelConfig), as: UTF8.self),
+    func modelMetadata() throws -> [String: String] {
+        var m: [String: String] = ["format": "pt", "config": String(decoding: try ModelRegistry.jsonData(modelConfig), as: UTF8.self),
                                    "train_config": trainConfig.jsonString(), "step": String(iteration)]
         if let dataMeta { m["data_meta"] = String(decoding: dataMeta.jsonData(), as: UTF8.self) }
         return m

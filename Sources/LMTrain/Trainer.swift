@@ -136,8 +136,8 @@ public final class Trainer {
             resumedEval = (checkpoint.lastTrainLoss, checkpoint.lastValLoss)
             // As nanoGPT, the architecture comes from the checkpoint; say so when the config asked for another one.
             if let asked = try? config.modelConfig(vocabularySize: trainTokens.vocabularySize), !ModelRegistry.same(asked, modelConfig) {
-                let a = ModelRegistry.jsonObject(asked).compactMapValues { $0 as? AnyHashable }
-                let c = ModelRegistry.jsonObject(modelConfig).compactMapValues { $0 as? AnyHashable }
+                let a = ((try? ModelRegistry.jsonObject(asked)) ?? [:]).compactMapValues { $0 as? AnyHashable }
+                let c = ((try? ModelRegistry.jsonObject(modelConfig)) ?? [:]).compactMapValues { $0 as? AnyHashable }
                 let keys = Set(a.keys).union(c.keys).filter { a[$0] != c[$0] }.sorted()
                 pendingMessages.append("the model keys \(keys.joined(separator: ", ")) differ from the checkpoint's; the checkpoint's architecture is used")
             }

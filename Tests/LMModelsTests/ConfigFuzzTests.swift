@@ -12,7 +12,7 @@ final class ConfigFuzzTests: XCTestCase {
         let outcome = try Fuzzer.run(seed, seed: 41, iterations: Fuzzer.iterations(default: 120)) { input in
             let config = try ModelRegistry.decodeConfig(Data(input), source: "config.json")
             _ = ModelRegistry.estimatedBytes(config, trainingTokens: 1024)
-            _ = ModelRegistry.jsonData(config)
+            _ = try ModelRegistry.jsonData(config)
         }
         XCTAssertGreaterThan(outcome.rejected, 0)
         XCTAssertGreaterThan(outcome.accepted, 0)

@@ -7,7 +7,7 @@ final class GPTConfigTests: XCTestCase {
         let c = GPTConfig()
         XCTAssertEqual(c.nEmbd, 768); XCTAssertEqual(c.kvHeads, 12); XCTAssertEqual(c.hiddenSize, 3072); XCTAssertTrue(c.tieEmbeddings)
         var rope = GPTConfig(); rope.position = .rope; rope.ropeLayout = .interleaved; rope.nKVHead = 4; rope.mlp = .swiglu
-        XCTAssertEqual(try GPTConfig.decode(rope.jsonData(), source: "x.json"), rope)
+        XCTAssertEqual(try GPTConfig.decode(try rope.jsonData(), source: "x.json"), rope)
     }
 
     func testUnknownKeyIsAnErrorNamingTheKeyAndFile() {
