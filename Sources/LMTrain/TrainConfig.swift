@@ -260,8 +260,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         for (key, value) in try parseOverrides(overrides) {
             if key.hasPrefix("model.") {
                 var section = object["model"] as? [String: Any] ?? [:]
-                section[String(key.dropFirst("model.".count))] = value
+                let name = String(key.dropFirst("model.".count))
+                section[name] = value
                 object["model"] = section
+                // A flat key of the same name (a nanoGPT-style file) would take precedence when decoding; the command
+                // line must win.
+                object.removeValue(forKey: name)
             } else {
                 object[key] = value
             }

@@ -148,6 +148,9 @@ extension TrainConfigTests {
         XCTAssertEqual([g.nLayer, g.nHead, g.vocabSize, g.blockSize], [6, 2, 65, 1024])
         XCTAssertEqual(g.ropeTheta, 500000)
         XCTAssertEqual(try decode(c.jsonString()), c)
+        // The command line wins over a file's flat nanoGPT key.
+        try #"{"n_layer": 1, "n_head": 1}"#.write(toFile: path + ".flat", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try TrainConfig.load(path: path + ".flat", overrides: ["--model.n_layer", "5"]).model["n_layer"], 5)
         XCTAssertThrowsError(try TrainConfig.load(path: path, overrides: ["--model.n_layr", "6"])) {
             XCTAssertTrue("\($0)".contains("'n_layr'") && "\($0)".contains(path), "\($0)")
         }
