@@ -41,3 +41,11 @@ func tinyConfig(dataDir: String, outDir: String) -> TrainConfig {
     c.beta2 = 0.99
     return c
 }
+
+/// Runs `trainer` to the end and returns the loss of every optimizer step, in order.
+func losses(_ trainer: Trainer) throws -> [Double] {
+    var losses: [Double] = []
+    trainer.onEvent = { if case let .step(_, loss, _, _, _) = $0 { losses.append(loss) } }
+    _ = try trainer.run()
+    return losses
+}

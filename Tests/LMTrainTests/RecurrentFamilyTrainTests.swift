@@ -18,13 +18,6 @@ final class RecurrentFamilyTrainTests: XCTestCase {
         return c
     }
 
-    func losses(_ trainer: Trainer) throws -> [Double] {
-        var losses: [Double] = []
-        trainer.onEvent = { if case let .step(_, loss, _, _, _) = $0 { losses.append(loss) } }
-        _ = try trainer.run()
-        return losses
-    }
-
     func testLSTMTrainsResumesEvaluatesAndSamples() throws {
         let dir = try makeScratchDirectory("recurrent-family")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -56,13 +56,6 @@ final class ToyFamilyTests: XCTestCase {
         return c
     }
 
-    func losses(_ trainer: Trainer) throws -> [Double] {
-        var losses: [Double] = []
-        trainer.onEvent = { if case let .step(_, loss, _, _, _) = $0 { losses.append(loss) } }
-        _ = try trainer.run()
-        return losses
-    }
-
     func testTrainsResumesEvaluatesAndSamplesThroughTheSeam() throws {
         let dir = try makeScratchDirectory("toy-family")
         defer { try? FileManager.default.removeItem(atPath: dir) }
