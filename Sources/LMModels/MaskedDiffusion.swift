@@ -76,20 +76,15 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
         try validate()
     }
 
+    /// The trunk's checks are GPT's (`GPTConfig.validate`, same keys and messages); then the mask token's and the
+    /// diffusion keys.
     public func validate() throws {
         func fail(_ key: CodingKeys, _ message: String) -> ConfigError { ConfigError.invalidValue(field: key.rawValue, message) }
-        for (key, value) in [(CodingKeys.blockSize, blockSize), (.nLayer, nLayer), (.nHead, nHead), (.nEmbd, nEmbd)]
-        where value <= 0 { throw fail(key, "must be a positive integer, got \(value)") }
+        try trunk.validate()
         guard vocabSize >= 2 else { throw fail(.vocabSize, "must hold at least one token and the mask token, got \(vocabSize)") }
         if let m = maskTokenId, m < 0 || m >= vocabSize { throw fail(.maskTokenId, "must be in 0..<vocab_size (\(vocabSize)), got \(m)") }
-        guard nEmbd % nHead == 0 else { throw fail(.nEmbd, "must be a multiple of n_head (\(nHead)), got \(nEmbd)") }
-        if let h = intermediateSize, h <= 0 { throw fail(.intermediateSize, "must be a positive integer, got \(h)") }
-        guard dropout >= 0 && dropout < 1 else { throw fail(.dropout, "must be in [0, 1), got \(dropout)") }
-        guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
-        guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         guard maskEpsilon >= 0 && maskEpsilon < 1 else { throw fail(.maskEpsilon, "must be in [0, 1), got \(maskEpsilon)") }
         if let n = blockLength, n <= 0 || n > blockSize { throw fail(.blockLength, "must be in 1...block_size (\(blockSize)), got \(n)") }
-        if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
     }
 
     /// The trunk as a GPT config (GPT's `Transformer` builds it): no grouped-query heads, RoPE in the half-split
@@ -292,6 +287,9 @@ extension MaskedDiffusion {
     public func generateBlockDiffusion(prompt: [Int], options: DiffusionGenerationOptions, cache useCache: Bool = true,
                                        onBlock: ([Int]) -> Void = { _ in }) throws -> [Int] {
         guard let n = config.blockLength else { throw DiffusionGenerationError.invalid("the model has no block_length: it is not a block-diffusion model") }
+        if let asked = options.blockLength, asked != n {
+            throw DiffusionGenerationError.invalid("block length \(asked) differs from the model's block_length \(n) (a block-diffusion model samples in the blocks it was trained on)")
+        }
         let P = prompt.count, G = options.length, L = P + G, V = config.vocabSize, mask = maskToken
         guard G > 0 else { return [] }
         guard L <= config.blockSize else { throw DiffusionGenerationError.invalid("prompt (\(P)) + length (\(G)) exceeds the model's context \(config.blockSize)") }

@@ -54,7 +54,7 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Masked diffusion: denoising steps in all, a multiple of the number of blocks (default: one token per step).")
     var steps: Int?
 
-    @Option(name: .customLong("block-length"), help: "Masked diffusion: semi-autoregressive block length, a divisor of --max-new-tokens (default: one block). A block-diffusion model uses its own block_length.")
+    @Option(name: .customLong("block-length"), help: "Masked diffusion: semi-autoregressive block length, a divisor of --max-new-tokens (default: one block). A block-diffusion model samples in its own block_length.")
     var blockLength: Int?
 
     @Option(help: "Masked diffusion: which predictions to keep each step, low_confidence or random.")

@@ -89,6 +89,9 @@ final class BlockDiffusionTests: XCTestCase {
         XCTAssertEqual(byDefault, try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options))
         options.steps = 13
         XCTAssertThrowsError(try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options))
+        // A block length other than the model's is refused, not ignored.
+        options.steps = nil; options.blockLength = 3
+        XCTAssertThrowsError(try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options)) { XCTAssertTrue("\($0)".contains("block_length 4"), "\($0)") }
     }
 
     func testBlockLengthOneIsGreedyAutoregressiveDecoding() throws {
