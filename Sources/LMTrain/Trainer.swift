@@ -182,7 +182,7 @@ public final class Trainer {
         if let text = config.sftEOS {
             let ids = (try? tokenizer.encode(text)) ?? []
             guard ids.count == 1, let id = ids.first else {
-                throw TrainError.invalidInput("sft_eos \(String(reflecting: text)) must be one token of data_dir's tokenizer, it is \(ids.count)")
+                throw TrainError.invalidInput("sft_eos \(String(reflecting: text)) must be one token of data_dir's tokenizer; it encodes to \(ids.count) tokens")
             }
             endOfText = id
         } else {
