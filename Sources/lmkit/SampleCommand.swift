@@ -87,8 +87,8 @@ struct SampleCommand: ParsableCommand {
             }
             if let diffusion = loaded.model as? any MaskedDiffusionSampling {
                 // The diffusion samplers choose tokens by Gumbel-max over the whole vocabulary (LLaDA's generate()).
-                for (flag, given) in [("--top-k", topK != nil), ("--top-p", topP != 1), ("--repetition-penalty", repetitionPenalty != 1), ("--stop", !stop.isEmpty)] where given {
-                    throw TrainError.invalidInput("\(flag) is not supported by a masked-diffusion model's sampler (its flags: --steps, --block-length, --remasking, --cfg-scale, --temperature)")
+                for (flag, given) in [("--top-k", topK != nil), ("--top-p", topP != 1), ("--repetition-penalty", repetitionPenalty != 1)] where given {
+                    throw TrainError.invalidInput("\(flag) is not supported by a masked-diffusion model's sampler (its flags: --steps, --block-length, --remasking, --cfg-scale, --temperature, --stop)")
                 }
                 try sampleDiffusion(diffusion, tokenizer: textTokenizer, promptText: promptText)
                 return
@@ -125,14 +125,16 @@ extension SampleCommand {
         for index in 0..<numSamples {
             options.seed = seed &+ UInt64(index)
             output.write(promptText)
-            var decoder = tokenizer.streamingDecoder(), failure: Error?
+            // The whole length is generated (a diffusion sampler fills all positions); --stop cuts what is printed, e.g.
+            // at the end-of-text text a model was fine-tuned with (sft_eos).
+            var decoder = tokenizer.streamingDecoder(), filter = StopSequenceFilter(stop), failure: Error?
             do {
                 _ = try model.sampleDiffusion(prompt: prompt, options: options) { block in
-                    do { for token in block { output.write(try decoder.push(token)) } } catch { failure = failure ?? error }
+                    do { for token in block { output.write(filter.push(try decoder.push(token))) } } catch { failure = failure ?? error }
                 }
             } catch let error as DiffusionGenerationError { throw TrainError.invalidInput(error.description) }
             if let failure { throw failure }
-            output.write(decoder.finish() + "\n")
+            output.write(filter.push(decoder.finish()) + filter.finish() + "\n")
             if index + 1 < numSamples { output.write("---------------\n") }
         }
     }

@@ -67,7 +67,8 @@ final class CLIHardeningTests: XCTestCase {
 
     /// `lmkit sample` on a masked-diffusion and a block-diffusion out_dir: --prompt, --max-new-tokens, --steps,
     /// --block-length, --remasking, --cfg-scale, --seed and --temperature all reach the sampler (the same seed gives the
-    /// same text, another seed other text); flags of the AR sampler and a block length other than the model's are refused.
+    /// same text, another seed other text), --stop cuts the printed text; flags of the AR sampler only and a block length
+    /// other than the model's are refused.
     func testDiffusionSampleFlagsForBothObjectives() throws {
         let data = try prepareTinyData(in: dir)
         for (name, blockLength) in [("md", nil), ("bd", 4)] as [(String, Int?)] {
@@ -88,6 +89,10 @@ final class CLIHardeningTests: XCTestCase {
             XCTAssertEqual(try run(flags + ["--seed", "7"]).1, text, name)
             let others = try (8..<16).map { try run(flags + ["--seed", "\($0)"]).1 }
             XCTAssertTrue(others.contains { $0 != text }, "\(name): --seed changes nothing")
+            // --stop cuts the printed text before the first occurrence of the stop string.
+            let generated = String(text.dropFirst(4).dropLast()), stop = String(generated.dropFirst(3).prefix(2))
+            let cut = try XCTUnwrap(generated.range(of: stop)).lowerBound
+            XCTAssertEqual(try run(flags + ["--seed", "7", "--stop", stop]).1, "the " + generated[..<cut] + "\n", "\(name): --stop \(String(reflecting: stop))")
             try assertFails(flags + ["--top-k", "5"], mentioning: "--top-k")
             try assertFails(flags + ["--steps", "3"], mentioning: "steps 3")
         }
