@@ -16,6 +16,7 @@ let numericFlags: [SwiftSetting] = [.swiftLanguageMode(.v5), .unsafeFlags(["-Oun
 
 let package = Package(
     name: "LMKit",
+    platforms: [.macOS(.v15)],  // Synchronization.Atomic (WorkerPool)
     products: [
         .library(name: "LMKit", targets: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain"]),
         .executable(name: "lmkit", targets: ["lmkit"]),

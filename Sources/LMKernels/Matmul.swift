@@ -6,7 +6,6 @@
 // training step, `perf`). Each thread computes a full-K block of C. Results can still differ in the last bits between
 // thread counts: OpenBLAS picks its kernel (small-matrix or blocked) by the block's size.
 import _CBLAS
-import Dispatch
 
 public enum Matmul {
     /// C = alpha · op(A) · op(B) + beta · C, all row-major. op(A) is M×K, op(B) is K×N, C is M×N with leading dimension ldc.
@@ -22,7 +21,7 @@ public enum Matmul {
             let splitRows = M >= N
             let extent = splitRows ? M : N
             let chunks = min(threads, extent / blockAlignment)
-            withoutActuallyEscaping({ (c: Int) -> Void in
+            Parallel.run(lanes: chunks) { c in
                 let lo = (extent * c / chunks) / blockAlignment * blockAlignment
                 let hi = c == chunks - 1 ? extent : (extent * (c + 1) / chunks) / blockAlignment * blockAlignment
                 guard lo < hi else { return }
@@ -33,7 +32,7 @@ public enum Matmul {
                     blasGemm(transA: transA, transB: transB, M: M, N: hi - lo, K: K, alpha: alpha, A: A, lda: lda,
                              B: transB ? B + lo * ldb : B + lo, ldb: ldb, beta: beta, C: C + lo, ldc: ldc)
                 }
-            }) { block in DispatchQueue.concurrentPerform(iterations: chunks, execute: block) }
+            }
             return
         }
         blasGemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
