@@ -66,4 +66,40 @@ final class LinearOpTests: XCTestCase {
         let one = run(1), two = run(2)
         for (a, b) in zip(one, two) { assertClose(a.map(Double.init), b.map(Double.init), rtol: 1e-5, atol: 1e-5) }
     }
+
+    /// linearCrossEntropy in chunks (forced small) equals one chunk and the composed linear → crossEntropy, forward and
+    /// every gradient, with ignored rows and a gradient already in the weight's `.grad`; a second backward of a
+    /// one-chunk graph (retainGraph) recomputes the logits it overwrote.
+    func testLinearCrossEntropyChunksEqualTheComposedOps() {
+        let saved = Tensor.linearCrossEntropyChunkElements
+        defer { Tensor.linearCrossEntropyChunkElements = saved }
+        let g = Generator(seed: 8)
+        let x0 = Tensor.randn([37, 16], generator: g), w0 = Tensor.randn([11, 16], generator: g), b0 = Tensor.randn([11], generator: g)
+        let prior = Tensor.randn([11, 16], generator: g)
+        var targets = g.integers(37, low: 0, high: 11)
+        targets[3] = -1; targets[20] = -1
+        func run(_ fused: Bool, chunkElements: Int) -> [[Float]] {
+            Tensor.linearCrossEntropyChunkElements = chunkElements
+            let x = x0.clone().requiringGrad(), w = w0.clone().requiringGrad(), b = b0.clone().requiringGrad()
+            w.grad = prior.clone()
+            let loss = fused ? x.linearCrossEntropy(weight: w, bias: b, targets: targets, ignoreIndex: -1)
+                             : x.linear(w, bias: b).crossEntropy(targets: targets, ignoreIndex: -1)
+            loss.backward()
+            return [loss.toArray(), x.grad!.toArray(), w.grad!.toArray(), b.grad!.toArray()]
+        }
+        let composed = run(false, chunkElements: saved)
+        for chunkElements in [saved, 11 * 8, 11 * 5] {  // one chunk; 8-row chunks; 5-row chunks (a short last one)
+            for (a, e) in zip(run(true, chunkElements: chunkElements), composed) {
+                assertClose(a.map(Double.init), e.map(Double.init), rtol: 1e-5, atol: 1e-6, "chunk of \(chunkElements / 11) rows")
+            }
+        }
+        Tensor.linearCrossEntropyChunkElements = saved
+        let x = x0.clone().requiringGrad()
+        let loss = x.linearCrossEntropy(weight: w0, bias: b0, targets: targets, ignoreIndex: -1)
+        loss.backward(retainGraph: true)
+        let first = x.grad!.toArray()
+        x.grad = nil
+        loss.backward()
+        XCTAssertEqual(x.grad!.toArray(), first, "second backward through a kept-logits graph")
+    }
 }

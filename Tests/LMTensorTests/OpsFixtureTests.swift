@@ -59,6 +59,7 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
     "matmul_transposed": { _, x in x[0].matmul(x[1].transpose(-1, -2)) },
     "linear": { _, x in x[0].linear(x[1], bias: x[2]) },
     "linear_no_bias": { _, x in x[0].linear(x[1], bias: nil) },
+    "linear_cross_entropy": { a, x in x[0].linearCrossEntropy(weight: x[1], bias: x[2], targets: a.targets!, ignoreIndex: a.ignore_index!) },
     "packed_attention_padded_gqa": packedAttention, "packed_attention_causal_window": packedAttention,
     "softmax": { _, x in x[0].softmax(axis: -1) },
     "softmax_axis0": { _, x in x[0].softmax(axis: 0) },
