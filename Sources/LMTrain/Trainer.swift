@@ -10,6 +10,7 @@ import _LMSupport
 import LMModels
 import LMOptim
 import LMTensor
+import LMTokenizers
 
 /// What the loop reports to its caller (the CLI draws the progress bar from these).
 public enum TrainEvent {
@@ -48,6 +49,8 @@ public final class Trainer {
     public let valBatches: BatchSampler
     /// data_order "streams": consecutive windows of contiguous streams, and the state the model carries between them.
     public let trainStreams: StreamSampler?
+    /// sft_data: training and validation examples, sampled instead of the token files' windows.
+    public let sft: (train: SFTExamples, val: SFTExamples)?
     private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0
@@ -122,6 +125,8 @@ public final class Trainer {
         if let context = modelConfig.contextLength, config.blockSize > context {
             throw TrainError.invalidInput("block_size \(config.blockSize) exceeds the model's block_size \(context)")
         }
+        sft = try config.sftData.map { try Self.loadSFT($0, config: config, modelConfig: modelConfig) }
+        if let sft { pendingMessages.append("SFT on \(sft.train.count) examples of \(sft.train.source), validation on \(sft.val.count)") }
         if let checkpoint {
             do {
                 try model.load(checkpoint.weights, source: TrainingCheckpoint.fileName)
@@ -149,16 +154,52 @@ public final class Trainer {
         model.eval()
         defer { model.train() }
         return noGrad {
-            func mean(_ sampler: BatchSampler) -> Double {
+            func mean(_ next: () -> TokenBatch) -> Double {
                 var total = 0.0
                 for _ in 0..<config.evalIters {
-                    total += Double(model.loss(batch(sampler), generator: modelGenerator).item())
+                    total += Double(model.loss(next(), generator: modelGenerator).item())
                 }
                 return total / Double(config.evalIters)
             }
-            let train = mean(trainBatches)
-            return (train, mean(valBatches))
+            if let sft {
+                let train = mean { sft.train.batch(config.batchSize, generator: dataGenerator) }
+                return (train, mean { sft.val.batch(config.batchSize, generator: dataGenerator) })
+            }
+            let train = mean { batch(trainBatches) }
+            return (train, mean { batch(valBatches) })
         }
+    }
+
+    /// sft_data (and sft_val_data, else the last 10 % of sft_data's examples) tokenized with data_dir's tokenizer,
+    /// each response ended and padded with sft_eos or the tokenizer's end-of-text token.
+    static func loadSFT(_ path: String, config: TrainConfig, modelConfig: any ModelConfiguration) throws -> (train: SFTExamples, val: SFTExamples) {
+        guard modelConfig is GPTConfig || modelConfig is MaskedDiffusionConfig else {
+            throw TrainError.invalidInput("sft_data: supervised fine-tuning is for gpt and masked-diffusion models, not \(type(of: modelConfig).modelType)")
+        }
+        let tokenizer: any Tokenizer
+        do { tokenizer = try loadTokenizer(config.dataDir) } catch { throw TrainError.invalidInput("sft_data needs data_dir's tokenizer: \(error)") }
+        let endOfText: Int
+        if let text = config.sftEOS {
+            let ids = (try? tokenizer.encode(text)) ?? []
+            guard ids.count == 1, let id = ids.first else {
+                throw TrainError.invalidInput("sft_eos \(String(reflecting: text)) must be one token of data_dir's tokenizer; it encodes to \(ids.count) tokens")
+            }
+            endOfText = id
+        } else {
+            guard let id = tokenizer.endOfTextID else {
+                throw TrainError.invalidInput("sft_data: data_dir's tokenizer has no end-of-text token (<|endoftext|>, </s>, <eos>) to end responses with; set sft_eos to the text of one token (e.g. \"\\n\")")
+            }
+            endOfText = id
+        }
+        let examples = try SFTExamples(path: path, tokenizer: tokenizer, endOfText: endOfText, length: config.blockSize)
+        if let validation = config.sftValData {
+            return (examples, try SFTExamples(path: validation, tokenizer: tokenizer, endOfText: endOfText, length: config.blockSize))
+        }
+        guard examples.count >= 2 else {
+            throw TrainError.invalidInput("\(path): one example cannot be split into training and validation; add examples or give sft_val_data")
+        }
+        let held = Swift.max(1, examples.count / 10)
+        return (examples.subset(0..<(examples.count - held)), examples.subset((examples.count - held)..<examples.count))
     }
 
     /// The next batch of `sampler` (nanoGPT's get_batch: inputs and the next tokens).
@@ -180,7 +221,7 @@ public final class Trainer {
                 (loss, carried) = stateful.loss(TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize),
                                                 generator: modelGenerator, carried: carried)
             } else {
-                loss = model.loss(batch(trainBatches), generator: modelGenerator)
+                loss = model.loss(sft?.train.batch(config.batchSize, generator: dataGenerator) ?? batch(trainBatches), generator: modelGenerator)
             }
             total += Double(loss.item())
             (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
