@@ -77,6 +77,8 @@ public final class S4DKernel: Module {
     public let aImag: Tensor
     public let c: Tensor
     public override class var keys: [String: String] { ["logDt": "log_dt", "logAReal": "log_A_real", "aImag": "A_imag", "c": "C"] }
+    /// s4d.py `S4DKernel.register` gives Δ and A `{"weight_decay": 0.0}` (C is decayed).
+    public override class var noWeightDecay: Set<String> { ["log_dt", "log_A_real", "A_imag"] }
 
     init(_ config: S4DConfig, _ generator: Generator?) {
         let (H, M) = (config.dModel, config.dState / 2)

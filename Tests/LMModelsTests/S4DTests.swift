@@ -31,6 +31,12 @@ final class S4DTests: XCTestCase {
                                             "layers.0.norm.weight", "embedding.weight", "norm_f.weight"]), "\(names)")
     }
 
+    /// Δ and A are exempt from weight decay (s4d.py registers them with `weight_decay: 0.0`); C is decayed.
+    func testDeltaAndAAreExemptFromWeightDecay() {
+        let names = S4D(config(), initializer: nil).noWeightDecayParameterNames()
+        XCTAssertEqual(names, Set((0..<2).flatMap { i in ["log_dt", "log_A_real", "A_imag"].map { "layers.\(i).layer.kernel.\($0)" } }))
+    }
+
     /// The recurrent view (prefill 4, then one token at a time, batch 2) equals the convolution view at every position.
     func testRecurrentViewEqualsConvolutionView() {
         for initialization in [S4DConfig.Initialization.lin, .inv] {
