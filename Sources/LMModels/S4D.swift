@@ -1,9 +1,10 @@
 // S4D (Gu, Gupta, Goel, Ré 2022, "On the Parameterization and Initialization of Diagonal State Space Models") as a
 // language model: token embedding, pre-LayerNorm residual blocks of one S4D layer each, a final LayerNorm, tied head.
-// The layer follows state-spaces/s4 models/s4/s4d.py (`S4DKernel`, `S4D`): diagonal complex A with the S4D-Lin or
-// S4D-Inv initialization, learned Δ, zero-order hold; training uses the convolution view (the kernel K computed by the
-// `s4dConvolutionWeight` op, applied as a direct causal convolution — no FFT), decoding the recurrent view (one complex
-// state per channel and mode). Then D skip, GELU, a 1×1 projection to 2H and GLU, as the reference.
+// The layer follows state-spaces/s4 models/s4/s4d.py (`S4DKernel`, `S4D`): diagonal complex A with the S4D-Lin, S4D-Inv
+// or S4D-LegS initialization (from HiPPO-LegS), learned Δ, zero-order hold; training uses the convolution view (the
+// kernel K computed by the `s4dConvolutionWeight` op, applied by `causalConv1d`: through FFTW for long sequences,
+// directly for short ones, by measurement), decoding the recurrent view (one complex state per channel and mode).
+// Then D skip, GELU, a 1×1 projection to 2H and GLU, as the reference.
 import Foundation
 import LMNN
 import LMTensor
@@ -12,8 +13,9 @@ import LMTensor
 public struct S4DConfig: ModelConfiguration {
     public static let modelType = "s4d"
 
-    /// How A's imaginary parts start: `lin` = π·n (S4D-Lin), `inv` = (N/π)(N/(2n+1) − 1) (S4D-Inv); real parts −1/2.
-    public enum Initialization: String, Codable, Sendable { case lin, inv }
+    /// How A's imaginary parts start: `lin` = π·n (S4D-Lin), `inv` = (N/π)(N/(2n+1) − 1) (S4D-Inv), `legs` = those of
+    /// the diagonal of HiPPO-LegS's normal part (S4D-LegS, which the other two approximate); real parts −1/2.
+    public enum Initialization: String, Codable, Sendable { case lin, inv, legs }
 
     public var vocabSize: Int = 256
     public var dModel: Int = 128
@@ -61,12 +63,60 @@ public struct S4DConfig: ModelConfiguration {
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
     }
 
-    /// The initial imaginary parts of A for mode n of M = N/2.
-    public func initialImaginaryPart(_ n: Int) -> Double {
+    /// The initial imaginary parts of A for the M = N/2 modes (s4 src/models/sequence/kernels/dplr.py `dplr`, and
+    /// `nplr('legs')` for S4D-LegS).
+    public func initialImaginaryParts() -> [Double] {
+        let N = Double(dState)
         switch initialization {
-        case .lin: return Double.pi * Double(n)
-        case .inv: return Double(dState) / Double.pi * (Double(dState) / Double(2 * n + 1) - 1)
+        case .lin: return (0..<(dState / 2)).map { Double.pi * Double($0) }
+        case .inv: return (0..<(dState / 2)).map { N / Double.pi * (N / Double(2 * $0 + 1) - 1) }
+        case .legs: return S4DConfig.legSImaginaryParts(dState)
         }
+    }
+
+    /// HiPPO-LegS (Gu et al. 2020; s4 hippo.py `transition('legs')`), row-major N×N A and B [N]:
+    /// A[n, k] = −√(2n+1)·√(2k+1) for n > k, −(n+1) for n = k, 0 for n < k;  B[n] = √(2n+1).
+    public static func hippoLegS(_ N: Int) -> (A: [Double], B: [Double]) {
+        var A = [Double](repeating: 0, count: N * N)
+        for n in 0..<N {
+            for k in 0...n { A[n * N + k] = n == k ? -Double(n + 1) : -(Double(2 * n + 1) * Double(2 * k + 1)).squareRoot() }
+        }
+        return (A, (0..<N).map { Double(2 * $0 + 1).squareRoot() })
+    }
+
+    /// S4D-LegS: HiPPO-LegS plus P·Pᵀ with P[n] = √(n + 1/2) (s4 `rank_correction('legs')`) is −I/2 + S with S
+    /// skew-symmetric, so its eigenvalues are −1/2 ± iω. Returns the N/2 values ω ≥ 0 in ascending order: the ω² are
+    /// the eigenvalues of the symmetric SᵀS, each twice (cyclic Jacobi, float64).
+    static func legSImaginaryParts(_ N: Int) -> [Double] {
+        let A = hippoLegS(N).A
+        var S = [Double](repeating: 0, count: N * N)
+        for n in 0..<N { for k in 0..<N { S[n * N + k] = A[n * N + k] + (Double(n) + 0.5).squareRoot() * (Double(k) + 0.5).squareRoot() } }
+        for n in 0..<N { S[n * N + n] += 0.5 }
+        var G = [Double](repeating: 0, count: N * N)  // SᵀS
+        for i in 0..<N { for j in 0..<N { G[i * N + j] = (0..<N).reduce(0) { $0 + S[$1 * N + i] * S[$1 * N + j] } } }
+        for _ in 0..<64 {
+            var off = 0.0, scale = 0.0
+            for i in 0..<N { for j in 0..<N { if i == j { scale += G[i * N + j] * G[i * N + j] } else { off += G[i * N + j] * G[i * N + j] } } }
+            if off <= 1e-30 * scale { break }
+            for p in 0..<(N - 1) {
+                for q in (p + 1)..<N where G[p * N + q] != 0 {
+                    // The rotation in the (p, q) plane that zeroes G[p, q] (Golub & Van Loan, symmetric Schur 2×2).
+                    let theta = (G[q * N + q] - G[p * N + p]) / (2 * G[p * N + q])
+                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<N {
+                        let (gkp, gkq) = (G[k * N + p], G[k * N + q])
+                        G[k * N + p] = c * gkp - s * gkq; G[k * N + q] = s * gkp + c * gkq
+                    }
+                    for k in 0..<N {
+                        let (gpk, gqk) = (G[p * N + k], G[q * N + k])
+                        G[p * N + k] = c * gpk - s * gqk; G[q * N + k] = s * gpk + c * gqk
+                    }
+                }
+            }
+        }
+        let squares = (0..<N).map { Swift.max(0, G[$0 * N + $0]) }.sorted()
+        return stride(from: 0, to: N, by: 2).map { squares[$0].squareRoot() }
     }
 }
 
@@ -85,7 +135,8 @@ public final class S4DKernel: Module {
         let (lo, hi) = (Foundation.log(config.dtMin), Foundation.log(config.dtMax))
         logDt = Tensor((generator?.uniform(H) ?? [Double](repeating: 0, count: H)).map { Float(lo + $0 * (hi - lo)) }, shape: [H], requiresGrad: true)
         logAReal = Tensor.full([H, M], Foundation.log(0.5)).requiringGrad()
-        aImag = Tensor((0..<(H * M)).map { Float(config.initialImaginaryPart($0 % M)) }, shape: [H, M], requiresGrad: true)
+        let imaginary = config.initialImaginaryParts()
+        aImag = Tensor((0..<(H * M)).map { Float(imaginary[$0 % M]) }, shape: [H, M], requiresGrad: true)
         // torch.randn(cfloat): real and imaginary parts N(0, 1/2).
         c = Init.normal([H, M, 2], std: 0.5.squareRoot(), generator).requiringGrad()
     }
