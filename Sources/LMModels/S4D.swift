@@ -175,14 +175,13 @@ public final class S4DLayer: Module {
         return tail(y)
     }
 
-    /// Recurrent view (no gradient): continues `state` [B, H, M, 2] (complex modes) over u [B, L, H] and advances it:
-    /// x_t = e^{ΔA} x_{t−1} + (e^{ΔA} − 1)/A · u_t,  y_t = 2 Re(C · x_t) + D u_t.
-    func step(_ u: Tensor, state: Tensor) -> Tensor {
-        let (B, L, H) = (u.shape[0], u.shape[1], u.shape[2]), M = kernel.aImag.shape[1]
-        let ud = u.contiguous().toArray(), dt = kernel.logDt.toArray(), lar = kernel.logAReal.toArray()
-        let ai = kernel.aImag.toArray(), c = kernel.c.toArray(), d = skip.toArray()
-        let x = state.pointer(Float.self)
-        var y = [Float](repeating: 0, count: B * L * H)
+    /// The discretized recurrence per channel h and mode n, 6 values at (h·M + n)·6: e^{ΔA} (re, im),
+    /// (e^{ΔA} − 1)/A (re, im) and C (re, im). Computed once per decoding state (weights do not change while decoding):
+    /// recomputing its H·M exponentials and sines each token was most of a token's cost.
+    func discretization() -> [Double] {
+        let (H, M) = (kernel.aImag.shape[0], kernel.aImag.shape[1])
+        let dt = kernel.logDt.toArray(), lar = kernel.logAReal.toArray(), ai = kernel.aImag.toArray(), c = kernel.c.toArray()
+        var out = [Double](repeating: 0, count: H * M * 6)
         for h in 0..<H {
             let delta = Double(Foundation.exp(dt[h]))
             for n in 0..<M {
@@ -191,7 +190,24 @@ public final class S4DLayer: Module {
                 let (er, ei) = (Foundation.exp(delta * ar) * Foundation.cos(delta * aim), Foundation.exp(delta * ar) * Foundation.sin(delta * aim))
                 let a2 = ar * ar + aim * aim
                 let (qr, qi) = (((er - 1) * ar + ei * aim) / a2, (ei * ar - (er - 1) * aim) / a2)
-                let (cr, ci) = (Double(c[2 * i]), Double(c[2 * i + 1]))
+                for (k, v) in [er, ei, qr, qi, Double(c[2 * i]), Double(c[2 * i + 1])].enumerated() { out[i * 6 + k] = v }
+            }
+        }
+        return out
+    }
+
+    /// Recurrent view (no gradient): continues `state` [B, H, M, 2] (complex modes) over u [B, L, H] and advances it:
+    /// x_t = e^{ΔA} x_{t−1} + (e^{ΔA} − 1)/A · u_t,  y_t = 2 Re(C · x_t) + D u_t.  `coefficients` is `discretization()`.
+    func step(_ u: Tensor, state: Tensor, coefficients: [Double]) -> Tensor {
+        let (B, L, H) = (u.shape[0], u.shape[1], u.shape[2]), M = kernel.aImag.shape[1]
+        let ud = u.contiguous().toArray(), d = skip.toArray()
+        let x = state.pointer(Float.self)
+        var y = [Float](repeating: 0, count: B * L * H)
+        for h in 0..<H {
+            for n in 0..<M {
+                let k = (h * M + n) * 6
+                let (er, ei, qr, qi, cr, ci) = (coefficients[k], coefficients[k + 1], coefficients[k + 2], coefficients[k + 3],
+                                                coefficients[k + 4], coefficients[k + 5])
                 for b in 0..<B {
                     let s = x + ((b * H + h) * M + n) * 2
                     var (sr, si) = (Double(s[0]), Double(s[1]))
@@ -220,15 +236,18 @@ public final class S4DBlock: Module {
     }
 }
 
-/// Decoding state: per layer, the complex states [B, H, M, 2]. Constant size in the sequence length.
+/// Decoding state: per layer, the complex states [B, H, M, 2] and the discretized recurrence (filled on first use).
+/// Constant size in the sequence length.
 public final class S4DState: DecodingState {
     public private(set) var length = 0
     let states: [Tensor]
     let batch: Int
+    var coefficients: [[Double]?]
 
     init(_ config: S4DConfig, batch: Int) {
         self.batch = batch
         states = (0..<config.nLayer).map { _ in Tensor(zeros: [batch, config.dModel, config.dState / 2, 2]) }
+        coefficients = [[Double]?](repeating: nil, count: config.nLayer)
     }
 
     func advance(by n: Int) { length += n }
@@ -261,7 +280,12 @@ public final class S4D: Module, IncrementalDecoding {
         var x = embedding(tokens, shape: [batch, length])                // [B, L, H]
         for (i, block) in layers.enumerated() {
             let u = block.norm(x)
-            x = x + (state.map { block.layer.step(u, state: $0.states[i]) } ?? block.layer(u))  // [B, L, H]
+            if let state {
+                if state.coefficients[i] == nil { state.coefficients[i] = block.layer.discretization() }
+                x = x + block.layer.step(u, state: state.states[i], coefficients: state.coefficients[i]!)  // [B, L, H]
+            } else {
+                x = x + block.layer(u)                                   // [B, L, H]
+            }
         }
         return lmHead(normF(x))                                          // [B, L, vocab]
     }
