@@ -51,6 +51,25 @@ public enum Matmul {
         beta: T, C: UnsafeMutablePointer<T>, ldc: Int
     ) {
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+        if M == 1 && (T.self == Float.self || T.self == Double.self) {
+            // One row of C (a decoding step's x·Wᵀ): matrix-vector. sgemm first packs op(B) (sgemm_incopy was 40 % of a
+            // Mamba decode step, `perf`), gemv streams it once. C = alpha·op(B)ᵀ·a + beta·C with a = A's row (or column).
+            if beta == 0 { C.update(repeating: 0, count: N) }  // gemv's beta 0 must not read C (may be uninitialized)
+            let (order, rows, cols) = transB ? (CblasNoTrans, N, K) : (CblasTrans, K, N)
+            let incx = Int32(transA ? lda : 1)
+            if T.self == Float.self {
+                cblas_sgemv(CblasRowMajor, order, Int32(rows), Int32(cols), Float(alpha),
+                            UnsafeRawPointer(B).assumingMemoryBound(to: Float.self), Int32(ldb),
+                            UnsafeRawPointer(A).assumingMemoryBound(to: Float.self), incx, Float(beta),
+                            UnsafeMutableRawPointer(C).assumingMemoryBound(to: Float.self), 1)
+            } else {
+                cblas_dgemv(CblasRowMajor, order, Int32(rows), Int32(cols), Double(alpha),
+                            UnsafeRawPointer(B).assumingMemoryBound(to: Double.self), Int32(ldb),
+                            UnsafeRawPointer(A).assumingMemoryBound(to: Double.self), incx, Double(beta),
+                            UnsafeMutableRawPointer(C).assumingMemoryBound(to: Double.self), 1)
+            }
+            return
+        }
         if T.self == Float.self {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(M), Int32(N), Int32(K), Float(alpha),
                         UnsafeRawPointer(A).assumingMemoryBound(to: Float.self), Int32(lda),

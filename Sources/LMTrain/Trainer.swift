@@ -110,7 +110,8 @@ public final class Trainer {
         do { model = try ModelRegistry.makeModel(modelConfig, generator: modelGenerator) } catch let error as ConfigError {
             throw TrainError.invalidInput(error.description)
         }
-        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay,
+                                                    exempt: model.noWeightDecayParameterNames())
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
