@@ -99,6 +99,26 @@ final class BERTTests: XCTestCase {
         }
     }
 
+    /// A BERT directory's tokenizer is its WordPiece (tokenizer.json, else vocab.txt), and saving writes both files.
+    func testDirectoryTokenizerIsWordPiece() throws {
+        let source = fixtureURL("models/hf_bert_mlm_tiny").path
+        let loaded = try HuggingFaceModelDirectory.load(source)
+        let tokenizer = try XCTUnwrap(loaded.tokenizer as? WordPiece)
+        let reference = try WordPiece.load(tokenizerJSON: source + "/tokenizer.json")
+        XCTAssertEqual(tokenizer.vocabulary, reference.vocabulary)
+        let dir = NSTemporaryDirectory() + "lmkit-bert-\(UUID().uuidString)"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        try HuggingFaceModelDirectory.save(loaded.model, to: dir, tokenizer: tokenizer)
+        XCTAssertEqual(try WordPiece.load(vocabTXT: dir + "/vocab.txt").vocabulary, reference.vocabulary)
+        try FileManager.default.removeItem(atPath: dir + "/tokenizer.json")
+        let fromVocab = try XCTUnwrap(try HuggingFaceModelDirectory.load(dir).tokenizer as? WordPiece)
+        XCTAssertEqual(try fromVocab.encode("the capital is [MASK].").ids, try reference.encode("the capital is [MASK].").ids)
+        XCTAssertNil(try HuggingFaceModelDirectory.load(fixtureURL("models/hf_bert_base_tiny").path).tokenizer)
+        XCTAssertThrowsError(try HuggingFaceModelDirectory.wordPiece(fixtureURL("models/hf_bert_base_tiny").path)) {
+            XCTAssertTrue("\($0)".contains("vocab.txt"), "\($0)")
+        }
+    }
+
     func testLMKitBERTDirectoryIsNotTakenForHuggingFace() throws {
         let (model, _) = try loadBERT(fixtureURL("models/hf_bert_mlm_tiny").path)
         let dir = NSTemporaryDirectory() + "lmkit-bert-\(UUID().uuidString)"
