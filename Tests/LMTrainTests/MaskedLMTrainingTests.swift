@@ -66,4 +66,14 @@ final class MaskedLMTrainingTests: XCTestCase {
         charConfig.model = ModelSection(modelType: "bert", keys: ["hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "whole_word_masking": true])
         XCTAssertThrowsError(try Trainer(config: charConfig)) { XCTAssertTrue("\($0)".contains("whole_word_masking needs WordPiece data"), "\($0)") }
     }
+
+    /// The WordPiece pretraining recipe decodes strictly, with its objective options.
+    func testPretrainingRecipeDecodes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs/bert_mini_shakespeare_wordpiece.json").standardized
+        let c = try TrainConfig.decode(Data(contentsOf: url), source: url.path)
+        XCTAssertEqual(c.model.modelType, "bert")
+        XCTAssertEqual(c.model["whole_word_masking"], true)
+        XCTAssertEqual(c.model["sentence_pairs"], true)
+        XCTAssertEqual(c.model["hidden_size"], 256)
+    }
 }
