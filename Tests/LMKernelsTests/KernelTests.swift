@@ -41,6 +41,15 @@ final class GELUKernelTests: XCTestCase {
             XCTAssertEqual(y[i], Activations.geluTanh(x[i]), accuracy: 2e-6 * max(1, abs(x[i])), "forward at \(x[i])")
             XCTAssertEqual(dx[i], dy[i] * Activations.geluTanhDerivative(x[i]), accuracy: 2e-6, "backward at \(x[i])")
         }
+        // The erf form (BERT's GELU): the same check against its scalar definitions, and erf against libm's in Double.
+        GELUKernel.forward(x, &y, x.count, erf: true)
+        GELUKernel.backward(x, dy, &dx, x.count, erf: true)
+        for i in x.indices {
+            XCTAssertEqual(y[i], Activations.geluErf(x[i]), accuracy: 2e-6 * max(1, abs(x[i])), "erf forward at \(x[i])")
+            XCTAssertEqual(dx[i], dy[i] * Activations.geluErfDerivative(x[i]), accuracy: 2e-6, "erf backward at \(x[i])")
+            let exact = 0.5 * Double(x[i]) * (1 + Foundation.erf(Double(x[i]) / 2.0.squareRoot()))
+            XCTAssertEqual(Double(y[i]), exact, accuracy: 1e-6 * max(1, abs(exact)), "erf forward vs libm at \(x[i])")
+        }
         var e = [Float](repeating: 0, count: 16)
         let xs = SIMD16<Float>((0..<16).map { Float($0) * 11 - 90 })
         SIMDMath.store(SIMDMath.exp(xs), &e)
