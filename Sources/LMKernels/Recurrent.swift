@@ -263,7 +263,11 @@ public enum RecurrentKernel {
                         beta: 0, C: dWeightHR, ldc: H)
         }
         columnSums(dGate, rows: TB, columns: G, into: dBiasIH)
-        columnSums(dHidden, rows: TB, columns: G, into: dBiasHH)
+        if s.cell != .gru, let dBiasIH, let dBiasHH {
+            dBiasHH.update(from: dBiasIH, count: G)  // the same sums: both biases enter every gate the same way
+        } else {
+            columnSums(dHidden, rows: TB, columns: G, into: dBiasHH)
+        }
     }
 
     /// m = o ⊙ tanh(c) recomputed from the saved gates and previous cell (the input of the projection, for dW_hr).
