@@ -56,6 +56,17 @@ final class RecurrentTests: XCTestCase {
         }
     }
 
+    /// Checks the module's names against torch's state-dict keys and copies torch's parameter values into it.
+    private func loadTorchParameters(_ parameters: [String: FixtureTensor], keys: [String], into module: Module, _ name: String) throws {
+        XCTAssertEqual(module.stateDictKeys(), keys, name)
+        for (key, p) in module.namedParameters() {
+            let ref = try XCTUnwrap(parameters[key], "\(name): torch has no \(key)")
+            XCTAssertEqual(p.shape, ref.shape, "\(name): \(key)")
+            let ptr = p.pointer(Float.self)
+            for (i, v) in ref.values.enumerated() { ptr[i] = v }
+        }
+    }
+
     /// Outputs, final states and all gradients equal torch's within float32 tolerance, for every fixture case.
     func testMatchesTorch() throws {
         let fixture = try loadFixture("nn/recurrent.json", as: RecurrentFixture.self)
@@ -63,13 +74,7 @@ final class RecurrentTests: XCTestCase {
         XCTAssertEqual(fixture.cases.count, 14)
         for c in fixture.cases {
             let net = makeNetwork(c)
-            XCTAssertEqual(net.stateDictKeys(), c.state_dict_keys, c.name)
-            for (name, p) in net.namedParameters() {
-                let ref = try XCTUnwrap(c.parameters[name], "\(c.name): torch has no \(name)")
-                XCTAssertEqual(p.shape, ref.shape, "\(c.name): \(name)")
-                let ptr = p.pointer(Float.self)
-                for (i, v) in ref.values.enumerated() { ptr[i] = v }
-            }
+            try loadTorchParameters(c.parameters, keys: c.state_dict_keys, into: net, c.name)
             let x = c.x.tensor.requiringGrad()
             let h0 = c.h0?.tensor.requiringGrad(), c0 = c.c0?.tensor.requiringGrad()
             let state = h0.map { RecurrentState(h: $0, c: c0) }
@@ -110,13 +115,7 @@ final class RecurrentTests: XCTestCase {
                 module = RNNCell(inputSize: c.input_size, hiddenSize: c.hidden_size, bias: c.bias,
                                  nonlinearity: c.kind == "rnn_relu" ? .relu : .tanh, generator: g)
             }
-            XCTAssertEqual(module.stateDictKeys(), c.state_dict_keys, c.name)
-            for (name, p) in module.namedParameters() {
-                let ref = try XCTUnwrap(c.parameters[name], "\(c.name): torch has no \(name)")
-                XCTAssertEqual(p.shape, ref.shape, "\(c.name): \(name)")
-                let ptr = p.pointer(Float.self)
-                for (i, v) in ref.values.enumerated() { ptr[i] = v }
-            }
+            try loadTorchParameters(c.parameters, keys: c.state_dict_keys, into: module, c.name)
             let x = c.x.tensor.requiringGrad(), h0 = c.h0?.tensor.requiringGrad(), c0 = c.c0?.tensor.requiringGrad()
             var h: Tensor, cNew: Tensor? = nil
             switch module {
