@@ -5,7 +5,11 @@
 // classification. Padding is per-sequence key lengths in the fused attention kernel, never a T×T mask. Follows
 // transformers' modeling_bert.py; the attention and MLP are LMNN's Transformer parts (`c_attn` = query, key, value
 // stacked), whose names HuggingFaceBERT.swift maps. The masked-LM loss is DataCollatorForLanguageModeling's objective.
-// Not implemented: next-sentence prediction, relative position embeddings, cross-attention, whole-word masking.
+// Optional objective inputs: whole-word masking (google-research/bert's words: a `##` piece joins the token before it;
+// transformers' whole_word_mask draws one Bernoulli per word) and sentence pairs (`[CLS] A [SEP] B [SEP]` with token
+// types 0/1, A and B consecutive text split at a random point: BERT's segment-pair input without its next-sentence
+// loss, which RoBERTa showed does not help; BertForPreTraining's NSP head is not implemented).
+// Not implemented: next-sentence prediction, relative position embeddings, cross-attention.
 import Foundation
 import LMNN
 import LMTensor
@@ -44,6 +48,14 @@ public struct BERTConfig: ModelConfiguration {
     public var specialTokenIds: [Int] = []
     /// The fraction of non-special tokens the masked-LM objective chooses per batch (DataCollatorForLanguageModeling's 0.15).
     public var mlmProbability: Double = 0.15
+    /// Masked LM: choose whole words (a token and the `##` pieces after it, `BERT.wordContinuationIds`) with
+    /// probability mlm_probability each, as DataCollatorForLanguageModeling(whole_word_mask=True).
+    public var wholeWordMasking: Bool = false
+    /// Masked LM: feed each training window as `[CLS] A [SEP] B [SEP]` (token types 0 then 1), needing cls/sep ids.
+    public var sentencePairs: Bool = false
+    /// `[CLS]` and `[SEP]` for sentence pairs; never masked.
+    public var clsTokenId: Int? = nil
+    public var sepTokenId: Int? = nil
 
     public init() {}
 
@@ -58,7 +70,8 @@ public struct BERTConfig: ModelConfiguration {
         case numAttentionHeads = "num_attention_heads", intermediateSize = "intermediate_size"
         case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size", layerNormEps = "layer_norm_eps"
         case dropout, gelu, head, numLabels = "num_labels", padTokenId = "pad_token_id", maskTokenId = "mask_token_id"
-        case specialTokenIds = "special_token_ids", mlmProbability = "mlm_probability"
+        case specialTokenIds = "special_token_ids", mlmProbability = "mlm_probability", wholeWordMasking = "whole_word_masking"
+        case sentencePairs = "sentence_pairs", clsTokenId = "cls_token_id", sepTokenId = "sep_token_id"
     }
 
     public init(from decoder: Decoder) throws {
@@ -80,6 +93,10 @@ public struct BERTConfig: ModelConfiguration {
         maskTokenId = try c.decodeIfPresent(Int.self, forKey: .maskTokenId)
         specialTokenIds = try c.decodeIfPresent([Int].self, forKey: .specialTokenIds) ?? d.specialTokenIds
         mlmProbability = try c.decodeIfPresent(Double.self, forKey: .mlmProbability) ?? d.mlmProbability
+        wholeWordMasking = try c.decodeIfPresent(Bool.self, forKey: .wholeWordMasking) ?? d.wholeWordMasking
+        sentencePairs = try c.decodeIfPresent(Bool.self, forKey: .sentencePairs) ?? d.sentencePairs
+        clsTokenId = try c.decodeIfPresent(Int.self, forKey: .clsTokenId)
+        sepTokenId = try c.decodeIfPresent(Int.self, forKey: .sepTokenId)
         try validate()
     }
 
@@ -104,6 +121,23 @@ public struct BERTConfig: ModelConfiguration {
             throw fail(.specialTokenIds, "must be ids in 0..<vocab_size (\(vocabSize)), got \(bad)")
         }
         guard mlmProbability > 0 && mlmProbability <= 1 else { throw fail(.mlmProbability, "must be in (0, 1], got \(mlmProbability)") }
+        for (key, id) in [(CodingKeys.clsTokenId, clsTokenId), (.sepTokenId, sepTokenId)] {
+            if let id, !(0..<vocabSize).contains(id) { throw fail(key, "must be in 0..<vocab_size (\(vocabSize)), got \(id)") }
+        }
+        if sentencePairs {
+            guard clsTokenId != nil && sepTokenId != nil else { throw fail(.sentencePairs, "needs cls_token_id and sep_token_id") }
+            guard typeVocabSize >= 2 else { throw fail(.sentencePairs, "needs type_vocab_size ≥ 2 (segments A and B), got \(typeVocabSize)") }
+        }
+    }
+
+    /// What a WordPiece vocabulary fills in for keys a training config leaves out (its size, [MASK], [PAD], [CLS],
+    /// [SEP] and every special token as never masked), so `lmkit train` on WordPiece data needs no ids by hand.
+    public static func wordPieceDefaults(vocabularySize: Int, specialTokenIDs ids: [String: Int]) -> [String: Any] {
+        var out: [String: Any] = ["vocab_size": vocabularySize, "special_token_ids": ids.values.sorted()]
+        for (key, token) in [("mask_token_id", "[MASK]"), ("pad_token_id", "[PAD]"), ("cls_token_id", "[CLS]"), ("sep_token_id", "[SEP]")] {
+            if let id = ids[token] { out[key] = id }
+        }
+        return out
     }
 
     /// A training run fills in the training block size as the position table and, unless given, a `[MASK]` id
@@ -251,6 +285,9 @@ public final class BERT: Module, LanguageModel {
     /// [labels, H] on the pooled output (sequence) or on every position (token); nil for the other heads.
     public let classifier: Linear?
     let classifierDropout: Dropout
+    /// Ids of word-continuation pieces (WordPiece `##…`): whole-word masking keeps them with the token before. Not
+    /// part of the config (it is the tokenizer's); `lmkit train` and `lmkit eval` set it from the WordPiece vocabulary.
+    public var wordContinuationIds: Set<Int> = []
     public override class var keys: [String: String] { ["classifierDropout": "classifier_dropout"] }
 
     /// BERT's init (transformers' `_init_weights`): Linear and Embedding weights N(0, 0.02), biases 0, norms 1.
@@ -301,22 +338,47 @@ public final class BERT: Module, LanguageModel {
         return self(tokens, batch: batch, length: length).logits!
     }
 
-    /// The masked-LM objective on `batch.inputs` (targets are not used): `maskedLMInputs` draws the masks from
-    /// `generator`, and the loss is the mean cross-entropy over the chosen positions.
+    /// The masked-LM objective on `batch.inputs` (targets are not used): `maskedLMBatch` draws the masks (and the
+    /// sentence-pair split) from `generator`, and the loss is the mean cross-entropy over the chosen positions.
     public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
-        precondition(config.head == .maskedLM, "BERT: the training loss is the masked-LM objective, which needs head masked_lm (got \(config.head.rawValue))")
-        let (inputs, labels) = maskedLMInputs(batch.inputs, generator: generator)
-        return logits(inputs, batch: batch.batch, length: batch.length)
-            .reshape([batch.batch * batch.length, config.vocabSize])
-            .crossEntropy(targets: labels, ignoreIndex: -100)
+        let (inputs, types, labels) = maskedLMBatch(batch, generator: generator)
+        return maskedLMLogits(inputs, tokenTypes: types, batch: batch.batch, length: batch.length).crossEntropy(targets: labels, ignoreIndex: -100)
+    }
+
+    /// Logits [B·T, vocab] of the masked-LM head.
+    func maskedLMLogits(_ inputs: [Int], tokenTypes: [Int]?, batch B: Int, length T: Int) -> Tensor {
+        precondition(config.head == .maskedLM, "BERT: the masked-LM objective needs head masked_lm (got \(config.head.rawValue))")
+        return self(inputs, batch: B, length: T, tokenTypes: tokenTypes).logits!.reshape([B * T, config.vocabSize])
+    }
+
+    /// One draw of the masked-LM objective's inputs for the windows of `batch`: with `sentence_pairs`, each window
+    /// becomes `[CLS] A [SEP] B [SEP]` (its first T−3 tokens, split after a uniformly drawn 1…T−4 tokens; one uniform
+    /// per row) with token types 0 then 1; then `maskedLMInputs` masks it. Labels are -100 where nothing is predicted.
+    public func maskedLMBatch(_ batch: TokenBatch, generator: Generator) -> (inputs: [Int], tokenTypes: [Int]?, labels: [Int]) {
+        var tokens = batch.inputs, types: [Int]? = nil
+        if config.sentencePairs, let cls = config.clsTokenId, let sep = config.sepTokenId {
+            let T = batch.length
+            precondition(T >= 5, "BERT: sentence pairs need windows of at least 5 tokens ([CLS] A [SEP] B [SEP]), got \(T)")
+            let splits = generator.uniform(batch.batch)
+            var typeIds = [Int](repeating: 0, count: tokens.count)
+            for b in 0..<batch.batch {
+                let row = Array(batch.inputs[(b * T)..<(b * T + T - 3)])
+                let a = 1 + min(T - 5, Int(splits[b] * Double(T - 4)))
+                tokens.replaceSubrange((b * T)..<((b + 1) * T), with: [cls] + row[0..<a] + [sep] + row[a...] + [sep])
+                for t in (a + 2)..<T { typeIds[b * T + t] = 1 }
+            }
+            types = typeIds
+        }
+        let (inputs, labels) = maskedLMInputs(tokens, length: batch.length, generator: generator)
+        return (inputs, types, labels)
     }
 
     /// The masked-LM loss and masked-token accuracy (argmax equal to the label, over the chosen positions) of one draw
     /// of masks on `batch`, as transformers' run_mlm evaluation reports them; `count` is the number of chosen positions.
     public func maskedLMMetrics(_ batch: TokenBatch, generator: Generator) -> (loss: Double, accuracy: Double, count: Int) {
-        let (inputs, labels) = maskedLMInputs(batch.inputs, generator: generator)
+        let (inputs, types, labels) = maskedLMBatch(batch, generator: generator)
         let V = config.vocabSize
-        let logits = noGrad { self.logits(inputs, batch: batch.batch, length: batch.length).reshape([batch.batch * batch.length, V]) }
+        let logits = noGrad { self.maskedLMLogits(inputs, tokenTypes: types, batch: batch.batch, length: batch.length) }
         let loss = noGrad { logits.crossEntropy(targets: labels, ignoreIndex: -100) }.item()
         let values = logits.toArray()
         var correct = 0, count = 0
@@ -333,13 +395,15 @@ public final class BERT: Module, LanguageModel {
     /// 0.8, a uniformly random id with 0.1, and stays with 0.1. Labels are the original id at chosen positions and -100
     /// elsewhere. A fresh draw on every call (dynamic masking); exactly 3 uniforms and one random id per token are
     /// drawn, so the generator advances the same whatever is chosen. When nothing is chosen, the first eligible
-    /// position of the draw's permutation is (a batch without a label has no loss).
-    public func maskedLMInputs(_ tokens: [Int], generator: Generator) -> (inputs: [Int], labels: [Int]) {
+    /// position of the draw's permutation is (a batch without a label has no loss). With `whole_word_masking`, the
+    /// draw of a word's first token decides for the whole word (its `wordContinuationIds` pieces that follow, within
+    /// the same row of `length` tokens).
+    public func maskedLMInputs(_ tokens: [Int], length: Int? = nil, generator: Generator) -> (inputs: [Int], labels: [Int]) {
         guard let mask = config.maskTokenId else {
             preconditionFailure("BERT: the masked-LM objective needs mask_token_id in the model config")
         }
-        let n = tokens.count
-        let special = Set(config.specialTokenIds + [config.padTokenId])
+        let n = tokens.count, rowLength = length ?? n
+        let special = Set(config.specialTokenIds + [config.padTokenId] + [config.clsTokenId, config.sepTokenId].compactMap { $0 })
         let choose = generator.uniform(n), replace = generator.uniform(n), randomIds = generator.integers(n, low: 0, high: config.vocabSize)
         let fallback = generator.uniform(1)[0]
         var inputs = tokens, labels = [Int](repeating: -100, count: n)
@@ -347,7 +411,12 @@ public final class BERT: Module, LanguageModel {
             labels[i] = tokens[i]
             if replace[i] < 0.8 { inputs[i] = mask } else if replace[i] < 0.9 { inputs[i] = randomIds[i] }
         }
-        for i in 0..<n where !special.contains(tokens[i]) && choose[i] < config.mlmProbability { pick(i) }
+        var wordChosen = false
+        for i in 0..<n where !special.contains(tokens[i]) {
+            let continuesWord = config.wholeWordMasking && i % rowLength != 0 && wordContinuationIds.contains(tokens[i]) && !special.contains(tokens[i - 1])
+            if !continuesWord { wordChosen = choose[i] < config.mlmProbability }
+            if wordChosen { pick(i) }
+        }
         if !labels.contains(where: { $0 != -100 }) {
             let eligible = (0..<n).filter { !special.contains(tokens[$0]) }
             if !eligible.isEmpty { pick(eligible[min(eligible.count - 1, Int(fallback * Double(eligible.count)))]) }

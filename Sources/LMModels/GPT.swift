@@ -53,11 +53,16 @@ public final class GPT: Module, IncrementalDecoding {
     public func logits(_ tokens: [Int], batch: Int, length: Int) -> Tensor { self(tokens, batch: batch, length: length) }
 
     /// Mean next-token cross-entropy of `batch.targets` (-1 marks positions to ignore).
-    public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor { nextTokenLoss(batch) }
+    /// The head and the loss are one op (`linearCrossEntropy`): no [B·T, vocab] logits tensor is kept for backward.
+    public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
+        transformer(batch.inputs, batch: batch.batch, length: batch.length, cache: nil)
+            .reshape([batch.batch * batch.length, config.nEmbd])
+            .linearCrossEntropy(weight: lmHead.weight, bias: lmHead.bias, targets: batch.targets, ignoreIndex: -1)
+    }
 
     /// Mean next-token cross-entropy of `targets` (row-major [batch, length]; -1 marks positions to ignore).
     public func loss(_ tokens: [Int], targets: [Int], batch: Int, length: Int) -> Tensor {
-        nextTokenLoss(TokenBatch(inputs: tokens, targets: targets, batch: batch, length: length))
+        loss(TokenBatch(inputs: tokens, targets: targets, batch: batch, length: length), generator: Generator(seed: 0))
     }
 
     public func makeDecodingState(batch: Int) -> KVCache { KVCache(layerCount: config.nLayer, maximumLength: config.blockSize) }

@@ -1,7 +1,8 @@
 // A Hugging Face model directory as `save_pretrained` writes it: config.json, model.safetensors (or shards listed in
-// model.safetensors.index.json), and optionally tokenizer.json. Loads it, through the architecture's adapter
-// (HuggingFace.swift), into the LMKit model its config maps to (+ byte-level BPE tokenizer), and saves an LMKit model
-// back in the same layout, atomically (safetensors first, config.json last). Does not download from the hub, and does
+// model.safetensors.index.json), and optionally tokenizer.json (or BERT's vocab.txt). Loads it, through the
+// architecture's adapter (HuggingFace.swift), into the LMKit model its config maps to (+ its tokenizer: WordPiece for
+// BERT, byte-level BPE otherwise), and saves an LMKit model back in the same layout, atomically (safetensors first,
+// config.json last). Does not download from the hub, and does
 // not read pytorch_model.bin (pickle): convert those with transformers first.
 import Foundation
 import LMCheckpoint
@@ -16,29 +17,44 @@ public struct HuggingFaceModelDirectory {
     public let config: HuggingFaceConfig
     /// The model with the checkpoint's weights, in eval mode.
     public let model: any LanguageModel
-    /// tokenizer.json as a byte-level BPE, when the directory has one and it was requested.
-    public let tokenizer: ByteLevelBPE?
+    /// The directory's tokenizer when it has one and it was requested: WordPiece for BERT (tokenizer.json, else
+    /// vocab.txt), byte-level BPE (tokenizer.json) for the causal families.
+    public let tokenizer: (any Tokenizer)?
     /// config.json keys ignored because they do not change the model (sorted).
     public var ignoredConfigKeys: [String] { config.ignoredKeys }
 
-    /// Reads `path`/config.json and the weights; with `loadTokenizer`, also `path`/tokenizer.json when present (a
-    /// tokenizer.json that is not byte-level BPE is then an error naming the field; pass false to skip it).
+    /// Reads `path`/config.json and the weights; with `loadTokenizer`, also the tokenizer when present: for BERT the
+    /// WordPiece of tokenizer.json or vocab.txt (`wordPiece(_:)`), otherwise tokenizer.json as byte-level BPE (a
+    /// tokenizer.json of another kind is then an error naming the field; pass false to skip it).
     public static func load(_ path: String, loadTokenizer: Bool = true) throws -> HuggingFaceModelDirectory {
         let config = try readConfig(path)
         let (tensors, source) = try readTensors(path)
         let stateDict = try HuggingFaceWeights.toLMKit(tensors, config: config, file: source)
         let model = try ModelRegistry.loadModel(config.model, stateDict: stateDict, source: source)
         model.eval()
-        var tokenizer: ByteLevelBPE? = nil
-        let tokenizerPath = path + "/tokenizer.json"
-        if loadTokenizer && FileManager.default.fileExists(atPath: tokenizerPath) {
-            let loaded = try ByteLevelBPE.load(tokenizerJSON: tokenizerPath)
-            guard loaded.vocabularySize <= config.model.vocabularySize else {
-                throw HuggingFaceError.badFile(file: tokenizerPath, "has \(loaded.vocabularySize) token ids but config.json's vocab_size is \(config.model.vocabularySize)")
-            }
-            tokenizer = loaded
+        var tokenizer: (any Tokenizer)? = nil
+        let tokenizerPath = path + "/tokenizer.json", fm = FileManager.default
+        if loadTokenizer && config.model is BERTConfig {
+            if fm.fileExists(atPath: tokenizerPath) || fm.fileExists(atPath: path + "/vocab.txt") { tokenizer = try wordPiece(path) }
+        } else if loadTokenizer && fm.fileExists(atPath: tokenizerPath) {
+            tokenizer = try ByteLevelBPE.load(tokenizerJSON: tokenizerPath)
+        }
+        if let tokenizer, tokenizer.vocabularySize > config.model.vocabularySize {
+            throw HuggingFaceError.badFile(file: fm.fileExists(atPath: tokenizerPath) ? tokenizerPath : path + "/vocab.txt",
+                                           "has \(tokenizer.vocabularySize) token ids but config.json's vocab_size is \(config.model.vocabularySize)")
         }
         return HuggingFaceModelDirectory(path: path, config: config, model: model, tokenizer: tokenizer)
+    }
+
+    /// The WordPiece tokenizer of a BERT directory: tokenizer.json when present (it carries the normalizer settings),
+    /// else vocab.txt (lowercasing, as bert-base-uncased). The error names both files when neither is there.
+    public static func wordPiece(_ path: String) throws -> WordPiece {
+        let json = path + "/tokenizer.json", vocab = path + "/vocab.txt"
+        if FileManager.default.fileExists(atPath: json) { return try WordPiece.load(tokenizerJSON: json) }
+        guard FileManager.default.fileExists(atPath: vocab) else {
+            throw HuggingFaceError.badFile(file: path, "has neither tokenizer.json nor vocab.txt (a BERT directory needs its WordPiece vocabulary)")
+        }
+        return try WordPiece.load(vocabTXT: vocab)
     }
 
     /// The `model_type` string of `path`/config.json; nil when the file is absent, not JSON, or has none.
@@ -130,10 +146,11 @@ public struct HuggingFaceModelDirectory {
 
     /// Writes `model` to `directory` (created if needed) as `architecture` (default: `defaultArchitecture`) in
     /// transformers' layout: model.safetensors (as `dtype`; float32 by default) then config.json, each atomically, plus
-    /// tokenizer.json when `tokenizer` is given. Configurations the architecture cannot express are errors naming the
-    /// config field, and nothing is written then.
+    /// the tokenizer when `tokenizer` is given (tokenizer.json; a WordPiece also as vocab.txt, which BertTokenizer
+    /// reads). Configurations the architecture cannot express are errors naming the config field, and nothing is
+    /// written then.
     public static func save(_ model: any LanguageModel, to directory: String, architecture: HuggingFaceArchitecture? = nil,
-                            specialTokenIDs: [String: Int] = [:], tokenizer: ByteLevelBPE? = nil,
+                            specialTokenIDs: [String: Int] = [:], tokenizer: (any Tokenizer)? = nil,
                             dtype: SafetensorsDType = .float32) throws {
         let hf = HuggingFaceConfig(architecture: try architecture ?? defaultArchitecture(for: model.config), model: model.config,
                                    specialTokenIDs: specialTokenIDs)
@@ -145,7 +162,14 @@ public struct HuggingFaceModelDirectory {
             throw HuggingFaceError.badFile(file: directory, "cannot create the directory (\(error.localizedDescription))")
         }
         try saveSafetensors(tensors, to: directory + "/model.safetensors", metadata: ["format": "pt"], dtype: dtype)
-        if let tokenizer { try tokenizer.writeTokenizerJSON(to: directory + "/tokenizer.json") }
+        switch tokenizer {
+        case let bpe as ByteLevelBPE: try bpe.writeTokenizerJSON(to: directory + "/tokenizer.json")
+        case let wordPiece as WordPiece:
+            try wordPiece.writeTokenizerJSON(to: directory + "/tokenizer.json")
+            try wordPiece.writeVocabTXT(to: directory + "/vocab.txt")
+        case nil: break
+        case let other?: throw HuggingFaceError.badFile(file: directory, "cannot hold a \(type(of: other)) tokenizer (byte-level BPE or WordPiece)")
+        }
         try writeFileAtomically(configData + Data("\n".utf8), to: directory + "/config.json")
     }
 }

@@ -121,6 +121,8 @@ public final class MambaMixer: Module {
     public override class var keys: [String: String] {
         ["inProj": "in_proj", "xProj": "x_proj", "dtProj": "dt_proj", "aLog": "A_log", "skip": "D", "outProj": "out_proj"]
     }
+    /// mamba_simple.py sets `_no_weight_decay` on A_log and D.
+    public override class var noWeightDecay: Set<String> { ["A_log", "D"] }
 
     init(_ config: MambaConfig, _ generator: Generator?) {
         self.config = config

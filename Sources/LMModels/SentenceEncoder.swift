@@ -61,9 +61,7 @@ public final class SentenceEncoder {
         guard let bert = loaded.model as? BERT else {
             throw HuggingFaceError.badFile(file: transformerPath + "/config.json", "is not a BERT model (model_type \"bert\")")
         }
-        let tokenizerJSON = transformerPath + "/tokenizer.json"
-        let tokenizer = FileManager.default.fileExists(atPath: tokenizerJSON)
-            ? try WordPiece.load(tokenizerJSON: tokenizerJSON) : try WordPiece.load(vocabTXT: transformerPath + "/vocab.txt")
+        let tokenizer = try HuggingFaceModelDirectory.wordPiece(transformerPath)
         var maxLength = bert.config.maxPositionEmbeddings
         if let data = FileManager.default.contents(atPath: transformerPath + "/sentence_bert_config.json"),
            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let length = object["max_seq_length"] as? Int {

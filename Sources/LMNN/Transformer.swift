@@ -97,6 +97,12 @@ public final class SelfAttention: Module {
         let (B, T, C) = (x.shape[0], x.shape[1], x.shape[2])
         let H = heads, Hkv = kvHeads, hd = headSize
         let qkv = self.qkv(x).reshape([B, T, H + 2 * Hkv, hd])
+        if rope == nil && cache == nil && !(isTraining && attentionDropout.p > 0) {
+            // The common training and encoding case: the kernel reads the projection and writes merged heads in place.
+            let y = Tensor.packedSelfAttention(qkv, heads: H, kvHeads: Hkv, causal: causal, keyLengths: keyLengths, window: window,
+                                               blockLength: blockLength)
+            return residualDropout(output(y.reshape([B, T, C])))
+        }
         var q = qkv.slice(2, 0, H), k = qkv.slice(2, H, H + Hkv)
         let v = qkv.slice(2, H + Hkv, H + 2 * Hkv)
         if let rope, let rotaryLayout {

@@ -56,6 +56,12 @@ public final class WordPiece: @unchecked Sendable {
 
     public func id(for token: String) -> Int? { idOf[token] }
 
+    /// Ids of word-continuation pieces (tokens starting with `continuingSubwordPrefix`, `##`): the tokens whole-word
+    /// masking keeps with the token before them.
+    public var continuationIDs: Set<Int> {
+        Set(vocabulary.indices.filter { vocabulary[$0].hasPrefix(continuingSubwordPrefix) && vocabulary[$0] != continuingSubwordPrefix })
+    }
+
     // MARK: Files
 
     /// Reads BERT's vocab.txt: one token per line, id = line number - 1.

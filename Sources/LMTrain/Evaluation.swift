@@ -1,8 +1,13 @@
 // `lmkit eval`: the loss of a model over a whole token sequence in non-overlapping windows of block_size (each token
 // after the first is predicted exactly once, with the context since the start of its window — the standard
-// "non-overlapping" evaluation, which is pessimistic compared with a sliding window). Reports mean loss (nats/token),
+// "non-overlapping" evaluation, which is pessimistic compared with a sliding window). Models that carry state across
+// windows (`CarriedStateTraining`: the recurrent families) instead read the sequence as one stream, each window starting
+// from the state the previous one ended in, so every token is predicted from its whole history (word_language_model's
+// `evaluate`, with one stream so no token loses its context at a stream start). Reports mean loss (nats/token),
 // perplexity, bits per token and, for text, bits per character = total nats / characters / ln 2. Masked-diffusion
 // models get LLaDA's Monte-Carlo negative-ELBO instead (`evaluateBound`): an upper bound, with its standard error.
+// A masked LM (BERT) has no likelihood of the text: it gets run_mlm's eval_loss and masked-token accuracy on seeded
+// masks (`evaluateMaskedLM`).
 import Foundation
 import LMModels
 import LMTensor
@@ -48,6 +53,22 @@ public enum Evaluation {
         model.eval()
         defer { model.train() }
         var total = 0.0
+        if let stream = model as? any CarriedStateTraining {
+            noGrad {
+                var carried: [String: Tensor] = [:], start = 0
+                while start < predicted {
+                    let n = min(blockSize, predicted - start)
+                    let batch = TokenBatch(inputs: Array(tokens[start..<start + n]), targets: Array(tokens[start + 1...start + n]),
+                                           batch: 1, length: n)
+                    let (loss, next) = stream.loss(batch, generator: generator, carried: carried)
+                    total += Double(loss.item()) * Double(n)
+                    carried = next
+                    start += n
+                    progress(Double(start) / Double(predicted))
+                }
+            }
+            return EvaluationResult(predictedTokens: predicted, totalNats: total, characters: nil)
+        }
         noGrad {
             var window = 0
             while window < fullWindows {
@@ -125,5 +146,39 @@ public enum Evaluation {
                                        batchSize: batchSize, seed: seed, progress: progress)
         result.characters = text.unicodeScalars.count
         return result
+    }
+
+    /// BERT's masked-LM evaluation (transformers' run_mlm eval_loss and eval_accuracy): `tokens` in non-overlapping
+    /// windows of `blockSize` (a shorter last window too, when long enough for the model's inputs), masked as in
+    /// training with a generator seeded `seed`, so the figures are repeatable. The loss is the mean cross-entropy over
+    /// every masked position; the accuracy the fraction of them whose argmax is the original token.
+    public static func evaluateMaskedLM(model: BERT, tokens: [Int], blockSize: Int, batchSize: Int = 8, seed: UInt64 = 0,
+                                        progress: (Double) -> Void = { _ in }) throws -> (loss: Double, accuracy: Double, maskedTokens: Int) {
+        let context = model.config.maxPositionEmbeddings, minimum = model.config.sentencePairs ? 5 : 1
+        guard blockSize >= minimum && blockSize <= context else {
+            throw TrainError.invalidInput("block size \(blockSize) must be in \(minimum)...\(context) (max_position_embeddings)")
+        }
+        guard tokens.count >= minimum else { throw TrainError.invalidInput("need at least \(minimum) tokens to evaluate, got \(tokens.count)") }
+        if let bad = tokens.firstIndex(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
+            throw TrainError.invalidInput("token \(bad) is \(tokens[bad]), outside the model's vocabulary 0..<\(model.config.vocabSize)")
+        }
+        let generator = Generator(seed: seed)
+        var windows = stride(from: 0, to: tokens.count - blockSize + 1, by: blockSize).map { Array(tokens[$0..<($0 + blockSize)]) }
+        let tail = tokens.count % blockSize
+        if tail >= minimum { windows.append(Array(tokens.suffix(tail))) }
+        model.eval()
+        defer { model.train() }
+        var nats = 0.0, correct = 0.0, count = 0, done = 0
+        while done < windows.count {
+            // Full windows batchSize at a time; the short tail alone.
+            let length = windows[done].count
+            let rows = windows[done...].prefix(batchSize).prefix { $0.count == length }
+            let batch = TokenBatch(inputs: rows.flatMap { $0 }, targets: rows.flatMap { $0 }, batch: rows.count, length: length)
+            let m = model.maskedLMMetrics(batch, generator: generator)
+            nats += m.loss * Double(m.count); correct += m.accuracy * Double(m.count); count += m.count
+            done += rows.count
+            progress(Double(done) / Double(windows.count))
+        }
+        return (nats / Double(max(count, 1)), correct / Double(max(count, 1)), count)
     }
 }

@@ -200,16 +200,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         if sftData != nil && dataOrder != "random" { throw fail(.sftData, "trains on whole examples; data_order must be \"random\", got \"\(dataOrder)\"") }
         // The model section's keys and values, checked now so a typo fails before any data is read (the data's
-        // vocabulary is not known yet; 1 stands in for it).
-        _ = try modelConfig(vocabularySize: 1)
+        // vocabulary is not known yet; 1 stands in for it, and 0 for the [CLS]/[SEP] ids a WordPiece vocabulary fills in).
+        _ = try modelConfig(vocabularySize: 1, defaults: model.modelType == BERTConfig.modelType ? ["cls_token_id": 0, "sep_token_id": 0] : [:])
     }
 
     /// The model's architecture: the `model` section decoded by its family, with vocab_size (the data's vocabulary)
     /// and the family's other training defaults filled in where the section leaves them out. A given vocab_size must
     /// cover the data's ids.
-    public func modelConfig(vocabularySize dataVocabulary: Int) throws -> any ModelConfiguration {
+    public func modelConfig(vocabularySize dataVocabulary: Int, defaults: [String: Any] = [:]) throws -> any ModelConfiguration {
         let source = "the training config's model section"
         var object = model.jsonObject()
+        for (key, value) in defaults where object[key] == nil { object[key] = value }
         for (key, value) in try ModelRegistry.trainingDefaults(modelType: model.modelType, vocabularySize: dataVocabulary, blockSize: blockSize)
         where object[key] == nil { object[key] = value }
         let config = try ModelRegistry.decodeConfig(object, source: source)

@@ -18,6 +18,8 @@ public enum TrainEvent {
     case step(iteration: Int, loss: Double, learningRate: Double, tokensPerSecond: Double, seconds: Double)
     /// After an eval at `iteration`.
     case eval(iteration: Int, trainLoss: Double, valLoss: Double)
+    /// Right after `.eval`, for a masked LM: the masked-token accuracy of the same eval batches (run_mlm's eval_accuracy).
+    case maskedAccuracy(iteration: Int, train: Double, val: Double)
     /// A checkpoint was written at `iteration`.
     case checkpoint(iteration: Int, path: String)
     /// A line worth printing (resume notes, stop reason).
@@ -85,9 +87,18 @@ public final class Trainer {
             }
             checkpoint = try TrainingCheckpoint.load(file: path)
         }
+        // BERT on WordPiece data: the vocabulary's [MASK], [PAD], [CLS], [SEP] fill the model keys left out, and its
+        // `##` pieces are the continuations whole-word masking needs.
+        var wordPiece: WordPiece? = nil
+        if config.model.modelType == BERTConfig.modelType, dataMeta?.tokenizer == "wordpiece" {
+            do { wordPiece = try loadTokenizer(config.dataDir) as? WordPiece } catch {
+                throw TrainError.invalidInput("\(config.dataDir): the WordPiece tokenizer does not load (\(error))")
+            }
+        }
         let modelConfig: any ModelConfiguration
         do {
-            modelConfig = try checkpoint?.modelConfig ?? config.modelConfig(vocabularySize: trainTokens.vocabularySize)
+            let defaults = wordPiece.map { BERTConfig.wordPieceDefaults(vocabularySize: $0.vocabularySize, specialTokenIDs: $0.specialTokenIDs) } ?? [:]
+            modelConfig = try checkpoint?.modelConfig ?? config.modelConfig(vocabularySize: trainTokens.vocabularySize, defaults: defaults)
         } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
         guard modelConfig.vocabularySize >= trainTokens.vocabularySize else {
             throw TrainError.invalidInput("the model's vocab_size \(modelConfig.vocabularySize) is smaller than the data's vocabulary \(trainTokens.vocabularySize) (\(config.dataDir))")
@@ -110,7 +121,14 @@ public final class Trainer {
         do { model = try ModelRegistry.makeModel(modelConfig, generator: modelGenerator) } catch let error as ConfigError {
             throw TrainError.invalidInput(error.description)
         }
-        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+        if let bert = model as? BERT, bert.config.wholeWordMasking {
+            guard let wordPiece else {
+                throw TrainError.invalidInput("whole_word_masking needs WordPiece data (`lmkit prepare` with a WordPiece tokenizer): words are a token and the ## pieces after it")
+            }
+            bert.wordContinuationIds = wordPiece.continuationIDs
+        }
+        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay,
+                                                    exempt: model.noWeightDecayParameterNames())
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
@@ -149,24 +167,31 @@ public final class Trainer {
         }
     }
 
-    /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients.
-    public func estimateLoss() -> (train: Double, val: Double) {
+    /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients. A masked
+    /// LM also reports masked-token accuracy (correct / masked positions over the same batches; nil otherwise).
+    public func estimateLoss() -> (train: Double, val: Double, maskedAccuracy: (train: Double, val: Double)?) {
         model.eval()
         defer { model.train() }
+        let masked = (model as? BERT).flatMap { $0.config.head == .maskedLM ? $0 : nil }
         return noGrad {
-            func mean(_ next: () -> TokenBatch) -> Double {
-                var total = 0.0
+            func mean(_ next: () -> TokenBatch) -> (loss: Double, accuracy: Double) {
+                var total = 0.0, correct = 0.0, count = 0
                 for _ in 0..<config.evalIters {
-                    total += Double(model.loss(next(), generator: modelGenerator).item())
+                    if let masked {
+                        let m = masked.maskedLMMetrics(next(), generator: modelGenerator)
+                        total += m.loss; correct += m.accuracy * Double(m.count); count += m.count
+                    } else {
+                        total += Double(model.loss(next(), generator: modelGenerator).item())
+                    }
                 }
-                return total / Double(config.evalIters)
+                return (total / Double(config.evalIters), correct / Double(max(count, 1)))
             }
             if let sft {
                 let train = mean { sft.train.batch(config.batchSize, generator: dataGenerator) }
-                return (train, mean { sft.val.batch(config.batchSize, generator: dataGenerator) })
+                return (train.loss, mean { sft.val.batch(config.batchSize, generator: dataGenerator) }.loss, nil)
             }
-            let train = mean { batch(trainBatches) }
-            return (train, mean { batch(valBatches) })
+            let train = mean { batch(trainBatches) }, val = mean { batch(valBatches) }
+            return (train.loss, val.loss, masked == nil ? nil : (train.accuracy, val.accuracy))
         }
     }
 
@@ -276,8 +301,12 @@ public final class Trainer {
                     losses = resumed
                     onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
                 } else {
-                    losses = estimateLoss()
+                    let estimate = estimateLoss()
+                    losses = (estimate.train, estimate.val)
                     onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
+                    if let accuracy = estimate.maskedAccuracy {
+                        onEvent(.maskedAccuracy(iteration: iteration, train: accuracy.train, val: accuracy.val))
+                    }
                     guard losses.train.isFinite && losses.val.isFinite else {
                         throw TrainError.invalidInput("eval at step \(iteration) gave a non-finite loss (train \(losses.train), val \(losses.val)); stopped without saving, the last finite checkpoint is kept (lower learning_rate?)")
                     }

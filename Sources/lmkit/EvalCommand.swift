@@ -2,6 +2,7 @@
 // model over a whole file in non-overlapping block_size windows (LMTrain.Evaluation). Wiring and printing only.
 import ArgumentParser
 import Foundation
+import LMModels
 import LMTokenizers
 import LMTrain
 
@@ -15,7 +16,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "For text: `char` (the vocabulary of the model's data directory), a tokenizer file or a directory holding one (a data directory of `lmkit prepare`, a model directory); default: the tokenizer recorded with the model.")
     var tokenizer: String?
     @Option(name: .customLong("block-size"), help: "Window length (default: the model's block_size).") var blockSize: Int?
-    @Option(name: .customLong("batch-size"), help: "Windows per forward pass.") var batchSize = 8
+    @Option(name: .customLong("batch-size"), help: "Windows per forward pass (recurrent models read the data as one stream, state carried across windows, and ignore it).") var batchSize = 8
     @Flag(help: "No progress bar.") var quiet = false
     @Option(name: .customLong("mc-samples"), help: "Masked diffusion: Monte-Carlo noisings per window for the likelihood bound.") var mcSamples = 32
     @Option(name: .customLong("mc-batch"), help: "Masked diffusion: noisings per forward pass (a divisor of --mc-samples).") var mcBatch = 16
@@ -46,6 +47,10 @@ struct EvalCommand: ParsableCommand {
                 printBound(result, window: window, path: loaded.path)
                 return
             }
+            if let bert = loaded.model as? BERT {
+                try evaluateMaskedLM(bert, loaded: loaded, window: window, bar: bar)
+                return
+            }
             if data.hasSuffix(".bin") {
                 let file = try TokenFile(path: data)
                 result = try Evaluation.evaluate(model: loaded.model, tokens: file.tokens(0..<file.count), blockSize: window,
@@ -69,6 +74,31 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "bits per token: %.4f", result.bitsPerToken))
             if let bpc = result.bitsPerCharacter { print(String(format: "bits per character: %.6f (%d characters)", bpc, result.characters!)) }
         }
+    }
+
+    /// A masked LM: run_mlm's eval loss and masked-token accuracy on masks drawn with seed 0 (repeatable).
+    func evaluateMaskedLM(_ bert: BERT, loaded: LoadedModel, window: Int, bar: ProgressBar) throws {
+        let textTokenizer = try? loaded.textTokenizer(override: tokenizer)
+        if let wordPiece = textTokenizer as? WordPiece { bert.wordContinuationIds = wordPiece.continuationIDs }
+        else if bert.config.wholeWordMasking { throw TrainError.invalidInput("whole-word masking needs the model's WordPiece tokenizer; pass --tokenizer") }
+        let tokens: [Int]
+        if data.hasSuffix(".bin") {
+            let file = try TokenFile(path: data)
+            tokens = file.tokens(0..<file.count)
+        } else {
+            guard let bytes = FileManager.default.contents(atPath: data), let text = String(data: bytes, encoding: .utf8) else {
+                throw TrainError.invalidInput("\(data): cannot read it as UTF-8 text")
+            }
+            guard let textTokenizer else { _ = try loaded.textTokenizer(override: tokenizer); return }
+            tokens = try textTokenizer.encode(text)
+        }
+        let result = try Evaluation.evaluateMaskedLM(model: bert, tokens: tokens, blockSize: window, batchSize: batchSize, progress: { bar.update($0) })
+        bar.finish()
+        print("model: \(loaded.path)")
+        print("data: \(data) (\(tokens.count) tokens, windows of \(window)\(bert.config.sentencePairs ? " as [CLS] A [SEP] B [SEP]" : ""))")
+        print("masked LM (\(result.maskedTokens) masked positions, masks seeded 0\(bert.config.wholeWordMasking ? ", whole words" : "")):")
+        print(String(format: "loss: %.6f nats/masked token", result.loss))
+        print(String(format: "masked-token accuracy: %.4f", result.accuracy))
     }
 
     /// The masked-diffusion report: every figure is an upper bound (Monte-Carlo negative ELBO) ± its standard error.

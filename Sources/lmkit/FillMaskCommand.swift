@@ -26,13 +26,10 @@ struct FillMaskCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let loaded = try HuggingFaceModelDirectory.load(model, loadTokenizer: false)
-            guard let bert = loaded.model as? BERT else {
-                throw ValidationError("\(model) holds a \(type(of: loaded.model.config).modelType) model; fill-mask needs a BERT")
+            let loaded = try HuggingFaceModelDirectory.load(model)
+            guard let bert = loaded.model as? BERT, let tokenizer = loaded.tokenizer as? WordPiece else {
+                throw ValidationError("\(model) holds a \(type(of: loaded.model.config).modelType) model; fill-mask needs a BERT with tokenizer.json or vocab.txt")
             }
-            let json = model + "/tokenizer.json"
-            let tokenizer = FileManager.default.fileExists(atPath: json)
-                ? try WordPiece.load(tokenizerJSON: json) : try WordPiece.load(vocabTXT: model + "/vocab.txt")
             let masks = try bert.fillMask(text, tokenizer: tokenizer, topK: topK)
             let out = masks.map { $0.map { "\($0.token)\t" + String(format: "%.4f", $0.probability) }.joined(separator: "\n") }
             print(out.joined(separator: "\n\n"))

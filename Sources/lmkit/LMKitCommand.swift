@@ -21,6 +21,8 @@ struct LMKitCommand: ParsableCommand {
             SampleCommand.self,
             EmbedCommand.self,
             FillMaskCommand.self,
+            FinetuneCommand.self,
+            PredictCommand.self,
         ])
 }
 

@@ -75,6 +75,8 @@ struct TrainCommand: ParsableCommand {
                     lastVal = valLoss
                     bar.finish()
                     print(String(format: "step %d: train loss %.4f, val loss %.4f", iteration, trainLoss, valLoss))
+                case let .maskedAccuracy(iteration, train, val):
+                    print(String(format: "step %d: train masked-token accuracy %.4f, val masked-token accuracy %.4f", iteration, train, val))
                 case let .checkpoint(iteration, path):
                     print("saving checkpoint to \(path) (step \(iteration))")
                 case let .message(text):

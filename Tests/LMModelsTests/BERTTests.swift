@@ -99,6 +99,26 @@ final class BERTTests: XCTestCase {
         }
     }
 
+    /// A BERT directory's tokenizer is its WordPiece (tokenizer.json, else vocab.txt), and saving writes both files.
+    func testDirectoryTokenizerIsWordPiece() throws {
+        let source = fixtureURL("models/hf_bert_mlm_tiny").path
+        let loaded = try HuggingFaceModelDirectory.load(source)
+        let tokenizer = try XCTUnwrap(loaded.tokenizer as? WordPiece)
+        let reference = try WordPiece.load(tokenizerJSON: source + "/tokenizer.json")
+        XCTAssertEqual(tokenizer.vocabulary, reference.vocabulary)
+        let dir = NSTemporaryDirectory() + "lmkit-bert-\(UUID().uuidString)"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        try HuggingFaceModelDirectory.save(loaded.model, to: dir, tokenizer: tokenizer)
+        XCTAssertEqual(try WordPiece.load(vocabTXT: dir + "/vocab.txt").vocabulary, reference.vocabulary)
+        try FileManager.default.removeItem(atPath: dir + "/tokenizer.json")
+        let fromVocab = try XCTUnwrap(try HuggingFaceModelDirectory.load(dir).tokenizer as? WordPiece)
+        XCTAssertEqual(try fromVocab.encode("the capital is [MASK].").ids, try reference.encode("the capital is [MASK].").ids)
+        XCTAssertNil(try HuggingFaceModelDirectory.load(fixtureURL("models/hf_bert_base_tiny").path).tokenizer)
+        XCTAssertThrowsError(try HuggingFaceModelDirectory.wordPiece(fixtureURL("models/hf_bert_base_tiny").path)) {
+            XCTAssertTrue("\($0)".contains("vocab.txt"), "\($0)")
+        }
+    }
+
     func testLMKitBERTDirectoryIsNotTakenForHuggingFace() throws {
         let (model, _) = try loadBERT(fixtureURL("models/hf_bert_mlm_tiny").path)
         let dir = NSTemporaryDirectory() + "lmkit-bert-\(UUID().uuidString)"
@@ -167,6 +187,53 @@ final class BERTTests: XCTestCase {
         // A batch where nothing would be chosen still has one label.
         let one = model.maskedLMInputs([1, 20, 2], generator: Generator(seed: 3)).labels
         XCTAssertEqual(one, [-100, 20, -100])
+    }
+
+    /// Whole-word masking: a `##` piece follows the draw of the token before it (within a row, after no special
+    /// token); without it the draws are the token-level ones. Sentence pairs: `[CLS] A [SEP] B [SEP]` with types 0/1.
+    func testWholeWordMaskingAndSentencePairs() {
+        var config = BERTConfig()
+        (config.hiddenSize, config.numHiddenLayers, config.numAttentionHeads, config.intermediateSize) = (8, 1, 2, 16)
+        (config.vocabSize, config.maskTokenId, config.maxPositionEmbeddings, config.mlmProbability) = (40, 4, 64, 0.4)
+        (config.clsTokenId, config.sepTokenId) = (2, 3)
+        let continuations: Set<Int> = [30, 31, 32]
+        // Row length 8: words 10 30 31 | 11 | 12 32 | 13 ; then a row starting with a continuation, and one after [SEP].
+        let tokens = [10, 30, 31, 11, 12, 32, 13, 14, 30, 15, 3, 31, 16, 30, 30, 17]
+        let plain = BERT(config, initializer: Generator(seed: 1))
+        config.wholeWordMasking = true
+        let whole = BERT(config, initializer: Generator(seed: 1))
+        whole.wordContinuationIds = continuations
+        var sawSplitWordInPlain = false
+        for seed in 0..<40 {
+            let labels = whole.maskedLMInputs(tokens, length: 8, generator: Generator(seed: UInt64(seed))).labels
+            for (i, t) in tokens.enumerated() where continuations.contains(t) && i % 8 != 0 && tokens[i - 1] != 3 {
+                XCTAssertEqual(labels[i] == -100, labels[i - 1] == -100, "seed \(seed), position \(i)")
+            }
+            XCTAssertEqual(labels[10], -100)  // [SEP] is never chosen
+            let plainLabels = plain.maskedLMInputs(tokens, length: 8, generator: Generator(seed: UInt64(seed))).labels
+            if zip(1..<3, 0..<2).contains(where: { (plainLabels[$0] == -100) != (plainLabels[$1] == -100) }) { sawSplitWordInPlain = true }
+            // A word's first token decides the same way in both modes (same draws).
+            for i in [0, 3, 4, 6, 7, 9, 12, 15] { XCTAssertEqual(labels[i] == -100, plainLabels[i] == -100, "seed \(seed), \(i)") }
+        }
+        XCTAssertTrue(sawSplitWordInPlain, "token-level masking should split a word sometimes")
+
+        config.wholeWordMasking = false
+        config.sentencePairs = true
+        let pairs = BERT(config, initializer: Generator(seed: 1))
+        let batch = TokenBatch(inputs: tokens, targets: tokens, batch: 2, length: 8)
+        let (inputs, types, labels) = pairs.maskedLMBatch(batch, generator: Generator(seed: 5))
+        let typeIds = try! XCTUnwrap(types)
+        for b in 0..<2 {
+            let row = Array(inputs[(b * 8)..<(b * 8 + 8)]), rowTypes = Array(typeIds[(b * 8)..<(b * 8 + 8)])
+            XCTAssertEqual(row.first, 2); XCTAssertEqual(row.last, 3)
+            let firstSep = row.firstIndex(of: 3)!
+            XCTAssertTrue((2...6).contains(firstSep), "\(row)")
+            XCTAssertEqual(rowTypes, [Int](repeating: 0, count: firstSep + 1) + [Int](repeating: 1, count: 7 - firstSep))
+            for t in [0, firstSep, 7] { XCTAssertEqual(labels[b * 8 + t], -100) }
+        }
+        XCTAssertTrue(pairs.loss(batch, generator: Generator(seed: 5)).item().isFinite)
+        config.clsTokenId = nil
+        XCTAssertThrowsError(try config.validate()) { XCTAssertTrue("\($0)".contains("sentence_pairs"), "\($0)") }
     }
 
     func testRankOrdersByCosineSimilarity() {

@@ -142,20 +142,19 @@ extension Tensor {
     public func tanh() -> Tensor { apply(Tanh()) }
     public func sigmoid() -> Tensor { apply(Sigmoid()) }
     public func relu() -> Tensor { apply(ReLU()) }
-    /// GELU; the tanh form runs the vectorized `GELUKernel` (same formula as `GELU`, which the erf form uses).
+    /// GELU through the vectorized `GELUKernel`, either form (the same formulas as `GELU`'s scalar definitions).
     public func gelu(_ approximation: GELU.Approximation = .tanh) -> Tensor {
-        guard approximation == .tanh else { return apply(GELU(approximation)) }
-        let x = contiguous()
+        let x = contiguous(), exact = approximation == .erf
         let y = Tensor(uninitialized: shape, dtype: dtype)
         switch dtype {
-        case .float32: GELUKernel.forward(x.pointer(Float.self), y.pointer(Float.self), count)
-        case .float64: GELUKernel.forward(x.pointer(Double.self), y.pointer(Double.self), count)
+        case .float32: GELUKernel.forward(x.pointer(Float.self), y.pointer(Float.self), count, erf: exact)
+        case .float64: GELUKernel.forward(x.pointer(Double.self), y.pointer(Double.self), count, erf: exact)
         }
         return Tensor.record("gelu", inputs: [x], output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
             switch x.dtype {
-            case .float32: GELUKernel.backward(x.pointer(Float.self), g.pointer(Float.self), dx.pointer(Float.self), x.count)
-            case .float64: GELUKernel.backward(x.pointer(Double.self), g.pointer(Double.self), dx.pointer(Double.self), x.count)
+            case .float32: GELUKernel.backward(x.pointer(Float.self), g.pointer(Float.self), dx.pointer(Float.self), x.count, erf: exact)
+            case .float64: GELUKernel.backward(x.pointer(Double.self), g.pointer(Double.self), dx.pointer(Double.self), x.count, erf: exact)
             }
             return [dx]
         }
