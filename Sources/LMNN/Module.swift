@@ -229,3 +229,25 @@ open class Module {
 public protocol UnaryLayer: Module {
     func callAsFunction(_ x: Tensor) -> Tensor
 }
+
+/// A layer that can recompute its activations in backward instead of keeping them (gradient checkpointing: less
+/// memory for one more forward pass per step). Training turns it on for every such layer of a model.
+public protocol GradientCheckpointable: Module {
+    var gradientCheckpointing: Bool { get set }
+}
+
+extension Module {
+    /// The random streams of this module's dropout layers, each once: what a checkpointed replay must rewind.
+    public func dropoutGenerators() -> [Generator] {
+        var seen = Set<ObjectIdentifier>(), out: [Generator] = []
+        apply { if let d = $0 as? Dropout, seen.insert(ObjectIdentifier(d.generator)).inserted { out.append(d.generator) } }
+        return out
+    }
+
+    /// Turns gradient checkpointing on or off in every checkpointable layer; returns how many there are.
+    @discardableResult public func setGradientCheckpointing(_ on: Bool) -> Int {
+        var count = 0
+        apply { if let layer = $0 as? GradientCheckpointable { layer.gradientCheckpointing = on; count += 1 } }
+        return count
+    }
+}

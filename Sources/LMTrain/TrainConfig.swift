@@ -63,6 +63,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     // reproducibility
     /// Seeds model init, dropout and the data sampler (nanoGPT: torch.manual_seed(1337 + seed_offset)).
     public var seed: UInt64 = 1337
+    /// Recompute each block's activations in backward instead of keeping them (torch.utils.checkpoint per block):
+    /// the same gradients, less memory, one more forward pass of the blocks per step.
+    public var gradientCheckpointing = false
 
     public init() {}
 
@@ -74,7 +77,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case model
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
-        case minLR = "min_lr", seed
+        case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing"
     }
 
     /// The value type of each key, for parsing `--key value` overrides.
@@ -86,7 +89,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         .sftData: .string, .sftValData: .string, .sftEOS: .string,
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
-        .minLR: .double, .seed: .unsigned,
+        .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool,
     ]
 
     /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
@@ -159,6 +162,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         lrDecayIters = try value(.lrDecayIters, d.lrDecayIters)
         minLR = try value(.minLR, d.minLR)
         seed = try value(.seed, d.seed)
+        gradientCheckpointing = try value(.gradientCheckpointing, d.gradientCheckpointing)
         try validate()
     }
 

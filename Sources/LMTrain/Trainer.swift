@@ -121,6 +121,9 @@ public final class Trainer {
         do { model = try ModelRegistry.makeModel(modelConfig, generator: modelGenerator) } catch let error as ConfigError {
             throw TrainError.invalidInput(error.description)
         }
+        if config.gradientCheckpointing && model.setGradientCheckpointing(true) == 0 {
+            throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (Transformer families: gpt, bert, masked-diffusion)")
+        }
         if let bert = model as? BERT, bert.config.wholeWordMasking {
             guard let wordPiece else {
                 throw TrainError.invalidInput("whole_word_masking needs WordPiece data (`lmkit prepare` with a WordPiece tokenizer): words are a token and the ## pieces after it")
