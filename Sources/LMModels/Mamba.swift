@@ -186,9 +186,10 @@ public final class MambaMixer: Module {
 }
 
 /// A residual block: x + mixer(RMSNorm(x)).
-public final class MambaBlock: Module {
+public final class MambaBlock: Module, GradientCheckpointable {
     public let mixer: MambaMixer
     public let norm: RMSNorm
+    public var gradientCheckpointing = false
 
     init(_ config: MambaConfig, _ generator: Generator?) {
         mixer = MambaMixer(config, generator)
@@ -252,6 +253,10 @@ public final class Mamba: Module, IncrementalDecoding {
         if let state { precondition(state.batch == batch, "Mamba: a decoding state for batch \(state.batch), given batch \(batch)") }
         var x = backbone.embeddings(tokens, shape: [batch, length])      // [B, L, d_model]
         for (i, layer) in backbone.layers.enumerated() {
+            if state == nil && layer.gradientCheckpointing && layer.isTraining {
+                x = Tensor.checkpoint([x]) { xs in xs[0] + layer.mixer(layer.norm(xs[0]), state: nil).0 }
+                continue
+            }
             let (mixed, conv) = layer.mixer(layer.norm(x), state: state.map { ($0.conv[i], $0.ssm[i]) })
             if let conv, let state { state.conv[i].pointer(Float.self).update(from: conv.pointer(Float.self), count: conv.count) }
             x = x + mixed                                               // [B, L, d_model]

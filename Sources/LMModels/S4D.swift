@@ -226,9 +226,10 @@ public final class S4DLayer: Module {
 }
 
 /// A pre-norm residual block: x + S4D(LayerNorm(x)).
-public final class S4DBlock: Module {
+public final class S4DBlock: Module, GradientCheckpointable {
     public let norm: LayerNorm
     public let layer: S4DLayer
+    public var gradientCheckpointing = false
 
     init(_ config: S4DConfig, _ generator: Generator?) {
         norm = LayerNorm(config.dModel, eps: config.normEps)
@@ -279,12 +280,13 @@ public final class S4D: Module, IncrementalDecoding {
         if let state { precondition(state.batch == batch, "S4D: a decoding state for batch \(state.batch), given batch \(batch)") }
         var x = embedding(tokens, shape: [batch, length])                // [B, L, H]
         for (i, block) in layers.enumerated() {
-            let u = block.norm(x)
             if let state {
                 if state.coefficients[i] == nil { state.coefficients[i] = block.layer.discretization() }
-                x = x + block.layer.step(u, state: state.states[i], coefficients: state.coefficients[i]!)  // [B, L, H]
+                x = x + block.layer.step(block.norm(x), state: state.states[i], coefficients: state.coefficients[i]!)  // [B, L, H]
+            } else if block.gradientCheckpointing && block.isTraining {
+                x = Tensor.checkpoint([x]) { xs in xs[0] + block.layer(block.norm(xs[0])) }
             } else {
-                x = x + block.layer(u)                                   // [B, L, H]
+                x = x + block.layer(block.norm(x))                       // [B, L, H]
             }
         }
         return lmHead(normF(x))                                          // [B, L, vocab]

@@ -122,7 +122,7 @@ public final class Trainer {
             throw TrainError.invalidInput(error.description)
         }
         if config.gradientCheckpointing && model.setGradientCheckpointing(true) == 0 {
-            throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (Transformer families: gpt, bert, masked-diffusion)")
+            throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (gpt, bert, masked-diffusion, mamba and s4d have them)")
         }
         if let bert = model as? BERT, bert.config.wholeWordMasking {
             guard let wordPiece else {
