@@ -283,7 +283,8 @@ extension MaskedDiffusion {
     /// prefix's keys and values are computed once (a noisy block is scored against the cache and dropped; a finished
     /// block is appended); without, every step runs the whole prefix. Guidance runs a second row whose prompt is
     /// masked (its own cached prefix: the masked prompt and the same generated blocks), as LLaDA's generate() does.
-    /// Arbitrary lengths up to the context.
+    /// Any length: past the context the network sees a cropped window of the most recent whole blocks (nanoGPT's
+    /// `idx[:, -block_size:]`, see `offset` below), so prompt + length may exceed `block_size`.
     public func generateBlockDiffusion(prompt: [Int], options: DiffusionGenerationOptions, cache useCache: Bool = true,
                                        onBlock: ([Int]) -> Void = { _ in }) throws -> [Int] {
         guard let n = config.blockLength else { throw DiffusionGenerationError.invalid("the model has no block_length: it is not a block-diffusion model") }
@@ -292,7 +293,6 @@ extension MaskedDiffusion {
         }
         let P = prompt.count, G = options.length, L = P + G, V = config.vocabSize, mask = maskToken
         guard G > 0 else { return [] }
-        guard L <= config.blockSize else { throw DiffusionGenerationError.invalid("prompt (\(P)) + length (\(G)) exceeds the model's context \(config.blockSize)") }
         if let bad = prompt.first(where: { $0 < 0 || $0 >= V || $0 == mask }) {
             throw DiffusionGenerationError.invalid("prompt token \(bad) is the mask token or outside 0..<\(V)")
         }
@@ -314,18 +314,33 @@ extension MaskedDiffusion {
         eval()
         defer { train(wasTraining) }
         let cache = KVCache(layerCount: config.nLayer, maximumLength: config.blockSize)
-        if useCache && firstBlock > 0 { _ = noGrad { self(input(0..<(firstBlock * n)), batch: rows, length: firstBlock * n, cache: cache) } }
+        // The network sees positions offset..<end of x as its positions 0..<(end − offset); the cache holds
+        // offset..<start. Cropping rule (nanoGPT's `idx[:, -block_size:]` at block granularity): when the block
+        // start..<end would end past the context C = block_size, offset moves to start − ⌊(C − width)/n⌋·n, i.e. the
+        // most recent clean tokens that fit beside the block, counted in whole blocks. Whole blocks are dropped from the
+        // front so that offset is a multiple of n: the window's position 0 is a block boundary, and the block-causal
+        // attention groups the same tokens as when the model was trained (blocks at multiples of n from position 0);
+        // learned positions restart at 0 for the window, so the cache is rebuilt from the kept prefix. Offset only
+        // grows; within the context it stays 0 and nothing changes. With n = C a cropped block has no clean prefix. Once
+        // the prompt has left the window, guidance's unconditional row equals the conditional one (guidance is a no-op).
+        var offset = 0
         for block in firstBlock..<(firstBlock + blocks) {
             let start = block * n, end = Swift.min(L, start + n), width = end - start
+            let crop = end - offset > config.blockSize
+            if crop { offset = start - (config.blockSize - width) / n * n }
+            if useCache && (crop || block == firstBlock) {
+                cache.truncate(to: 0)
+                if start > offset { _ = noGrad { self(input(offset..<start), batch: rows, length: start - offset, cache: cache) } }
+            }
             let transfers = Self.transferCounts(masked: x[start..<end].filter { $0 == mask }.count, steps: stepsPerBlock)
             for step in 0..<stepsPerBlock {
                 let logits: [Float] = noGrad {   // [width·V], the block's rows
                     let all: Tensor   // [rows, width, V]
                     if useCache {
-                        defer { cache.truncate(to: start) }
+                        defer { cache.truncate(to: start - offset) }
                         all = self(input(start..<end), batch: rows, length: width, cache: cache)
                     } else {
-                        all = self(input(0..<end), batch: rows, length: end, cache: nil).slice(1, start, end)
+                        all = self(input(offset..<end), batch: rows, length: end - offset, cache: nil).slice(1, start - offset, end - offset)
                     }
                     let values = all.contiguous().toArray()
                     return guided ? Self.guided(values, scale: options.cfgScale) : values

@@ -104,10 +104,30 @@ public struct ModelSection: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         var keys = try decoder.singleValueContainer().decode([String: ConfigValue].self)
+        let typeGiven = keys["model_type"] != nil
         switch keys.removeValue(forKey: "model_type") {
         case nil: modelType = GPTConfig.modelType
         case let .string(name)?: modelType = name
         case let other?: throw ConfigError.invalidValue(field: "model.model_type", "must be a string naming a model family, got \(other)")
+        }
+        // `"objective": "masked-diffusion"` or `"block-diffusion"` (the words) is an alias of the
+        // masked-diffusion family, without or with its block_length; it is not kept (the section then reads as
+        // `"model_type": "masked-diffusion"`).
+        if let objective = keys.removeValue(forKey: "objective") {
+            let field = "model.objective", blockLength = (keys["block_length"] ?? .null) != .null
+            guard case let .string(name) = objective, name == "masked-diffusion" || name == "block-diffusion" else {
+                throw ConfigError.invalidValue(field: field, "must be \"masked-diffusion\" or \"block-diffusion\", got \(objective)")
+            }
+            guard !typeGiven || modelType == MaskedDiffusionConfig.modelType else {
+                throw ConfigError.invalidValue(field: field, "\"\(name)\" is a masked-diffusion model, but model_type is \"\(modelType)\"")
+            }
+            guard blockLength || name == "masked-diffusion" else {
+                throw ConfigError.invalidValue(field: field, "\"block-diffusion\" needs block_length (the tokens of a block) in the model section")
+            }
+            guard !blockLength || name == "block-diffusion" else {
+                throw ConfigError.invalidValue(field: field, "\"masked-diffusion\" has no block_length; with block_length it is \"block-diffusion\"")
+            }
+            modelType = MaskedDiffusionConfig.modelType
         }
         self.keys = keys
     }

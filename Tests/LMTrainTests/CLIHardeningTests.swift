@@ -68,7 +68,7 @@ final class CLIHardeningTests: XCTestCase {
     /// `lmkit sample` on a masked-diffusion and a block-diffusion out_dir: --prompt, --max-new-tokens, --steps,
     /// --block-length, --remasking, --cfg-scale, --seed and --temperature all reach the sampler (the same seed gives the
     /// same text, another seed other text), --stop cuts the printed text; flags of the AR sampler only and a block length
-    /// other than the model's are refused.
+    /// other than the model's are refused; block diffusion generates past the context.
     func testDiffusionSampleFlagsForBothObjectives() throws {
         let data = try prepareTinyData(in: dir)
         for (name, blockLength) in [("md", nil), ("bd", 4)] as [(String, Int?)] {
@@ -95,6 +95,16 @@ final class CLIHardeningTests: XCTestCase {
             XCTAssertEqual(try run(flags + ["--seed", "7", "--stop", stop]).1, "the " + generated[..<cut] + "\n", "\(name): --stop \(String(reflecting: stop))")
             try assertFails(flags + ["--top-k", "5"], mentioning: "--top-k")
             try assertFails(flags + ["--steps", "3"], mentioning: "steps 3")
+            // Past the context (block_size 16): block diffusion crops its clean prefix to whole blocks and goes on,
+            // printing the prompt verbatim and then the requested length; LLaDA's sampler still refuses.
+            let long = ["sample", "--model", out, "--prompt", "the ", "--max-new-tokens", "40", "--seed", "3"] + (blockLength == nil ? ["--block-length", "4"] : [])
+            if blockLength != nil {
+                let (status, text, error) = try run(long)
+                XCTAssertEqual(status, 0, "\(name): \(error)")
+                XCTAssertTrue(text.hasPrefix("the ") && text.count == 4 + 40 + 1, "\(name): \(String(reflecting: text))")
+            } else {
+                try assertFails(long, mentioning: "context 16")
+            }
         }
         try assertFails(["sample", "--model", dir + "/bd", "--max-new-tokens", "8", "--block-length", "2"], mentioning: "block_length 4")
     }

@@ -159,3 +159,31 @@ extension TrainConfigTests {
         }
     }
 }
+
+extension TrainConfigTests {
+    /// `"objective": "masked-diffusion"` / `"block-diffusion"` name the masked-diffusion family (the latter with its
+    /// block_length); contradictions are errors naming the key.
+    func testDiffusionObjectiveAlias() throws {
+        let dir = try makeScratchDirectory("config-objective")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func load(_ model: String, _ overrides: [String] = []) throws -> TrainConfig {
+            let path = dir + "/c.json"
+            try #"{"block_size": 16, "model": {\#(model)}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+            return try TrainConfig.load(path: path, overrides: overrides)
+        }
+        let md = try load(#""objective": "masked-diffusion", "n_layer": 1"#)
+        XCTAssertEqual(md.model, ModelSection(modelType: "masked-diffusion", keys: ["n_layer": 1]))
+        let bd = try load(#""objective": "block-diffusion", "block_length": 4"#)
+        XCTAssertEqual(bd.model, ModelSection(modelType: "masked-diffusion", keys: ["block_length": 4]))
+        XCTAssertEqual(try XCTUnwrap(try bd.modelConfig(vocabularySize: 65) as? MaskedDiffusionConfig).blockLength, 4)
+        XCTAssertEqual(try load(#""model_type": "masked-diffusion", "objective": "masked-diffusion""#).model.modelType, "masked-diffusion")
+        XCTAssertEqual(try load(#""n_layer": 1"#, ["--model.objective", "block-diffusion", "--model.block_length", "2"]).model,
+                       ModelSection(modelType: "masked-diffusion", keys: ["n_layer": 1, "block_length": 2]))
+        for (model, message) in [(#""objective": "block-diffusion""#, "needs block_length"),
+                                 (#""objective": "masked-diffusion", "block_length": 4"#, "has no block_length"),
+                                 (#""objective": "diffusion""#, "must be"),
+                                 (#""model_type": "gpt", "objective": "masked-diffusion""#, "model_type is \"gpt\"")] {
+            XCTAssertThrowsError(try load(model), model) { XCTAssertTrue("\($0)".contains("objective") && "\($0)".contains(message), "\($0)") }
+        }
+    }
+}
