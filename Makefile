@@ -10,6 +10,9 @@ deps:
 	@pkg-config --exists openblas || { \
 	  echo "==> installing libopenblas-dev (BLAS for matrix work)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenblas-dev pkg-config; }
+	@pkg-config --exists fftw3 fftw3f || { \
+	  echo "==> installing libfftw3-dev (FFTs for S4D's long convolutions)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libfftw3-dev pkg-config; }
 
 build: deps
 	$(SWIFT) build

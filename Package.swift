@@ -16,6 +16,7 @@ let numericFlags: [SwiftSetting] = [.swiftLanguageMode(.v5), .unsafeFlags(["-Oun
 
 let package = Package(
     name: "LMKit",
+    platforms: [.macOS(.v15)],  // Synchronization.Atomic (WorkerPool)
     products: [
         .library(name: "LMKit", targets: ["LMKernels", "LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain"]),
         .executable(name: "lmkit", targets: ["lmkit"]),
@@ -26,7 +27,7 @@ let package = Package(
     ],
     targets: [
         // MARK: Public targets
-        .target(name: "LMKernels", dependencies: ["_CBLAS", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numericFlags),
+        .target(name: "LMKernels", dependencies: ["_CBLAS", "_CFFTW", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numericFlags),
         .target(name: "LMTensor", dependencies: ["LMKernels"], swiftSettings: numericFlags),
         .target(name: "LMNN", dependencies: ["LMTensor"], swiftSettings: numericFlags),
         .target(name: "LMOptim", dependencies: ["LMTensor"], swiftSettings: numericFlags),
@@ -42,6 +43,8 @@ let package = Package(
 
         // MARK: Implementation details (not API)
         .systemLibrary(name: "_CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // FFTW 3, float and double: S4D's long convolutions (LMKernels/FFTConvolution.swift).
+        .systemLibrary(name: "_CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         // Atomic writes, read-only mappings, strict JSON configs: Foundation only, `package` access (ConfigError and
         // StrictJSON are public because LMModels re-exports them).
         .target(name: "_LMSupport", swiftSettings: numericFlags),

@@ -16,6 +16,26 @@ public enum Bench {
         return times[times.count / 2]
     }
 
+    /// Medians of wall seconds and of process CPU seconds over `runs` calls after `warmup` untimed calls. On a shared,
+    /// loaded machine a single-threaded call's CPU time is the steadier figure: wall time also counts the time the
+    /// scheduler gave to other processes (the Python side reports `time.process_time()` the same way).
+    public static func medianWallAndCPU(runs: Int = 5, warmup: Int = 1, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+        func cpuNow() -> Double {
+            var t = timespec()
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+            return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+        }
+        for _ in 0..<warmup { body() }
+        var wall: [Double] = [], cpu: [Double] = []
+        for _ in 0..<runs {
+            let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuNow()
+            body()
+            cpu.append(cpuNow() - c0)
+            wall.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return (wall.sorted()[runs / 2], cpu.sorted()[runs / 2])
+    }
+
     /// The repository root (benchmarks find their reference scripts relative to it).
     public static var repositoryRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

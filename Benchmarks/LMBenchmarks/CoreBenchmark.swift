@@ -42,6 +42,26 @@ public enum CoreBenchmark {
         return out
     }
 
+    /// Seconds per parallel job on LMKit's worker pool (`Parallel.run`) and with `DispatchQueue.concurrentPerform`, the
+    /// mechanism it replaced: an empty job, and a 64K-float `y = a·x + b` split over the lanes (swift-on-this-machine.md
+    /// §4 measured concurrentPerform's split slower than one thread at this size).
+    static func dispatchSeconds(lanes: Int) -> [(name: String, pool: Double, dispatch: Double)] {
+        let n = 1 << 16, calls = 2000
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: n), y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { x.deallocate(); y.deallocate() }
+        x.initialize(repeating: 1.5, count: n); y.initialize(repeating: 0, count: n)
+        func axpb(_ lane: Int) {
+            let lo = n * lane / lanes, hi = n * (lane + 1) / lanes
+            for i in lo..<hi { y[i] = x[i] * 1.0001 + 0.5 }
+        }
+        let empty = (Bench.median { for _ in 0..<calls { Parallel.run(lanes: lanes) { _ in } } },
+                     Bench.median { for _ in 0..<calls { DispatchQueue.concurrentPerform(iterations: lanes) { _ in } } })
+        let split = (Bench.median { for _ in 0..<calls { Parallel.run(lanes: lanes, axpb) } },
+                     Bench.median { for _ in 0..<calls { DispatchQueue.concurrentPerform(iterations: lanes, execute: axpb) } })
+        return [("dispatch: empty job, \(lanes) lanes", empty.0 / Double(calls), empty.1 / Double(calls)),
+                ("dispatch: 64K y=a*x+b, \(lanes) lanes", split.0 / Double(calls), split.1 / Double(calls))]
+    }
+
     /// Runs every row on `threads` threads, LMKit then the reference, and returns the rows.
     public static func run(threads: Int, rows: Int = 8192, channels: Int = 768, vocabulary: Int = 50304,
                            log: (String) -> Void = { print($0) }) throws -> [Row] {
@@ -53,6 +73,12 @@ public enum CoreBenchmark {
             result.append(Row(name: "sgemm \(n)", lmkit: tensor, reference: raw,
                               note: String(format: "%.0f GFLOP/s, %.1f%% of raw cblas_sgemm", gflops, 100 * raw / tensor)))
             log("  measured sgemm \(n)")
+        }
+        if threads > 1 {
+            for row in dispatchSeconds(lanes: threads) {
+                result.append(Row(name: row.name, lmkit: row.pool, reference: row.dispatch,
+                                  note: "LMKit worker pool vs DispatchQueue.concurrentPerform"))
+            }
         }
         let ours = opSeconds(rows: rows, channels: channels, vocabulary: vocabulary)
         log("  measured LMKit ops; running PyTorch reference…")

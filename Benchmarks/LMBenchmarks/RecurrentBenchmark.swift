@@ -8,7 +8,9 @@ import LMTensor
 
 public enum RecurrentBenchmark {
     public struct Row {
+        /// Median wall seconds, and median process CPU seconds (the steadier figure at 1 thread on a loaded machine).
         public let name: String, lmkit: Double, reference: Double, tokens: Int
+        public let lmkitCPU: Double, referenceCPU: Double
     }
 
     /// One benchmark case; `key` names it for the reference script's JSON.
@@ -38,7 +40,7 @@ public enum RecurrentBenchmark {
         return cases
     }
 
-    static func seconds(_ c: Case, runs: Int) -> Double {
+    static func seconds(_ c: Case, runs: Int) -> (wall: Double, cpu: Double) {
         let g = Generator(seed: 1)
         let net: RecurrentNetwork = c.cell == "lstm"
             ? LSTM(inputSize: c.hidden, hiddenSize: c.hidden, layerCount: c.layers, generator: g)
@@ -46,11 +48,11 @@ public enum RecurrentBenchmark {
         let x = Tensor.randn([c.steps, c.batch, c.hidden], generator: g)
         if c.mode == "step" {
             var state = net.zeroState(batch: 1)
-            return Bench.median(runs: runs * 50, warmup: 10) { noGrad { state = net(x, state: state).state } }
+            return Bench.medianWallAndCPU(runs: runs * 50, warmup: 10) { noGrad { state = net(x, state: state).state } }
         }
         let r = Tensor.randn([c.steps, c.batch, c.hidden], generator: g)
         let lengths = c.mode == "varlen" ? c.lengths : nil
-        return Bench.median(runs: runs) {
+        return Bench.medianWallAndCPU(runs: runs) {
             net.zeroGrad()
             (net(x, lengths: lengths).output * r).sum().backward()
         }
@@ -58,7 +60,7 @@ public enum RecurrentBenchmark {
 
     public static func run(threads: Int, cases: [Case], runs: Int, reference: Bool, log: (String) -> Void = { print($0) }) throws -> [Row] {
         Parallel.threadCount = threads
-        var ours: [String: Double] = [:]
+        var ours: [String: (wall: Double, cpu: Double)] = [:]
         for c in cases { ours[c.key] = seconds(c, runs: runs); log("  measured \(c.name)") }
         var ref: [String: Double] = [:]
         if reference {
@@ -66,18 +68,24 @@ public enum RecurrentBenchmark {
             let spec = cases.map { "\($0.mode):\($0.cell):\($0.hidden):\($0.layers):\($0.batch):\($0.steps)" }.joined(separator: ",")
             ref = try Bench.runReference("rnn_reference.py", ["--threads", "\(threads)", "--runs", "\(runs)", "--cases", spec])
         }
-        return cases.map { Row(name: $0.name, lmkit: ours[$0.key]!, reference: ref[$0.key] ?? .nan, tokens: $0.tokens) }
+        return cases.map {
+            Row(name: $0.name, lmkit: ours[$0.key]!.wall, reference: ref[$0.key] ?? .nan, tokens: $0.tokens,
+                lmkitCPU: ours[$0.key]!.cpu, referenceCPU: ref[$0.key + "_cpu"] ?? .nan)
+        }
     }
 
     public static func format(_ rows: [Row], threads: Int) -> String {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: Swift.max(width, text.count), withPad: " ", startingAt: 0) }
         func left(_ text: String, _ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - text.count)) + text }
         var s = pad("row (\(threads) thread\(threads == 1 ? "" : "s"))", 40) + left("LMKit ms", 11) + left("torch ms", 11)
-            + left("LMKit tok/s", 13) + left("torch tok/s", 13) + left("torch/LMKit", 13) + "\n"
+            + left("LMKit tok/s", 13) + left("torch tok/s", 13) + left("torch/LMKit", 13)
+            + left("LMKit cpu ms", 14) + left("torch cpu ms", 14) + left("cpu ratio", 11) + "\n"
         for r in rows {
             s += pad(r.name, 40) + left(String(format: "%.3f", r.lmkit * 1e3), 11) + left(String(format: "%.3f", r.reference * 1e3), 11)
                 + left(String(format: "%.0f", Double(r.tokens) / r.lmkit), 13) + left(String(format: "%.0f", Double(r.tokens) / r.reference), 13)
-                + left(String(format: "%.2fx", r.reference / r.lmkit), 13) + "\n"
+                + left(String(format: "%.2fx", r.reference / r.lmkit), 13)
+                + left(String(format: "%.3f", r.lmkitCPU * 1e3), 14) + left(String(format: "%.3f", r.referenceCPU * 1e3), 14)
+                + left(String(format: "%.2fx", r.referenceCPU / r.lmkitCPU), 11) + "\n"
         }
         return s
     }

@@ -1,11 +1,13 @@
 // `lmkit bench ssm`: the selective scan forward+backward (Tensor.selectiveScan, float32, all inputs requiring grad)
 // vs a PyTorch selective scan written like mamba-minimal's, a Mamba mixer forward+backward (LMModels' MambaMixer)
-// vs transformers' MambaMixer on its CPU path, and LMKit's per-token decoding latency at batch 1 after contexts of
-// several lengths (flat for a state-space model). The reference is Benchmarks/reference/ssm_reference.py.
+// vs transformers' MambaMixer on its CPU path, LMKit's per-token decoding latency at batch 1 after contexts of several
+// lengths (flat for a state-space model, growing for GPT), and S4D's long convolution direct vs through FFTW.
+// The reference is Benchmarks/reference/ssm_reference.py.
 // Timing only; correctness lives in the tests.
 import Foundation
 import LMModels
 import LMTensor
+import LMTrain
 
 public enum SSMBenchmark {
     public struct Shape: Sendable {
@@ -59,26 +61,63 @@ public enum SSMBenchmark {
         }
     }
 
-    /// Seconds per decoded token at batch 1 after a prefill of each context length (median over `tokens` steps).
-    public static func decodeSeconds(dModel: Int, layers: Int, contexts: [Int], tokens: Int) -> [Int: Double] {
+    /// A Mamba of `dModel` and `layers` (vocabulary 256), randomly initialized, for `decodeSeconds`.
+    public static func mamba(dModel: Int, layers: Int) -> Mamba {
         var config = MambaConfig()
         config.dModel = dModel; config.nLayer = layers; config.vocabSize = 256
-        let model = Mamba(config, initializer: Generator(seed: 3))
-        model.eval()
-        var out: [Int: Double] = [:]
-        for context in contexts {
-            let state = model.makeDecodingState(batch: 1)
-            _ = model.decode((0..<context).map { $0 % 256 }, batch: 1, length: context, state: state)
-            var times: [Double] = []
-            for i in 0..<tokens {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                _ = model.decode([i % 256], batch: 1, length: 1, state: state)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        return Mamba(config, initializer: Generator(seed: 3))
+    }
+
+    /// The model of a training config's `model` section (vocabulary `vocabularySize`, the config's block_size raised to
+    /// `blockSize` so a GPT's position table covers the longest context), randomly initialized, for `decodeSeconds`.
+    public static func model(trainingConfig path: String, vocabularySize: Int, blockSize: Int) throws -> any LanguageModel {
+        let config = try TrainConfig.load(path: path, overrides: ["--block_size", "\(blockSize)"])
+        return try ModelRegistry.makeModel(try config.modelConfig(vocabularySize: vocabularySize), generator: Generator(seed: 3))
+    }
+
+    /// Seconds per decoded token at batch 1 after a prefill of each context length (median over `tokens` steps), for a
+    /// model with incremental decoding (nil for one without).
+    public static func decodeSeconds(_ model: any LanguageModel, contexts: [Int], tokens: Int) -> [Int: Double]? {
+        func measure<M: IncrementalDecoding>(_ model: M) -> [Int: Double] {
+            let V = model.config.vocabularySize
+            model.eval()
+            var out: [Int: Double] = [:]
+            for context in contexts {
+                let state = model.makeDecodingState(batch: 1)
+                _ = model.decode((0..<context).map { $0 % V }, batch: 1, length: context, state: state)
+                var times: [Double] = []
+                for i in 0..<tokens {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    _ = model.decode([i % V], batch: 1, length: 1, state: state)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+                }
+                times.sort()
+                out[context] = times[times.count / 2]
             }
-            times.sort()
-            out[context] = times[times.count / 2]
+            return out
         }
-        return out
+        return (model as? any IncrementalDecoding).map { measure($0) }
+    }
+
+    /// Forward+backward seconds (median, min) of the causal depthwise conv with a kernel as long as the sequence (K = L,
+    /// S4D's convolution view), direct or through FFTW, float32 on x [batch, length, channels] — the measurement behind
+    /// `SSM.fftConvolutionMinimumWidth`.
+    public static func convolutionSeconds(batch B: Int, length L: Int, channels D: Int, fft: Bool, runs: Int) -> (median: Double, min: Double) {
+        let g = Generator(seed: 11)
+        let x = Tensor.randn([B, L, D], generator: g), w = Tensor.randn([D, L], generator: g), dy = Tensor.randn([B, L, D], generator: g)
+        let y = Tensor(zeros: [B, L, D]), dx = Tensor(zeros: [B, L, D]), dw = Tensor(zeros: [D, L]), db = Tensor(zeros: [D])
+        let (xp, wp, dyp) = (x.pointer(Float.self), w.pointer(Float.self), dy.pointer(Float.self))
+        return timed(runs: runs) {
+            if fft {
+                SSM.fftCausalConv1dForward(xp, weight: wp, bias: nil, y.pointer(Float.self), B: B, L: L, D: D, K: L)
+                SSM.fftCausalConv1dBackward(xp, weight: wp, dyp, dx: dx.pointer(Float.self), dWeight: dw.pointer(Float.self),
+                                            dBias: db.pointer(Float.self), B: B, L: L, D: D, K: L)
+            } else {
+                SSM.causalConv1dForward(xp, weight: wp, bias: nil, y.pointer(Float.self), B: B, L: L, D: D, K: L)
+                SSM.causalConv1dBackward(xp, weight: wp, dyp, dx: dx.pointer(Float.self), dWeight: dw.pointer(Float.self),
+                                         dBias: db.pointer(Float.self), B: B, L: L, D: D, K: L)
+            }
+        }
     }
 
     /// Alternating rounds of LMKit, then the reference, on `threads` threads; prints each round and the best of each side.

@@ -7,6 +7,12 @@ global-norm clipping), same truncated-BPTT data order (batch_size contiguous str
 between windows and dropped when the streams restart) and the same eval (eval_iters random windows per split from a
 zero state). Random streams are torch's, so the runs match in distribution, not bit for bit.
 
+Like-for-like with LMKit (same initial weights, same data order, same evaluator):
+  --init FILE     start from these weights (an LMKit model.safetensors: its names are RNNModel's) instead of torch's init
+  --save FILE     write the final weights as safetensors
+  --evaluate FILE ...   evaluate each weights file on the whole val split as one stream (windows of block_size, state
+                  carried, every token predicted once from its whole history: `lmkit eval`'s stream mode) and exit
+
 Run: python3 Benchmarks/reference/rnn_recipe.py configs/shakespeare_char_lstm.json [--threads 2]
 """
 import argparse, json, math, os, time
@@ -20,12 +26,16 @@ ap = argparse.ArgumentParser()
 ap.add_argument("config")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--max_iters", type=int)
+ap.add_argument("--seed", type=int)
+ap.add_argument("--init")
+ap.add_argument("--save")
+ap.add_argument("--evaluate", nargs="+")
 a = ap.parse_args()
 cfg = json.load(open(a.config))
 if a.max_iters:
     cfg["max_iters"] = a.max_iters
 torch.set_num_threads(a.threads)
-torch.manual_seed(cfg.get("seed", 1337))
+torch.manual_seed(a.seed if a.seed is not None else cfg.get("seed", 1337))
 
 
 def tokens(path):
@@ -60,6 +70,35 @@ class RNNModel(nn.Module):
 
 
 model = RNNModel()
+
+
+def load_weights(path):
+    from safetensors.torch import load_file
+    model.load_state_dict({k: v.float() for k, v in load_file(path).items()}, strict=True)
+
+
+@torch.no_grad()
+def stream_loss(data):
+    """Mean next-token loss over all of `data` read as one stream in windows of T, the state carried across windows."""
+    model.eval()
+    x_all = torch.from_numpy(data.copy())
+    state, total, count = None, 0.0, 0
+    for start in range(0, len(data) - 1, T):
+        n = min(T, len(data) - 1 - start)
+        logits, state = model(x_all[start:start + n].view(1, n), state)
+        total += F.cross_entropy(logits.view(n, V), x_all[start + 1:start + 1 + n], reduction="sum").item()
+        count += n
+    model.train()
+    return total / count
+
+
+if a.evaluate:
+    for path in a.evaluate:
+        load_weights(path)
+        print(json.dumps({"weights": path, "val_stream_loss": stream_loss(val)}), flush=True)
+    raise SystemExit(0)
+if a.init:
+    load_weights(a.init)
 decay = [p for p in model.parameters() if p.dim() >= 2]
 no_decay = [p for p in model.parameters() if p.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
@@ -120,4 +159,8 @@ for it in range(cfg["max_iters"] + 1):
     opt.step()
     opt.zero_grad(set_to_none=True)
     train_seconds += time.time() - start
-print(json.dumps({"val_loss": estimate(val), "train_seconds": train_seconds, "wall_seconds": time.time() - t0}))
+final = {"val_loss": estimate(val), "train_seconds": train_seconds, "wall_seconds": time.time() - t0}
+if a.save:
+    from safetensors.torch import save_file
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, a.save)
+print(json.dumps(final))

@@ -18,13 +18,16 @@ torch.manual_seed(0)
 
 
 def median(fn, runs, warmup=1):
+    """Median wall seconds and median process CPU seconds (as Bench.medianWallAndCPU on the Swift side)."""
     for _ in range(warmup):
         fn()
-    ts = []
+    ts, cs = [], []
     for _ in range(runs):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2]
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        cs.append(time.process_time() - c0); ts.append(time.perf_counter() - t0)
+    ts.sort(); cs.sort()
+    return ts[len(ts) // 2], cs[len(cs) // 2]
 
 
 out = {"torch_version_major": float(torch.__version__.split(".")[0])}
@@ -39,7 +42,7 @@ for spec in a.cases.split(","):
         def step():
             with torch.no_grad():
                 _, state[0] = net(x, state[0])
-        out[key] = median(step, a.runs * 50, warmup=10)
+        out[key], out[key + "_cpu"] = median(step, a.runs * 50, warmup=10)
         continue
     r = torch.randn(T, B, H)
     lengths = torch.tensor([T - (b * (3 * T // 4)) // max(B - 1, 1) for b in range(B)]) if mode == "varlen" else None
@@ -50,5 +53,5 @@ for spec in a.cases.split(","):
         else:
             y, _ = pad_packed_sequence(net(pack_padded_sequence(x, lengths, enforce_sorted=False))[0], total_length=T)
         (y * r).sum().backward()
-    out[key] = median(train, a.runs)
+    out[key], out[key + "_cpu"] = median(train, a.runs)
 print(json.dumps(out))

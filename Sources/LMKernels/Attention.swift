@@ -3,9 +3,9 @@
 // applied per tile (causal, per-row key lengths, sliding window, an additive [Tq, Tk] mask); key ranges no query row of
 // a tile can see are never visited. Tile products: Attention+TileProducts.swift; exp: SIMDMath+Exp.swift; the work
 // queue: Parallel.forEachItem; the test reference: Attention+Reference.swift.
-// Layout: q [B, H, Tq, D], k/v [B, Hkv, Tk, D] read through strides (unit stride along D; GQA: head h reads h / (H / Hkv)),
-// out [B, H, Tq, D] and lse [B, H, Tq] contiguous; causal is bottom-right (i sees j ≤ i + Tk - Tq); all-masked rows
-// give 0 and lse -inf.
+// Layout: q [B, H, Tq, D], k/v [B, Hkv, Tk, D], out/dOut [B, H, Tq, D] and dQ/dK/dV, each through its own strides
+// (unit stride along D; GQA: head h reads h / (H / Hkv)), lse [B, H, Tq] contiguous; causal is bottom-right (i sees
+// j ≤ i + Tk - Tq); all-masked rows give 0 and lse -inf.
 import Foundation
 import RealModule
 
@@ -83,14 +83,22 @@ public struct AttentionStrides: Sendable, Equatable {
     public init(heads: Int, length: Int, headSize: Int) { self.init(batch: heads * length * headSize, head: length * headSize, row: headSize) }
 }
 
-/// How q, k and v lie in memory (out, lse and every gradient are contiguous).
+/// How the operands lie in memory (lse is always contiguous). Reading q/k/v out of a fused [B, T, H + 2·Hkv, D]
+/// projection, writing out as [B, T, H, D] (the next projection's input rows) and dQ/dK/dV into one gradient of that
+/// fused projection leaves no head transposes or gradient gathers around the kernel.
 public struct AttentionLayout: Sendable, Equatable {
     public let q: AttentionStrides, k: AttentionStrides, v: AttentionStrides
-    public init(q: AttentionStrides, k: AttentionStrides, v: AttentionStrides) { self.q = q; self.k = k; self.v = v }
-    /// Contiguous q [B, H, Tq, D], k and v [B, Hkv, Tk, D].
-    public init(_ s: AttentionShape) {
+    /// out, and dOut in backward.
+    public let out: AttentionStrides
+    public let dQ: AttentionStrides, dK: AttentionStrides, dV: AttentionStrides
+    /// Any operand not given is contiguous: q, out, dQ [B, H, Tq, D]; k, v, dK, dV [B, Hkv, Tk, D].
+    public init(_ s: AttentionShape, q: AttentionStrides? = nil, k: AttentionStrides? = nil, v: AttentionStrides? = nil,
+                out: AttentionStrides? = nil, dQ: AttentionStrides? = nil, dK: AttentionStrides? = nil, dV: AttentionStrides? = nil) {
+        let queries = AttentionStrides(heads: s.heads, length: s.queryLength, headSize: s.headSize)
         let kv = AttentionStrides(heads: s.kvHeads, length: s.keyLength, headSize: s.headSize)
-        self.init(q: AttentionStrides(heads: s.heads, length: s.queryLength, headSize: s.headSize), k: kv, v: kv)
+        self.q = q ?? queries; self.k = k ?? kv; self.v = v ?? kv
+        self.out = out ?? queries
+        self.dQ = dQ ?? queries; self.dK = dK ?? kv; self.dV = dV ?? kv
     }
 }
 
@@ -230,7 +238,7 @@ public enum Attention {
                 j0 += colsK
             }
             for r in 0..<rowsQ {
-                let o = out + (bh * Tq + i0 + r) * D, a = acc + r * D
+                let o = out + b * L.out.batch + h * L.out.head + (i0 + r) * L.out.row, a = acc + r * D
                 if l[r] == 0 {
                     for d in 0..<D { o[d] = 0 }
                     lse[bh * Tq + i0 + r] = -T.infinity
@@ -243,8 +251,8 @@ public enum Attention {
         }
     }
 
-    /// Gradients from the saved output and lse: dQ [B, H, Tq, D], dK and dV [B, Hkv, Tk, D] (overwritten, contiguous,
-    /// whatever `layout` says of q, k, v). Items are (key/value head, part): part p
+    /// Gradients from the saved output and lse: dQ [B, H, Tq, D], dK and dV [B, Hkv, Tk, D], every element overwritten,
+    /// laid out as `layout` says (dOut as out). Items are (key/value head, part): part p
     /// takes query tiles p, p + parts, p + 2·parts, … of every query head in the group, owns their dQ rows, and
     /// accumulates dK/dV into its own buffer (part 0: dK/dV themselves); the parts are then summed in a fixed order.
     /// No atomics; `parts` depends on the shape only, so results do not depend on the thread count. With one item per
@@ -280,25 +288,29 @@ public enum Attention {
             let b = bkv / s.kvHeads, kvHead = bkv % s.kvHeads
             let kh = k + b * L.k.batch + kvHead * L.k.head, vh = v + b * L.v.batch + kvHead * L.v.head
             let kTh = kT.map { UnsafePointer($0 + bkv * ldT * D) }, vTh = vT.map { UnsafePointer($0 + bkv * ldT * D) }
-            let dkh: UnsafeMutablePointer<T>, dvh: UnsafeMutablePointer<T>
+            // Part 0 accumulates into dK/dV where they lie; the others into contiguous partial buffers.
+            let dkh: UnsafeMutablePointer<T>, dvh: UnsafeMutablePointer<T>, ldK: Int, ldV: Int
             if part == 0 {
-                dkh = dK + bkv * headElements; dvh = dV + bkv * headElements
+                dkh = dK + b * L.dK.batch + kvHead * L.dK.head; dvh = dV + b * L.dV.batch + kvHead * L.dV.head
+                (ldK, ldV) = (L.dK.row, L.dV.row)
             } else {
                 dkh = partials! + ((part - 1) * 2 * kvCount + bkv) * headElements; dvh = dkh + kvCount * headElements
+                (ldK, ldV) = (D, D)
             }
-            dkh.update(repeating: 0, count: headElements)
-            dvh.update(repeating: 0, count: headElements)
+            for j in 0..<Tk { (dkh + j * ldK).update(repeating: 0, count: D); (dvh + j * ldV).update(repeating: 0, count: D) }
+            let ldO = L.out.row, ldQ = L.dQ.row
             for h in kvHead * group..<(kvHead + 1) * group {
                 let bh = b * s.heads + h
                 let qh = q + b * L.q.batch + h * L.q.head
-                let oh = out + bh * Tq * D, doh = dOut + bh * Tq * D, dqh = dQ + bh * Tq * D
+                let oh = out + b * L.out.batch + h * L.out.head, doh = dOut + b * L.out.batch + h * L.out.head
+                let dqh = dQ + b * L.dQ.batch + h * L.dQ.head
                 let lh = lse + bh * Tq
                 var i0 = part * tileQ
                 while i0 < Tq {
                     let rowsQ = Swift.min(tileQ, Tq - i0)
-                    let qt = qh + i0 * L.q.row, dot = doh + i0 * D, dqt = dqh + i0 * D
-                    dqt.update(repeating: 0, count: rowsQ * D)
-                    for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * D, oh + (i0 + r) * D, D) }
+                    let qt = qh + i0 * L.q.row, dot = doh + i0 * ldO, dqt = dqh + i0 * ldQ
+                    for r in 0..<rowsQ { (dqt + r * ldQ).update(repeating: 0, count: D) }
+                    for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * ldO, oh + (i0 + r) * ldO, D) }
                     let keys = s.keyRange(batch: b, rows: i0..<i0 + rowsQ)
                     var j0 = keys.lowerBound
                     while j0 < keys.upperBound {
@@ -314,10 +326,10 @@ public enum Attention {
                             _ = T.kernelExpShifted(row, row, colsK, by: rowLse)
                         }
                         // dV += Pᵀ·dO
-                        product(M: colsK, N: D, K: rowsQ, alpha: 1, A: P, ai: 1, ak: ldS, B: dot, ldb: D,
-                                accumulate: true, C: dvh + j0 * D, ldc: D, band: .depthAbove(band))
+                        product(M: colsK, N: D, K: rowsQ, alpha: 1, A: P, ai: 1, ak: ldS, B: dot, ldb: ldO,
+                                accumulate: true, C: dvh + j0 * ldV, ldc: ldV, band: .depthAbove(band))
                         // dP = dO·Vᵀ, then dS = P ⊙ (dP - rowdot(dO, O)) · scale (the scale of S = scale·QKᵀ)
-                        scores(M: rowsQ, N: colsK, D: D, alpha: 1, A: dot, lda: D, rows: vh + j0 * L.v.row, ldx: L.v.row,
+                        scores(M: rowsQ, N: colsK, D: D, alpha: 1, A: dot, lda: ldO, rows: vh + j0 * L.v.row, ldx: L.v.row,
                                transposed: vTh.map { $0 + j0 }, ldT: ldT, C: dS, ldc: ldS, band: band)
                         for r in 0..<rowsQ {
                             // Past the diagonal P is 0 and dP may be unwritten (skipped blocks): dS is set to 0 there.
@@ -329,9 +341,9 @@ public enum Attention {
                         }
                         // dQ += dS·K;  dK += dSᵀ·Q
                         product(M: rowsQ, N: D, K: colsK, alpha: 1, A: dS, ai: ldS, ak: 1, B: kh + j0 * L.k.row, ldb: L.k.row,
-                                accumulate: true, C: dqt, ldc: D, band: .depthBelow(band))
+                                accumulate: true, C: dqt, ldc: ldQ, band: .depthBelow(band))
                         product(M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, ai: 1, ak: ldS, B: qt, ldb: L.q.row,
-                                accumulate: true, C: dkh + j0 * D, ldc: D, band: .depthAbove(band))
+                                accumulate: true, C: dkh + j0 * ldK, ldc: ldK, band: .depthAbove(band))
                         j0 += colsK
                     }
                     i0 += tileQ * parts
@@ -341,11 +353,12 @@ public enum Attention {
         guard let partials else { return }
         Parallel.forRows(kvCount, workPerRow: 2 * parts * headElements) { range in
             for bkv in range {
-                for (target, offset) in [(dK, 0), (dV, kvCount)] {
-                    let t = target + bkv * headElements
+                let b = bkv / s.kvHeads, kvHead = bkv % s.kvHeads
+                for (target, st, offset) in [(dK, L.dK, 0), (dV, L.dV, kvCount)] {
+                    let t = target + b * st.batch + kvHead * st.head
                     for part in 1..<parts {  // fixed order: part 0 + part 1 + …
                         let src = partials + ((part - 1) * 2 * kvCount + offset + bkv) * headElements
-                        for e in 0..<headElements { t[e] += src[e] }
+                        for j in 0..<Tk { for d in 0..<D { t[j * st.row + d] += src[j * D + d] } }
                     }
                 }
             }

@@ -6,7 +6,6 @@
 // training step, `perf`). Each thread computes a full-K block of C. Results can still differ in the last bits between
 // thread counts: OpenBLAS picks its kernel (small-matrix or blocked) by the block's size.
 import _CBLAS
-import Dispatch
 
 public enum Matmul {
     /// C = alpha · op(A) · op(B) + beta · C, all row-major. op(A) is M×K, op(B) is K×N, C is M×N with leading dimension ldc.
@@ -22,7 +21,7 @@ public enum Matmul {
             let splitRows = M >= N
             let extent = splitRows ? M : N
             let chunks = min(threads, extent / blockAlignment)
-            withoutActuallyEscaping({ (c: Int) -> Void in
+            Parallel.run(lanes: chunks) { c in
                 let lo = (extent * c / chunks) / blockAlignment * blockAlignment
                 let hi = c == chunks - 1 ? extent : (extent * (c + 1) / chunks) / blockAlignment * blockAlignment
                 guard lo < hi else { return }
@@ -33,7 +32,7 @@ public enum Matmul {
                     blasGemm(transA: transA, transB: transB, M: M, N: hi - lo, K: K, alpha: alpha, A: A, lda: lda,
                              B: transB ? B + lo * ldb : B + lo, ldb: ldb, beta: beta, C: C + lo, ldc: ldc)
                 }
-            }) { block in DispatchQueue.concurrentPerform(iterations: chunks, execute: block) }
+            }
             return
         }
         blasGemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: A, lda: lda, B: B, ldb: ldb,
@@ -52,6 +51,25 @@ public enum Matmul {
         beta: T, C: UnsafeMutablePointer<T>, ldc: Int
     ) {
         let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+        if M == 1 && (T.self == Float.self || T.self == Double.self) {
+            // One row of C (a decoding step's x·Wᵀ): matrix-vector. sgemm first packs op(B) (sgemm_incopy was 40 % of a
+            // Mamba decode step, `perf`), gemv streams it once. C = alpha·op(B)ᵀ·a + beta·C with a = A's row (or column).
+            if beta == 0 { C.update(repeating: 0, count: N) }  // gemv's beta 0 must not read C (may be uninitialized)
+            let (order, rows, cols) = transB ? (CblasNoTrans, N, K) : (CblasTrans, K, N)
+            let incx = Int32(transA ? lda : 1)
+            if T.self == Float.self {
+                cblas_sgemv(CblasRowMajor, order, Int32(rows), Int32(cols), Float(alpha),
+                            UnsafeRawPointer(B).assumingMemoryBound(to: Float.self), Int32(ldb),
+                            UnsafeRawPointer(A).assumingMemoryBound(to: Float.self), incx, Float(beta),
+                            UnsafeMutableRawPointer(C).assumingMemoryBound(to: Float.self), 1)
+            } else {
+                cblas_dgemv(CblasRowMajor, order, Int32(rows), Int32(cols), Double(alpha),
+                            UnsafeRawPointer(B).assumingMemoryBound(to: Double.self), Int32(ldb),
+                            UnsafeRawPointer(A).assumingMemoryBound(to: Double.self), incx, Double(beta),
+                            UnsafeMutableRawPointer(C).assumingMemoryBound(to: Double.self), 1)
+            }
+            return
+        }
         if T.self == Float.self {
             cblas_sgemm(CblasRowMajor, ta, tb, Int32(M), Int32(N), Int32(K), Float(alpha),
                         UnsafeRawPointer(A).assumingMemoryBound(to: Float.self), Int32(lda),

@@ -1,7 +1,7 @@
-// Row-parallel loops and a work queue for kernels. Waking a second thread costs ~0.5-10 µs (swift-on-this-machine.md §4), so work is
-// split only above `Parallel.minimumWork` elements; below it the loop runs on the caller's thread.
+// Row-parallel loops and a work queue for kernels, all run on WorkerPool's persistent threads. Handing work to a
+// polling worker costs well under a µs, but splitting still loses below `Parallel.minimumWork` elements (cache lines
+// shared between the halves, a parked worker's wake-up), so below it the loop runs on the caller's thread.
 // Results never depend on the thread count: each row is computed by exactly one thread with the same code.
-import Dispatch
 import Foundation
 import _CBLAS
 
@@ -20,6 +20,12 @@ public enum Parallel {
     /// elementwise ops are slower on 2 threads; 4M-float ops are ~1.5x faster).
     public static var minimumWork = 1 << 17
 
+    /// Calls `body(lane)` for each lane in `0..<lanes` in parallel (lane 0 on the calling thread) and returns when all
+    /// have finished. A call made from inside a running parallel region runs its lanes one after another.
+    public static func run(lanes: Int, _ body: (Int) -> Void) {
+        WorkerPool.shared.run(lanes: lanes, body)
+    }
+
     /// Calls `body(range)` over disjoint chunks of `0..<rows` covering it, in parallel when `rows * workPerRow`
     /// exceeds `minimumWork`.
     @inlinable public static func forRows(_ rows: Int, workPerRow: Int, _ body: (Range<Int>) -> Void) {
@@ -29,11 +35,9 @@ public enum Parallel {
             return
         }
         let chunks = min(threads, rows)
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = rows * c / chunks, hi = rows * (c + 1) / chunks
-                if lo < hi { body(lo..<hi) }
-            }
+        run(lanes: chunks) { c in
+            let lo = rows * c / chunks, hi = rows * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
         }
     }
 
@@ -58,6 +62,6 @@ public enum Parallel {
                 body(item, work)
             }
         }
-        if lanes == 1 { lane() } else { DispatchQueue.concurrentPerform(iterations: lanes) { _ in lane() } }
+        run(lanes: lanes) { _ in lane() }
     }
 }

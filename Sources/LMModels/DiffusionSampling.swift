@@ -17,8 +17,9 @@ public enum Remasking: String, Codable, Sendable, CaseIterable {
 
 /// Options of LLaDA's `generate()`.
 public struct DiffusionGenerationOptions: Sendable {
-    /// Network evaluations in all; a multiple of the number of blocks.
-    public var steps = 64
+    /// Network evaluations in all; a multiple of the number of blocks. nil: one token per step (LLaDA: `length`;
+    /// block diffusion: `block_length` steps per block).
+    public var steps: Int? = nil
     /// Tokens generated (LLaDA's `gen_length`).
     public var length = 64
     /// Length of a semi-autoregressive block; a divisor of `length`. nil means `length` (one block).
@@ -72,9 +73,9 @@ extension MaskedDiffusionSampling {
         guard blockLength > 0 && G % blockLength == 0 else {
             throw DiffusionGenerationError.invalid("block length \(blockLength) must divide the generation length \(G)")
         }
-        let blocks = G / blockLength
-        guard options.steps > 0 && options.steps % blocks == 0 else {
-            throw DiffusionGenerationError.invalid("steps \(options.steps) must be a positive multiple of the number of blocks \(blocks)")
+        let blocks = G / blockLength, steps = options.steps ?? G
+        guard steps > 0 && steps % blocks == 0 else {
+            throw DiffusionGenerationError.invalid("steps \(steps) must be a positive multiple of the number of blocks \(blocks)")
         }
         if let context = config.contextLength, L > context {
             throw DiffusionGenerationError.invalid("prompt (\(P)) + length (\(G)) exceeds the model's context \(context)")
@@ -85,7 +86,7 @@ extension MaskedDiffusionSampling {
         guard options.temperature >= 0 && options.cfgScale >= 0 else {
             throw DiffusionGenerationError.invalid("temperature and cfg scale must be ≥ 0")
         }
-        let stepsPerBlock = options.steps / blocks
+        let stepsPerBlock = steps / blocks
         let generator = Generator(seed: options.seed)
         var x = prompt + [Int](repeating: mask, count: G)
         let wasTraining = isTraining
@@ -93,41 +94,59 @@ extension MaskedDiffusionSampling {
         defer { train(wasTraining) }
         for block in 0..<blocks {
             let blockStart = P + block * blockLength, blockEnd = blockStart + blockLength
-            let masked = x[blockStart..<blockEnd].filter { $0 == mask }.count
-            let transfers = (0..<stepsPerBlock).map { masked / stepsPerBlock + ($0 < masked % stepsPerBlock ? 1 : 0) }
+            let transfers = Self.transferCounts(masked: x[blockStart..<blockEnd].filter { $0 == mask }.count, steps: stepsPerBlock)
             for step in 0..<stepsPerBlock {
-                let logits = guidedLogits(x, promptLength: P, cfgScale: options.cfgScale)   // [L·V]
-                var candidates: [(position: Int, token: Int, confidence: Double)] = []
-                let noise = options.temperature > 0 ? generator.uniform(L * V) : []
-                let random = options.remasking == .random ? generator.uniform(L) : []
-                for i in 0..<L where x[i] == mask {
-                    let row = logits[(i * V)..<((i + 1) * V)]
-                    let token = Self.gumbelArgmax(row, noise: noise.isEmpty ? nil : noise[(i * V)..<((i + 1) * V)],
-                                                  temperature: options.temperature, excluding: mask)
-                    guard i < blockEnd else { continue }  // positions after the block are never committed (−∞ confidence)
-                    let confidence = options.remasking == .random ? random[i] : Self.probability(of: token, in: row)
-                    candidates.append((i, token, confidence))
+                let logits = noGrad {   // [L·V]
+                    guard options.cfgScale > 0 else { return self.logits(x, batch: 1, length: L).toArray() }
+                    return Self.guided(self.logits(x + Self.maskingPrompt(x, length: P, mask: mask), batch: 2, length: L).toArray(),
+                                       scale: options.cfgScale)
                 }
-                // torch.topk: the k largest confidences (ties: the lower position first).
-                candidates.sort { $0.confidence != $1.confidence ? $0.confidence > $1.confidence : $0.position < $1.position }
-                for c in candidates.prefix(transfers[step]) { x[c.position] = c.token }
+                // LLaDA draws noise for every position and a random confidence for every position at each step.
+                Self.denoise(&x, block: blockStart..<blockEnd, logits: logits, firstRow: 0, vocabulary: V,
+                             count: transfers[step],
+                             noise: options.temperature > 0 ? generator.uniform(L * V) : [],
+                             random: options.remasking == .random ? generator.uniform(L) : [], options: options, mask: mask)
             }
             onBlock(Array(x[blockStart..<blockEnd]))
         }
         return Array(x[P...])
     }
 
-    /// Logits [L·V] of one sequence; with guidance, u + (s + 1)·(c − u) where u sees the prompt masked.
-    func guidedLogits(_ x: [Int], promptLength P: Int, cfgScale: Double) -> [Float] {
-        let L = x.count
-        return noGrad {
-            guard cfgScale > 0 else { return logits(x, batch: 1, length: L).toArray() }
-            var unconditional = x
-            for i in 0..<P { unconditional[i] = maskToken }
-            let both = logits(x + unconditional, batch: 2, length: L).toArray()
-            let n = both.count / 2, scale = Float(cfgScale + 1)
-            return (0..<n).map { both[n + $0] + scale * (both[$0] - both[n + $0]) }
+    /// LLaDA's `get_num_transfer_tokens`: `masked` tokens spread over `steps` steps, the first `masked mod steps`
+    /// steps taking one more.
+    static func transferCounts(masked: Int, steps: Int) -> [Int] {
+        (0..<steps).map { masked / steps + ($0 < masked % steps ? 1 : 0) }
+    }
+
+    /// One denoising step of LLaDA's `generate()` on the masked positions of `block`: each is predicted from its row
+    /// of `logits` (row r is position firstRow + r; argmax of logits plus Gumbel noise, never the mask token) and the
+    /// `count` most confident predictions (or those at the largest `random` draws) are committed to `x`. `noise`
+    /// holds V draws per logits row (empty at temperature 0), `random` one per row (empty for low-confidence).
+    static func denoise(_ x: inout [Int], block: Range<Int>, logits: [Float], firstRow: Int, vocabulary V: Int, count: Int,
+                        noise: [Double], random: [Double], options: DiffusionGenerationOptions, mask: Int) {
+        var candidates: [(position: Int, token: Int, confidence: Double)] = []
+        for i in block where x[i] == mask {
+            let r = i - firstRow, row = logits[(r * V)..<((r + 1) * V)]
+            let token = gumbelArgmax(row, noise: noise.isEmpty ? nil : noise[(r * V)..<((r + 1) * V)],
+                                     temperature: options.temperature, excluding: mask)
+            candidates.append((i, token, options.remasking == .random ? random[r] : probability(of: token, in: row)))
         }
+        // torch.topk: the k largest confidences (ties: the lower position first); positions outside the block have
+        // confidence −∞ in LLaDA and are never committed.
+        candidates.sort { $0.confidence != $1.confidence ? $0.confidence > $1.confidence : $0.position < $1.position }
+        for c in candidates.prefix(count) { x[c.position] = c.token }
+    }
+
+    /// `x` with its first `length` positions (the prompt) masked: the unconditional input of classifier-free guidance.
+    static func maskingPrompt(_ x: [Int], length: Int, mask: Int) -> [Int] {
+        [Int](repeating: mask, count: length) + x[length...]
+    }
+
+    /// Unsupervised classifier-free guidance on logits [2, rows·V] (conditional rows, then the same rows with the
+    /// prompt masked): u + (s + 1)·(c − u).
+    static func guided(_ both: [Float], scale: Double) -> [Float] {
+        let n = both.count / 2, s = Float(scale + 1)
+        return (0..<n).map { both[n + $0] + s * (both[$0] - both[n + $0]) }
     }
 
     /// argmax_v exp(l_v) / (−log u_v)^temperature in float64 (LLaDA's `add_gumbel_noise`); argmax of the logits at

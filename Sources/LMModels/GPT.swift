@@ -53,11 +53,16 @@ public final class GPT: Module, IncrementalDecoding {
     public func logits(_ tokens: [Int], batch: Int, length: Int) -> Tensor { self(tokens, batch: batch, length: length) }
 
     /// Mean next-token cross-entropy of `batch.targets` (-1 marks positions to ignore).
-    public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor { nextTokenLoss(batch) }
+    /// The head and the loss are one op (`linearCrossEntropy`): no [B·T, vocab] logits tensor is kept for backward.
+    public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
+        transformer(batch.inputs, batch: batch.batch, length: batch.length, cache: nil)
+            .reshape([batch.batch * batch.length, config.nEmbd])
+            .linearCrossEntropy(weight: lmHead.weight, bias: lmHead.bias, targets: batch.targets, ignoreIndex: -1)
+    }
 
     /// Mean next-token cross-entropy of `targets` (row-major [batch, length]; -1 marks positions to ignore).
     public func loss(_ tokens: [Int], targets: [Int], batch: Int, length: Int) -> Tensor {
-        nextTokenLoss(TokenBatch(inputs: tokens, targets: targets, batch: batch, length: length))
+        loss(TokenBatch(inputs: tokens, targets: targets, batch: batch, length: length), generator: Generator(seed: 0))
     }
 
     public func makeDecodingState(batch: Int) -> KVCache { KVCache(layerCount: config.nLayer, maximumLength: config.blockSize) }
@@ -95,9 +100,12 @@ public final class GPT: Module, IncrementalDecoding {
     }
 }
 
-/// Token and position embeddings, the blocks, and the final norm (nanoGPT's `transformer` ModuleDict).
+/// Token and position embeddings, the blocks, and the final norm (nanoGPT's `transformer` ModuleDict). GPT's trunk is
+/// causal; the masked-diffusion family reuses it bidirectional (`causal: false`) or block-causal (`blockLength`).
 public final class Transformer: Module {
     let config: GPTConfig
+    /// Block diffusion: attention is bidirectional inside blocks of this many positions and causal across them.
+    let blockLength: Int?
     public let wte: Embedding
     /// Learned positions [block_size, n_embd]; nil with RoPE or sinusoidal positions.
     public let wpe: Embedding?
@@ -108,8 +116,10 @@ public final class Transformer: Module {
     public let lnF: Module & UnaryLayer
     public override class var keys: [String: String] { ["lnF": "ln_f"] }
 
-    init(_ config: GPTConfig, generator: Generator?, dropoutGenerator: Generator, residualStd: Double) {
+    init(_ config: GPTConfig, causal: Bool = true, blockLength: Int? = nil, generator: Generator?, dropoutGenerator: Generator,
+         residualStd: Double) {
         self.config = config
+        self.blockLength = blockLength
         wte = Embedding(weight: Init.normal([config.vocabSize, config.nEmbd], std: 0.02, generator))
         wpe = config.position == .learned ? Embedding(weight: Init.normal([config.blockSize, config.nEmbd], std: 0.02, generator)) : nil
         _sinusoidal = Buffer(wrappedValue: config.position == .sinusoidal
@@ -117,7 +127,7 @@ public final class Transformer: Module {
         drop = Dropout(config.dropout, generator: dropoutGenerator)
         h = (0..<config.nLayer).map { _ in
             TransformerBlock(
-                attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.kvHeads, causal: true, bias: config.bias,
+                attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.kvHeads, causal: causal, bias: config.bias,
                                          dropout: config.dropout, rotaryLayout: config.position == .rope ? config.ropeLayout : nil,
                                          outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
                 mlp: FeedForward(width: config.nEmbd, hidden: config.hiddenSize, kind: config.mlp, bias: config.bias, dropout: config.dropout,
@@ -131,18 +141,18 @@ public final class Transformer: Module {
 
     /// Hidden states [batch, length, n_embd] after the final norm.
     func callAsFunction(_ tokens: [Int], batch: Int, length: Int, cache: KVCache?) -> Tensor {
-        precondition(tokens.count == batch * length && length > 0, "GPT: \(tokens.count) tokens for batch \(batch) × length \(length)")
+        precondition(tokens.count == batch * length && length > 0, "Transformer: \(tokens.count) tokens for batch \(batch) × length \(length)")
         let start = cache?.length ?? 0
         precondition(start + length <= config.blockSize,
-                     "GPT: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
-        if let cache { precondition(cache.layers.count == h.count, "GPT: a KV cache of \(cache.layers.count) layers for \(h.count) blocks") }
+                     "Transformer: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
+        if let cache { precondition(cache.layers.count == h.count, "Transformer: a KV cache of \(cache.layers.count) layers for \(h.count) blocks") }
         var x = wte(tokens, shape: [batch, length])             // [B, T, C]
         if let wpe { x = x + wpe.weight.slice(0, start, start + length) }
         if config.position == .sinusoidal { x = x + sinusoidal.slice(0, start, start + length) }
         x = drop(x)
         let rope = config.position == .rope
             ? Tensor.rotaryTables(positions: start..<(start + length), headSize: config.headSize, theta: config.ropeTheta) : nil
-        for (i, block) in h.enumerated() { x = block(x, rope: rope, cache: cache?.layers[i]) }
+        for (i, block) in h.enumerated() { x = block(x, rope: rope, cache: cache?.layers[i], blockLength: blockLength) }
         return lnF(x)
     }
 }

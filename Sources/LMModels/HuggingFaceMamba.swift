@@ -1,4 +1,4 @@
-// Hugging Face Mamba (`MambaForCausalLM`, model_type "mamba": state-spaces/mamba-*-hf) <-> LMKit's Mamba: the
+// Hugging Face Mamba (`MambaForCausalLM` or `MambaModel`, model_type "mamba": state-spaces/mamba-*-hf) <-> LMKit's Mamba: the
 // config.json keys, both directions, in this one file. Follows transformers' configuration_mamba.py and
 // modeling_mamba.py (5.x): every key the modeling code reads is used or checked here; keys that only steer the
 // initialization or the choice of a kernel are listed as ignored. LMKit's Mamba uses transformers' tensor names and
@@ -10,7 +10,15 @@ import LMTensor
 
 enum MambaAdapter: HuggingFaceAdapter {
     static let modelTypes = ["mamba"]
-    static let architectures = ["MambaForCausalLM"]
+    /// `MambaModel` files hold the backbone alone, without the `backbone.` prefix; with the tied head (the default)
+    /// they are the whole causal LM. Saving writes `MambaForCausalLM`.
+    static let architectures = ["MambaForCausalLM", "MambaModel"]
+
+    /// MambaModel names lack the `backbone.` prefix that MambaForCausalLM (and LMKit) put on every name but the head.
+    static func canonicalName(_ name: String, among names: Set<String>) -> String? {
+        let unprefixed = !names.contains("backbone.embeddings.weight") && names.contains("embeddings.weight")
+        return unprefixed && name != "lm_head.weight" ? "backbone." + name : name
+    }
 
     static func config(from r: HuggingFaceConfigReader) throws -> any ModelConfiguration {
         var c = MambaConfig()

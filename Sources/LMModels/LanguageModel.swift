@@ -47,11 +47,16 @@ public struct TokenBatch: Sendable {
     public var targets: [Int]
     public var batch: Int
     public var length: Int
+    /// Supervised fine-tuning: each row is prompt + response, and the first `promptLengths[row]` positions are the
+    /// prompt (never noised, never scored; `targets` is -1 wherever the next token is not the response's). nil: text.
+    public var promptLengths: [Int]?
 
-    public init(inputs: [Int], targets: [Int], batch: Int, length: Int) {
+    public init(inputs: [Int], targets: [Int], batch: Int, length: Int, promptLengths: [Int]? = nil) {
         precondition(inputs.count == batch * length && targets.count == batch * length,
                      "TokenBatch: \(inputs.count) inputs and \(targets.count) targets for batch \(batch) × length \(length)")
-        self.inputs = inputs; self.targets = targets; self.batch = batch; self.length = length
+        precondition(promptLengths.map { $0.count == batch && $0.allSatisfy { (0..<length).contains($0) } } ?? true,
+                     "TokenBatch: prompt lengths \(promptLengths ?? []) for batch \(batch) × length \(length)")
+        self.inputs = inputs; self.targets = targets; self.batch = batch; self.length = length; self.promptLengths = promptLengths
     }
 }
 

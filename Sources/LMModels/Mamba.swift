@@ -121,6 +121,8 @@ public final class MambaMixer: Module {
     public override class var keys: [String: String] {
         ["inProj": "in_proj", "xProj": "x_proj", "dtProj": "dt_proj", "aLog": "A_log", "skip": "D", "outProj": "out_proj"]
     }
+    /// mamba_simple.py sets `_no_weight_decay` on A_log and D.
+    public override class var noWeightDecay: Set<String> { ["A_log", "D"] }
 
     init(_ config: MambaConfig, _ generator: Generator?) {
         self.config = config
@@ -184,9 +186,10 @@ public final class MambaMixer: Module {
 }
 
 /// A residual block: x + mixer(RMSNorm(x)).
-public final class MambaBlock: Module {
+public final class MambaBlock: Module, GradientCheckpointable {
     public let mixer: MambaMixer
     public let norm: RMSNorm
+    public var gradientCheckpointing = false
 
     init(_ config: MambaConfig, _ generator: Generator?) {
         mixer = MambaMixer(config, generator)
@@ -250,6 +253,10 @@ public final class Mamba: Module, IncrementalDecoding {
         if let state { precondition(state.batch == batch, "Mamba: a decoding state for batch \(state.batch), given batch \(batch)") }
         var x = backbone.embeddings(tokens, shape: [batch, length])      // [B, L, d_model]
         for (i, layer) in backbone.layers.enumerated() {
+            if state == nil && layer.gradientCheckpointing && layer.isTraining {
+                x = Tensor.checkpoint([x]) { xs in xs[0] + layer.mixer(layer.norm(xs[0]), state: nil).0 }
+                continue
+            }
             let (mixed, conv) = layer.mixer(layer.norm(x), state: state.map { ($0.conv[i], $0.ssm[i]) })
             if let conv, let state { state.conv[i].pointer(Float.self).update(from: conv.pointer(Float.self), count: conv.count) }
             x = x + mixed                                               // [B, L, d_model]

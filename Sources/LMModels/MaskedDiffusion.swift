@@ -1,11 +1,11 @@
 // A masked-diffusion language model in the style of LLaDA (Nie et al. 2025, "Large Language Diffusion Models"; the
-// training recipe of ML-GSAI/LLaDA: GUIDELINES.md and ML-GSAI/SMDM): a bidirectional Transformer trunk (the LMNN parts,
-// `SelfAttention(causal: false)`) that predicts the original token at every masked position. The vocabulary holds one
+// training recipe of ML-GSAI/LLaDA: GUIDELINES.md and ML-GSAI/SMDM): GPT's Transformer trunk made bidirectional
+// (`causal: false`) that predicts the original token at every masked position. The vocabulary holds one
 // extra token, the mask (`mask_token_id`, by default the last id). Training draws per sequence t ~ U(0, 1), masks each
 // token with probability p = (1 − ε)·t + ε and minimizes Σ_masked CE / p, divided by batch × length (LLaDA's
-// normalization, GUIDELINES.md `forward_process`; SMDM divides the same sum the same way). Sampling (LLaDA's
-// `generate()`) and the Monte-Carlo likelihood bound are in DiffusionSampling.swift. Not here: the SFT form (prompt
-// never masked) and block diffusion.
+// normalization, GUIDELINES.md `forward_process`; SMDM divides the same sum the same way); LLaDA's SFT form keeps the
+// prompt clean and divides each row by its answer length. With `block_length`, block diffusion (BD3-LM, at the end of
+// this file). Sampling (LLaDA's `generate()`) and the Monte-Carlo likelihood bound are in DiffusionSampling.swift.
 import Foundation
 import LMNN
 import LMTensor
@@ -76,20 +76,25 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
         try validate()
     }
 
+    /// The trunk's checks are GPT's (`GPTConfig.validate`, same keys and messages); then the mask token's and the
+    /// diffusion keys.
     public func validate() throws {
         func fail(_ key: CodingKeys, _ message: String) -> ConfigError { ConfigError.invalidValue(field: key.rawValue, message) }
-        for (key, value) in [(CodingKeys.blockSize, blockSize), (.nLayer, nLayer), (.nHead, nHead), (.nEmbd, nEmbd)]
-        where value <= 0 { throw fail(key, "must be a positive integer, got \(value)") }
+        try trunk.validate()
         guard vocabSize >= 2 else { throw fail(.vocabSize, "must hold at least one token and the mask token, got \(vocabSize)") }
         if let m = maskTokenId, m < 0 || m >= vocabSize { throw fail(.maskTokenId, "must be in 0..<vocab_size (\(vocabSize)), got \(m)") }
-        guard nEmbd % nHead == 0 else { throw fail(.nEmbd, "must be a multiple of n_head (\(nHead)), got \(nEmbd)") }
-        if let h = intermediateSize, h <= 0 { throw fail(.intermediateSize, "must be a positive integer, got \(h)") }
-        guard dropout >= 0 && dropout < 1 else { throw fail(.dropout, "must be in [0, 1), got \(dropout)") }
-        guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
-        guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         guard maskEpsilon >= 0 && maskEpsilon < 1 else { throw fail(.maskEpsilon, "must be in [0, 1), got \(maskEpsilon)") }
         if let n = blockLength, n <= 0 || n > blockSize { throw fail(.blockLength, "must be in 1...block_size (\(blockSize)), got \(n)") }
-        if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+    }
+
+    /// The trunk as a GPT config (GPT's `Transformer` builds it): no grouped-query heads, RoPE in the half-split
+    /// layout, an untied head.
+    var trunk: GPTConfig {
+        var c = GPTConfig()
+        c.vocabSize = vocabSize; c.blockSize = blockSize; c.nLayer = nLayer; c.nHead = nHead; c.nEmbd = nEmbd
+        c.intermediateSize = intermediateSize; c.dropout = dropout; c.bias = bias; c.position = position; c.ropeTheta = ropeTheta
+        c.ropeLayout = .halfSplit; c.norm = norm; c.normEps = normEps; c.mlp = mlp; c.tieEmbeddings = false
+        return c
     }
 
     /// A training run adds the mask token to the data's vocabulary (it becomes the last id) and takes the training
@@ -99,44 +104,27 @@ public struct MaskedDiffusionConfig: ModelConfiguration {
     }
 }
 
-/// LLaDA's mask-predictor: a bidirectional Transformer, an untied head over the whole vocabulary (mask included).
+/// LLaDA's mask-predictor: GPT's Transformer trunk made bidirectional (or block-causal), and an untied head over the
+/// whole vocabulary (mask included).
 public final class MaskedDiffusion: Module, LanguageModel {
     public let config: MaskedDiffusionConfig
-    /// [vocab, n_embd].
-    public let wte: Embedding
-    /// Learned positions [block_size, n_embd]; nil with RoPE or sinusoidal positions.
-    public let wpe: Embedding?
-    @Buffer var sinusoidal: Tensor
-    let drop: Dropout
-    public let h: [TransformerBlock]
-    public let lnF: Module & UnaryLayer
+    /// Embeddings, blocks and final norm: GPT's `Transformer` with `causal: false` and the config's `block_length`.
+    public let transformer: Transformer
     /// [vocab, n_embd].
     public let lmHead: Linear
-    public override class var keys: [String: String] { ["lnF": "ln_f", "lmHead": "lm_head"] }
+
+    /// The checkpoint names are LLaDA's flat ones (`wte.weight`, `h.0.attn.c_attn.weight`, `lm_head.weight`: the
+    /// fixture generator's model and every saved diffusion checkpoint), so the trunk's members are walked as ours,
+    /// without nanoGPT's `transformer.` prefix.
+    public override var children: [(name: String, value: Any)] { transformer.children + [("lm_head", lmHead)] }
 
     /// GPT-2's init (N(0, 0.02), residual projections N(0, 0.02/√(2·n_layer))); nil leaves every weight zero.
     public init(_ config: MaskedDiffusionConfig, initializer generator: Generator?) {
         precondition((try? config.validate()) != nil, "MaskedDiffusion: invalid config \(config)")
         self.config = config
-        let dropoutGenerator = generator ?? Generator(seed: 0)
-        let residualStd = 0.02 / (2 * Double(config.nLayer)).squareRoot()
-        wte = Embedding(weight: Init.normal([config.vocabSize, config.nEmbd], std: 0.02, generator))
-        wpe = config.position == .learned ? Embedding(weight: Init.normal([config.blockSize, config.nEmbd], std: 0.02, generator)) : nil
-        _sinusoidal = Buffer(wrappedValue: config.position == .sinusoidal
-            ? PositionEncoding.sinusoidalTable(length: config.blockSize, width: config.nEmbd) : Tensor(zeros: [0]), persistent: false)
-        drop = Dropout(config.dropout, generator: dropoutGenerator)
-        h = (0..<config.nLayer).map { _ in
-            TransformerBlock(
-                attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.nHead, causal: false, bias: config.bias,
-                                         dropout: config.dropout, rotaryLayout: config.position == .rope ? .halfSplit : nil,
-                                         outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
-                mlp: FeedForward(width: config.nEmbd, hidden: config.hiddenSize, kind: config.mlp, bias: config.bias, dropout: config.dropout,
-                                 outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
-                norms: (config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias),
-                        config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias)),
-                position: .pre)
-        }
-        lnF = config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias)
+        transformer = Transformer(config.trunk, causal: false, blockLength: config.blockLength, generator: generator,
+                                  dropoutGenerator: generator ?? Generator(seed: 0),
+                                  residualStd: 0.02 / (2 * Double(config.nLayer)).squareRoot())
         lmHead = Linear(weight: Init.normal([config.vocabSize, config.nEmbd], std: 0.02, generator), bias: nil)
     }
 
@@ -149,54 +137,51 @@ public final class MaskedDiffusion: Module, LanguageModel {
     /// Logits [batch, length, vocab]; with a `cache`, the tokens continue the cached positions (block diffusion: the
     /// clean prefix) and their keys and values are appended to it.
     public func callAsFunction(_ tokens: [Int], batch: Int, length: Int, cache: KVCache?) -> Tensor {
-        precondition(tokens.count == batch * length && length > 0, "MaskedDiffusion: \(tokens.count) tokens for batch \(batch) × length \(length)")
-        let start = cache?.length ?? 0
-        precondition(start + length <= config.blockSize, "MaskedDiffusion: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
-        var x = wte(tokens, shape: [batch, length])             // [B, T, C]
-        if let wpe { x = x + wpe.weight.slice(0, start, start + length) }
-        if config.position == .sinusoidal { x = x + sinusoidal.slice(0, start, start + length) }
-        x = drop(x)
-        let rope = config.position == .rope
-            ? Tensor.rotaryTables(positions: start..<(start + length), headSize: config.headSize, theta: config.ropeTheta) : nil
-        for (i, block) in h.enumerated() { x = block(x, rope: rope, cache: cache?.layers[i], blockLength: config.blockLength) }
-        return lmHead(lnF(x))                                   // [B, T, V]
+        lmHead(transformer(tokens, batch: batch, length: length, cache: cache))   // [B, T, V]
     }
 
     /// LLaDA's pre-training loss on `batch.inputs` (the clean text x₀; `targets` are not used): per sequence
     /// t ~ U(0, 1) and p = (1 − ε)·t + ε, each token masked with probability p, then
     /// loss = Σ_{masked i} −log p_θ(x₀ᵢ | x_t) / p  ÷ (batch × length). Draws B values of t, then B × length mask
     /// uniforms, from `generator`.
+    /// With `batch.promptLengths`, LLaDA's SFT loss (GUIDELINES.md, "supervised fine-tuning"): the prompt is never
+    /// masked (the same draws, prompt positions left clean) and each row's sum is divided by its answer length — the
+    /// positions after the prompt, end-of-text padding included — then by batch:
+    /// loss = Σ_rows Σ_{masked i} −log p_θ(x₀ᵢ | x_t) / (p · answer_length) ÷ batch.
     /// With `block_length` n (BD3-LM): one t per block instead, and block b's masked tokens are predicted from the
     /// clean blocks before it and the noised block b (block-causal attention over [x₀ blocks < b, x_t block b]); the
-    /// same sum, divided by batch × length. BD3-LM vectorizes this with a 2L-token mask; here each block is one
-    /// forward of (b + 1)·n tokens, ~L/(2n) times the work, which is affordable at the lengths trained on the CPU.
+    /// same sums and normalizations. BD3-LM vectorizes this with a 2L-token mask; here each block is one forward of
+    /// (b + 1)·n tokens, ~L/(2n) times the work, which is affordable at the lengths trained on the CPU.
     public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
-        if config.blockLength != nil {
-            return blockDiffusionLoss(batch.inputs, batch: batch.batch, length: batch.length, generator: generator).sum()
-                / Double(batch.batch * batch.length)
-        }
         let (B, L, V) = (batch.batch, batch.length, config.vocabSize)
+        let divisor = Double(batch.promptLengths == nil ? B * L : B)
+        if config.blockLength != nil {
+            return blockDiffusionLoss(batch.inputs, batch: B, length: L, promptLengths: batch.promptLengths, generator: generator).sum()
+                / divisor
+        }
         let noised = MaskedDiffusion.forwardProcess(batch.inputs, batch: B, length: L, maskToken: config.maskToken,
-                                                    epsilon: config.maskEpsilon, generator: generator)
+                                                    epsilon: config.maskEpsilon, promptLengths: batch.promptLengths, generator: generator)
         let rowLoss = logits(noised.tokens, batch: B, length: L)          // [B, T, V]
             .reshape([B * L, V])
             .crossEntropy(targets: noised.targets, ignoreIndex: -1, reduction: .none)  // [B·T], 0 where unmasked
-        return (rowLoss * Tensor(noised.weights, shape: [B * L])).sum() / Double(B * L)
+        return (rowLoss * Tensor(noised.weights, shape: [B * L])).sum() / divisor
     }
 
     /// The forward (noising) process: `tokens` with each position masked with probability p = (1 − ε)·t + ε,
     /// t ~ U(0, 1) per sequence; `targets` holds the clean token where masked and -1 elsewhere, `weights` 1/p where
-    /// masked and 0 elsewhere.
+    /// masked and 0 elsewhere. With `promptLengths` (SFT) a row's prompt is never masked and its weights are
+    /// 1/(p · answer length), the answer being the row's positions after the prompt.
     public static func forwardProcess(_ tokens: [Int], batch B: Int, length L: Int, maskToken: Int, epsilon: Double,
-                                      generator: Generator) -> (tokens: [Int], targets: [Int], weights: [Float]) {
+                                      promptLengths: [Int]? = nil, generator: Generator) -> (tokens: [Int], targets: [Int], weights: [Float]) {
         let t = generator.uniform(B)
         let u = generator.uniform(B * L)
         var noisy = tokens, targets = [Int](repeating: -1, count: B * L), weights = [Float](repeating: 0, count: B * L)
         for b in 0..<B {
-            let p = (1 - epsilon) * t[b] + epsilon
-            for i in (b * L)..<((b + 1) * L) where u[i] < p {
+            let p = (1 - epsilon) * t[b] + epsilon, prompt = promptLengths?[b] ?? 0
+            let weight = Float(1 / (p * Double(promptLengths == nil ? 1 : L - prompt)))
+            for i in (b * L + prompt)..<((b + 1) * L) where u[i] < p {
                 precondition(tokens[i] != maskToken, "MaskedDiffusion: the data contains the mask token \(maskToken)")
-                noisy[i] = maskToken; targets[i] = tokens[i]; weights[i] = Float(1 / p)
+                noisy[i] = maskToken; targets[i] = tokens[i]; weights[i] = weight
             }
         }
         return (noisy, targets, weights)
@@ -248,7 +233,10 @@ extension MaskedDiffusion {
     /// each block's rows [B·width]. Draws B × blocks values of t, then B × L mask uniforms. `exactCounts` (the
     /// likelihood bound): per block and row a mask count m ~ U{1…width} and m positions drawn uniformly, weight width/m
     /// — LLaDA's get_log_likelihood per block, whose expectation is the block's negative ELBO without ε's clipping.
-    func blockDiffusionLoss(_ tokens: [Int], batch B: Int, length L: Int, generator: Generator, exactCounts: Bool = false) -> Tensor {
+    /// With `promptLengths` (SFT), a row's prompt positions are never masked and its weights are divided by its
+    /// answer length (L − prompt).
+    func blockDiffusionLoss(_ tokens: [Int], batch B: Int, length L: Int, promptLengths: [Int]? = nil, generator: Generator,
+                            exactCounts: Bool = false) -> Tensor {
         let n = config.blockLength!, blocks = (L + n - 1) / n, V = config.vocabSize, eps = config.maskEpsilon
         var t: [Double] = [], u: [Double] = []
         var chosen = [Bool](repeating: false, count: B * L), countWeight = [Double](repeating: 0, count: B * blocks)
@@ -271,10 +259,11 @@ extension MaskedDiffusion {
             var input: [Int] = [], targets: [Int] = [], weights: [Float] = []
             for row in 0..<B {
                 let p = exactCounts ? 0 : (1 - eps) * t[row * blocks + b] + eps
-                let weight = Float(exactCounts ? countWeight[row * blocks + b] : 1 / p)
+                let prompt = promptLengths?[row] ?? 0, answer = Double(promptLengths == nil ? 1 : L - prompt)
+                let weight = Float((exactCounts ? countWeight[row * blocks + b] : 1 / p) / answer)
                 input += tokens[(row * L)..<(row * L + start)]
                 for i in (row * L + start)..<(row * L + end) {
-                    let masked = exactCounts ? chosen[i] : u[i] < p
+                    let masked = i - row * L >= prompt && (exactCounts ? chosen[i] : u[i] < p)
                     input.append(masked ? config.maskToken : tokens[i])
                     targets.append(masked ? tokens[i] : -1)
                     weights.append(masked ? weight : 0)
@@ -290,57 +279,62 @@ extension MaskedDiffusion {
 
     /// BD3-LM sampling: blocks of `block_length` left to right (the first may hold the prompt's tail), each denoised
     /// in steps/blocks steps with LLaDA's rule (the same count unmasked per step, low-confidence or random remasking,
-    /// Gumbel-max temperature), attending to the clean prefix. With `cache`, the prefix's keys and values are computed
-    /// once (a noisy block is scored against the cache and dropped; a finished block is appended); without, every step
-    /// runs the whole prefix. Arbitrary lengths up to the context; no guidance.
+    /// Gumbel-max temperature, unsupervised classifier-free guidance), attending to the clean prefix. With `cache`, the
+    /// prefix's keys and values are computed once (a noisy block is scored against the cache and dropped; a finished
+    /// block is appended); without, every step runs the whole prefix. Guidance runs a second row whose prompt is
+    /// masked (its own cached prefix: the masked prompt and the same generated blocks), as LLaDA's generate() does.
+    /// Arbitrary lengths up to the context.
     public func generateBlockDiffusion(prompt: [Int], options: DiffusionGenerationOptions, cache useCache: Bool = true,
                                        onBlock: ([Int]) -> Void = { _ in }) throws -> [Int] {
         guard let n = config.blockLength else { throw DiffusionGenerationError.invalid("the model has no block_length: it is not a block-diffusion model") }
+        if let asked = options.blockLength, asked != n {
+            throw DiffusionGenerationError.invalid("block length \(asked) differs from the model's block_length \(n) (a block-diffusion model samples in the blocks it was trained on)")
+        }
         let P = prompt.count, G = options.length, L = P + G, V = config.vocabSize, mask = maskToken
         guard G > 0 else { return [] }
         guard L <= config.blockSize else { throw DiffusionGenerationError.invalid("prompt (\(P)) + length (\(G)) exceeds the model's context \(config.blockSize)") }
         if let bad = prompt.first(where: { $0 < 0 || $0 >= V || $0 == mask }) {
             throw DiffusionGenerationError.invalid("prompt token \(bad) is the mask token or outside 0..<\(V)")
         }
-        guard options.cfgScale == 0 else { throw DiffusionGenerationError.invalid("block diffusion sampling has no classifier-free guidance") }
-        let firstBlock = P / n, blocks = (L - 1) / n - firstBlock + 1
-        guard options.steps > 0 && options.steps % blocks == 0 else {
-            throw DiffusionGenerationError.invalid("steps \(options.steps) must be a positive multiple of the number of blocks \(blocks)")
+        guard options.temperature >= 0 && options.cfgScale >= 0 else {
+            throw DiffusionGenerationError.invalid("temperature and cfg scale must be ≥ 0")
         }
-        let stepsPerBlock = options.steps / blocks
+        let firstBlock = P / n, blocks = (L - 1) / n - firstBlock + 1, steps = options.steps ?? blocks * n
+        guard steps > 0 && steps % blocks == 0 else {
+            throw DiffusionGenerationError.invalid("steps \(steps) must be a positive multiple of the number of blocks \(blocks)")
+        }
+        let stepsPerBlock = steps / blocks, guided = options.cfgScale > 0, rows = guided ? 2 : 1
         let generator = Generator(seed: options.seed)
         var x = prompt + [Int](repeating: mask, count: G)
+        // The rows the network sees over positions `range`: x, and with guidance x with the prompt masked.
+        func input(_ range: Range<Int>) -> [Int] {
+            guided ? Array(x[range]) + Self.maskingPrompt(x, length: P, mask: mask)[range] : Array(x[range])
+        }
         let wasTraining = isTraining
         eval()
         defer { train(wasTraining) }
         let cache = KVCache(layerCount: config.nLayer, maximumLength: config.blockSize)
-        if useCache && firstBlock > 0 { _ = noGrad { self(Array(x[0..<(firstBlock * n)]), batch: 1, length: firstBlock * n, cache: cache) } }
+        if useCache && firstBlock > 0 { _ = noGrad { self(input(0..<(firstBlock * n)), batch: rows, length: firstBlock * n, cache: cache) } }
         for block in firstBlock..<(firstBlock + blocks) {
             let start = block * n, end = Swift.min(L, start + n), width = end - start
-            let masked = x[start..<end].filter { $0 == mask }.count
-            let transfers = (0..<stepsPerBlock).map { masked / stepsPerBlock + ($0 < masked % stepsPerBlock ? 1 : 0) }
+            let transfers = Self.transferCounts(masked: x[start..<end].filter { $0 == mask }.count, steps: stepsPerBlock)
             for step in 0..<stepsPerBlock {
                 let logits: [Float] = noGrad {   // [width·V], the block's rows
+                    let all: Tensor   // [rows, width, V]
                     if useCache {
                         defer { cache.truncate(to: start) }
-                        return self(Array(x[start..<end]), batch: 1, length: width, cache: cache).toArray()
+                        all = self(input(start..<end), batch: rows, length: width, cache: cache)
+                    } else {
+                        all = self(input(0..<end), batch: rows, length: end, cache: nil).slice(1, start, end)
                     }
-                    return Array(self(Array(x[0..<end]), batch: 1, length: end, cache: nil).toArray()[(start * V)...])
+                    let values = all.contiguous().toArray()
+                    return guided ? Self.guided(values, scale: options.cfgScale) : values
                 }
-                let noise = options.temperature > 0 ? generator.uniform(width * V) : []
-                let random = options.remasking == .random ? generator.uniform(width) : []
-                var candidates: [(position: Int, token: Int, confidence: Double)] = []
-                for r in 0..<width where x[start + r] == mask {
-                    let row = logits[(r * V)..<((r + 1) * V)]
-                    let token = Self.gumbelArgmax(row, noise: noise.isEmpty ? nil : noise[(r * V)..<((r + 1) * V)],
-                                                  temperature: options.temperature, excluding: mask)
-                    let confidence = options.remasking == .random ? random[r] : Self.probability(of: token, in: row)
-                    candidates.append((start + r, token, confidence))
-                }
-                candidates.sort { $0.confidence != $1.confidence ? $0.confidence > $1.confidence : $0.position < $1.position }
-                for c in candidates.prefix(transfers[step]) { x[c.position] = c.token }
+                Self.denoise(&x, block: start..<end, logits: logits, firstRow: start, vocabulary: V, count: transfers[step],
+                             noise: options.temperature > 0 ? generator.uniform(width * V) : [],
+                             random: options.remasking == .random ? generator.uniform(width) : [], options: options, mask: mask)
             }
-            if useCache { _ = noGrad { self(Array(x[start..<end]), batch: 1, length: width, cache: cache) } }
+            if useCache { _ = noGrad { self(input(start..<end), batch: rows, length: width, cache: cache) } }
             onBlock(Array(x[Swift.max(start, P)..<end]))
         }
         return Array(x[P...])

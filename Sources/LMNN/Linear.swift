@@ -1,5 +1,6 @@
 // Linear layer y = x Wᵀ + b with torch's layout (weight [out, in]) and torch's default initialisation.
-// The transpose is a strided view that BLAS reads in place (LMTensor matmul), so no copy of W is made.
+// One fused op (LMTensor `linear`): W is read in place by BLAS, the bias is added inside the product, and the
+// parameter gradients are accumulated straight into `.grad`.
 
 import LMTensor
 
@@ -43,8 +44,7 @@ public final class Linear: Module, UnaryLayer {
         precondition(x.rank >= 1 && x.shape[x.rank - 1] == inputSize,
                      "Linear: input shape \(x.shape) does not end in \(inputSize) (weight \(weight.shape))")
         let rows = x.rank == 2 ? x : x.reshape([-1, inputSize])
-        var y = rows.matmul(weight.transpose(0, 1))
-        if let bias { y = y + bias }
+        let y = rows.linear(weight, bias: bias)
         return x.rank == 2 ? y : y.reshape(Array(x.shape.dropLast()) + [outputSize])
     }
 }

@@ -39,6 +39,11 @@ open class Module {
     /// stored property of the class (checked on the first walk). Subclasses' maps apply to their own members.
     open class var keys: [String: String] { [:] }
 
+    /// Checkpoint names (after `keys`) of this class's own tensors that the reference trains without weight decay
+    /// whatever their rank, as mamba_ssm marks `A_log` and `D` with `_no_weight_decay`. Read by
+    /// `noWeightDecayParameterNames()`, which the trainer passes to `ParameterGroup.decayAndNoDecay(exempt:)`.
+    open class var noWeightDecay: Set<String> { [] }
+
     /// The named members this module exposes to the parameter walk: every stored property, found by reflection, with
     /// the leading `_` of `@Buffer` storage and the prefix of `lazy` storage removed, renamed by `keys`. Override only
     /// to number members the way torch does (`Sequential`); rename with `keys`.
@@ -109,6 +114,18 @@ open class Module {
         walk(prefix: "", parameter: { name, t in
             if seen.insert(ObjectIdentifier(t)).inserted { out.append((name, t)) }
         }, buffer: { _, _ in }, module: { _, _ in })
+        return out
+    }
+
+    /// Dotted names of the parameters any module in this tree lists in its `noWeightDecay`, e.g.
+    /// `backbone.layers.0.mixer.A_log`. Only names that `namedParameters()` also reports.
+    public func noWeightDecayParameterNames() -> Set<String> {
+        let parameters = Set(namedParameters().map(\.name))
+        let modules = [("", self)] + namedModules().map { ($0.name + ".", $0.module) }
+        var out = Set<String>()
+        for (prefix, module) in modules {
+            for key in type(of: module).noWeightDecay where parameters.contains(prefix + key) { out.insert(prefix + key) }
+        }
         return out
     }
 
@@ -211,4 +228,26 @@ open class Module {
 /// A module mapping one tensor to one tensor, usable inside `Sequential`.
 public protocol UnaryLayer: Module {
     func callAsFunction(_ x: Tensor) -> Tensor
+}
+
+/// A layer that can recompute its activations in backward instead of keeping them (gradient checkpointing: less
+/// memory for one more forward pass per step). Training turns it on for every such layer of a model.
+public protocol GradientCheckpointable: Module {
+    var gradientCheckpointing: Bool { get set }
+}
+
+extension Module {
+    /// The random streams of this module's dropout layers, each once: what a checkpointed replay must rewind.
+    public func dropoutGenerators() -> [Generator] {
+        var seen = Set<ObjectIdentifier>(), out: [Generator] = []
+        apply { if let d = $0 as? Dropout, seen.insert(ObjectIdentifier(d.generator)).inserted { out.append(d.generator) } }
+        return out
+    }
+
+    /// Turns gradient checkpointing on or off in every checkpointable layer; returns how many there are.
+    @discardableResult public func setGradientCheckpointing(_ on: Bool) -> Int {
+        var count = 0
+        apply { if let layer = $0 as? GradientCheckpointable { layer.gradientCheckpointing = on; count += 1 } }
+        return count
+    }
 }

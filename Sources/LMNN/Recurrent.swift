@@ -1,8 +1,9 @@
 // Multi-layer RNN (tanh/relu), LSTM (with proj_size) and GRU with torch.nn.RNN/LSTM/GRU's options, parameter names,
 // layouts and initialisation, so a torch state dict loads with no renaming. Each layer-direction is one autograd op
 // (LMTensor `recurrentLayer`: BPTT inside its backward); this file stacks layers and directions, applies dropout
-// between layers and handles batch_first. Not here: unbatched (2-d) inputs and PackedSequence objects — per-sequence
-// lengths are passed as `lengths:` instead and follow pack_padded_sequence semantics.
+// between layers, handles batch_first and unbatched [T, I] inputs; the standalone cells (torch.nn.RNNCell/LSTMCell/
+// GRUCell) are the same op over one step. Not here: PackedSequence objects — per-sequence lengths are passed as
+// `lengths:` instead and follow pack_padded_sequence semantics.
 
 import LMTensor
 
@@ -103,9 +104,23 @@ open class RecurrentNetwork: Module {
     /// Runs the stack. input [T, B, inputSize] ([B, T, inputSize] with batchFirst); state nil = zeros; lengths: one per
     /// sequence in 1…T (pack_padded_sequence semantics: padded outputs are zero, final states are taken at each
     /// sequence's last real step). Returns output [T, B, D·P] ([B, T, D·P] with batchFirst) and the final state.
+    /// An unbatched input [T, inputSize] (torch accepts it too) runs as a batch of one: state h [L·D, P] (c [L·D, H]),
+    /// output [T, D·P].
     public func callAsFunction(_ input: Tensor, state: RecurrentState? = nil, lengths: [Int]? = nil) -> (output: Tensor, state: RecurrentState) {
+        if input.rank == 2 {
+            precondition(lengths == nil, "\(cell): lengths need a batch; the input \(input.shape) is unbatched [T, \(inputSize)]")
+            func batched(_ t: Tensor) -> Tensor {
+                precondition(t.rank == 2, "\(cell): the state of an unbatched input is [layers·directions, size], got \(t.shape)")
+                return t.reshape([t.shape[0], 1, t.shape[1]])
+            }
+            let T = input.shape[0]
+            let (output, final) = self(input.reshape(batchFirst ? [1, T, input.shape[1]] : [T, 1, input.shape[1]]),
+                                       state: state.map { RecurrentState(h: batched($0.h), c: $0.c.map(batched)) })
+            func unbatched(_ t: Tensor) -> Tensor { t.reshape([t.shape[0], t.shape[2]]) }
+            return (output.reshape([T, output.shape[2]]), RecurrentState(h: unbatched(final.h), c: final.c.map(unbatched)))
+        }
         precondition(input.rank == 3 && input.shape[2] == inputSize,
-                     "\(cell): input \(input.shape) must be [\(batchFirst ? "B, T" : "T, B"), \(inputSize)]")
+                     "\(cell): input \(input.shape) must be [\(batchFirst ? "B, T" : "T, B"), \(inputSize)] or unbatched [T, \(inputSize)]")
         var sequence = batchFirst ? input.transpose(0, 1) : input  // [T, B, I]
         let B = sequence.shape[1]
         let start = state ?? zeroState(batch: B, dtype: input.dtype)
@@ -164,4 +179,77 @@ public final class GRU: RecurrentNetwork {
         super.init(cell: .gru, inputSize: inputSize, hiddenSize: hiddenSize, layerCount: layerCount, bias: bias,
                    batchFirst: batchFirst, dropout: dropout, bidirectional: bidirectional, generator: generator)
     }
+}
+
+/// One step of a recurrent cell (torch.nn.RNNCell / LSTMCell / GRUCell): parameters `weight_ih` [G·H, I],
+/// `weight_hh` [G·H, H], `bias_ih`, `bias_hh` [G·H], initialised U(−1/√H, 1/√H) in that order. Use `RNNCell`,
+/// `LSTMCell` or `GRUCell`. The step is `recurrentLayer` over a sequence of one.
+open class RecurrentCellModule: Module {
+    public let cell: RecurrentCell
+    public let inputSize: Int, hiddenSize: Int
+    public let weightIH: Tensor, weightHH: Tensor, biasIH: Tensor?, biasHH: Tensor?
+
+    public init(cell: RecurrentCell, inputSize: Int, hiddenSize: Int, bias: Bool = true, generator: Generator) {
+        precondition(inputSize > 0 && hiddenSize > 0, "\(cell) cell: sizes must be positive (input \(inputSize), hidden \(hiddenSize))")
+        self.cell = cell; self.inputSize = inputSize; self.hiddenSize = hiddenSize
+        let G = cell.gateCount * hiddenSize, bound = 1 / Double(hiddenSize).squareRoot()
+        func parameter(_ shape: [Int]) -> Tensor {
+            Init.uniform(Tensor(zeros: shape, requiresGrad: true), low: -bound, high: bound, generator: generator)
+        }
+        weightIH = parameter([G, inputSize]); weightHH = parameter([G, hiddenSize])
+        biasIH = bias ? parameter([G]) : nil; biasHH = bias ? parameter([G]) : nil
+    }
+
+    override open var children: [(name: String, value: Any)] {
+        var out: [(name: String, value: Any)] = [("weight_ih", weightIH), ("weight_hh", weightHH)]
+        if let b = biasIH { out.append(("bias_ih", b)) }
+        if let b = biasHH { out.append(("bias_hh", b)) }
+        return out
+    }
+
+    /// One step: input [B, I] or unbatched [I]; h, c [B, H] (or [H]), nil = zeros. Returns h′ and, for an LSTM, c′.
+    func step(_ input: Tensor, h: Tensor?, c: Tensor?) -> (h: Tensor, c: Tensor?) {
+        precondition((input.rank == 1 || input.rank == 2) && input.shape.last == inputSize,
+                     "\(cell) cell: input \(input.shape) must be [B, \(inputSize)] or [\(inputSize)]")
+        let B = input.rank == 2 ? input.shape[0] : 1, stateShape = input.rank == 2 ? [B, hiddenSize] : [hiddenSize]
+        func state(_ t: Tensor?, _ name: String) -> Tensor {
+            guard let t else { return Tensor(zeros: [B, hiddenSize], dtype: input.dtype) }
+            precondition(t.shape == stateShape, "\(cell) cell: \(name) \(t.shape); expected \(stateShape)")
+            return t.reshape([B, hiddenSize])
+        }
+        let r = Tensor.recurrentLayer(input.reshape([1, B, inputSize]), cell: cell, weightIH: weightIH, weightHH: weightHH,
+                                      biasIH: biasIH, biasHH: biasHH, h0: state(h, "h"), c0: cell == .lstm ? state(c, "c") : nil)
+        return (r.h.reshape(stateShape), r.c?.reshape(stateShape))
+    }
+}
+
+/// h′ = tanh(W_ih x + b_ih + W_hh h + b_hh) (or relu), torch.nn.RNNCell.
+public final class RNNCell: RecurrentCellModule {
+    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, nonlinearity: RNN.Nonlinearity = .tanh, generator: Generator) {
+        super.init(cell: nonlinearity == .tanh ? .rnnTanh : .rnnReLU, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias,
+                   generator: generator)
+    }
+    /// input [B, I] or [I]; h [B, H] or [H] (nil = zeros). Returns h′.
+    public func callAsFunction(_ input: Tensor, _ h: Tensor? = nil) -> Tensor { step(input, h: h, c: nil).h }
+}
+
+/// One LSTM step, gates i, f, g, o (torch.nn.LSTMCell).
+public final class LSTMCell: RecurrentCellModule {
+    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, generator: Generator) {
+        super.init(cell: .lstm, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, generator: generator)
+    }
+    /// input [B, I] or [I]; state (h, c), each [B, H] or [H] (nil = zeros). Returns (h′, c′).
+    public func callAsFunction(_ input: Tensor, _ state: (h: Tensor, c: Tensor)? = nil) -> (h: Tensor, c: Tensor) {
+        let r = step(input, h: state?.h, c: state?.c)
+        return (r.h, r.c!)
+    }
+}
+
+/// One GRU step, gates r, z, n with b_hn inside the reset product (torch.nn.GRUCell).
+public final class GRUCell: RecurrentCellModule {
+    public init(inputSize: Int, hiddenSize: Int, bias: Bool = true, generator: Generator) {
+        super.init(cell: .gru, inputSize: inputSize, hiddenSize: hiddenSize, bias: bias, generator: generator)
+    }
+    /// input [B, I] or [I]; h [B, H] or [H] (nil = zeros). Returns h′.
+    public func callAsFunction(_ input: Tensor, _ h: Tensor? = nil) -> Tensor { step(input, h: h, c: nil).h }
 }

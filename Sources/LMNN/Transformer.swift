@@ -97,6 +97,12 @@ public final class SelfAttention: Module {
         let (B, T, C) = (x.shape[0], x.shape[1], x.shape[2])
         let H = heads, Hkv = kvHeads, hd = headSize
         let qkv = self.qkv(x).reshape([B, T, H + 2 * Hkv, hd])
+        if rope == nil && cache == nil && !(isTraining && attentionDropout.p > 0) {
+            // The common training and encoding case: the kernel reads the projection and writes merged heads in place.
+            let y = Tensor.packedSelfAttention(qkv, heads: H, kvHeads: Hkv, causal: causal, keyLengths: keyLengths, window: window,
+                                               blockLength: blockLength)
+            return residualDropout(output(y.reshape([B, T, C])))
+        }
         var q = qkv.slice(2, 0, H), k = qkv.slice(2, H, H + Hkv)
         let v = qkv.slice(2, H + Hkv, H + 2 * Hkv)
         if let rope, let rotaryLayout {
@@ -175,7 +181,7 @@ public final class FeedForward: Module {
 }
 
 /// A Transformer block: attention then MLP, each in a residual with a norm before (`pre`) or after (`post`).
-public final class TransformerBlock: Module {
+public final class TransformerBlock: Module, GradientCheckpointable {
     public let normPosition: NormPosition
     public let attentionNorm: Module & UnaryLayer
     public let attn: SelfAttention
@@ -191,9 +197,21 @@ public final class TransformerBlock: Module {
         self.mlp = mlp
     }
 
+    /// Recompute this block's activations in backward instead of keeping them (training only; see `Tensor.checkpoint`).
+    public var gradientCheckpointing = false
+
     /// [B, T, width] → [B, T, width]; the arguments after `x` are passed to the attention.
     public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
                                cache: KVCache.Layer? = nil, blockLength: Int? = nil) -> Tensor {
+        if gradientCheckpointing && isTraining && cache == nil {
+            return Tensor.checkpoint([x], generators: dropoutGenerators()) { [self] in
+                forward($0[0], rope: rope, keyLengths: keyLengths, cache: nil, blockLength: blockLength)
+            }
+        }
+        return forward(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
+    }
+
+    func forward(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)?, keyLengths: [Int]?, cache: KVCache.Layer?, blockLength: Int?) -> Tensor {
         switch normPosition {
         case .pre:
             let x = x + attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)

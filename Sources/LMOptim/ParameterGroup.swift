@@ -1,5 +1,6 @@
 // Parameter groups (torch.optim param_groups): named parameters sharing a learning rate and weight decay, plus the
-// nanoGPT split (configure_optimizers) that exempts biases and norm weights — every tensor with < 2 dims — from decay.
+// nanoGPT split (configure_optimizers) that exempts biases and norm weights — every tensor with < 2 dims — from decay,
+// plus any names the caller exempts (a model's `_no_weight_decay` parameters).
 // LMOptim speaks named tensors only and never imports LMNN: pass `module.namedParameters()`.
 
 import LMTensor
@@ -25,10 +26,12 @@ public struct ParameterGroup {
     }
 
     /// nanoGPT's grouping: tensors with 2 or more dimensions (matmul weights, embeddings) get `weightDecay`;
-    /// tensors with fewer (biases, LayerNorm/RMSNorm weights) get none. Empty groups are dropped.
+    /// tensors with fewer (biases, LayerNorm/RMSNorm weights) get none, and so do the names in `exempt` (parameters
+    /// the model's reference marks `_no_weight_decay`, e.g. Mamba's `A_log` [d_inner, d_state]). Empty groups are dropped.
     public static func decayAndNoDecay(_ parameters: [(name: String, tensor: Tensor)], learningRate: Double,
-                                       weightDecay: Double) -> [ParameterGroup] {
-        let decay = parameters.filter { $0.tensor.rank >= 2 }, noDecay = parameters.filter { $0.tensor.rank < 2 }
+                                       weightDecay: Double, exempt: Set<String> = []) -> [ParameterGroup] {
+        func decays(_ p: (name: String, tensor: Tensor)) -> Bool { p.tensor.rank >= 2 && !exempt.contains(p.name) }
+        let decay = parameters.filter(decays), noDecay = parameters.filter { !decays($0) }
         return [ParameterGroup(decay, learningRate: learningRate, weightDecay: weightDecay),
                 ParameterGroup(noDecay, learningRate: learningRate, weightDecay: 0)].filter { !$0.parameters.isEmpty }
     }

@@ -1,6 +1,9 @@
 // `lmkit eval`: the loss of a model over a whole token sequence in non-overlapping windows of block_size (each token
 // after the first is predicted exactly once, with the context since the start of its window — the standard
-// "non-overlapping" evaluation, which is pessimistic compared with a sliding window). Reports mean loss (nats/token),
+// "non-overlapping" evaluation, which is pessimistic compared with a sliding window). Models that carry state across
+// windows (`CarriedStateTraining`: the recurrent families) instead read the sequence as one stream, each window starting
+// from the state the previous one ended in, so every token is predicted from its whole history (word_language_model's
+// `evaluate`, with one stream so no token loses its context at a stream start). Reports mean loss (nats/token),
 // perplexity, bits per token and, for text, bits per character = total nats / characters / ln 2. Masked-diffusion
 // models get LLaDA's Monte-Carlo negative-ELBO instead (`evaluateBound`): an upper bound, with its standard error.
 // A masked LM (BERT) has no likelihood of the text: it gets run_mlm's eval_loss and masked-token accuracy on seeded
@@ -50,6 +53,22 @@ public enum Evaluation {
         model.eval()
         defer { model.train() }
         var total = 0.0
+        if let stream = model as? any CarriedStateTraining {
+            noGrad {
+                var carried: [String: Tensor] = [:], start = 0
+                while start < predicted {
+                    let n = min(blockSize, predicted - start)
+                    let batch = TokenBatch(inputs: Array(tokens[start..<start + n]), targets: Array(tokens[start + 1...start + n]),
+                                           batch: 1, length: n)
+                    let (loss, next) = stream.loss(batch, generator: generator, carried: carried)
+                    total += Double(loss.item()) * Double(n)
+                    carried = next
+                    start += n
+                    progress(Double(start) / Double(predicted))
+                }
+            }
+            return EvaluationResult(predictedTokens: predicted, totalNats: total, characters: nil)
+        }
         noGrad {
             var window = 0
             while window < fullWindows {

@@ -33,6 +33,15 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// windows and detached at their boundaries; needs a `CarriedStateTraining` model such as lstm / gru / rnn).
     /// Evaluation keeps random windows from a fresh state.
     public var dataOrder = "random"
+    /// Supervised fine-tuning instead of text: a JSONL file of {"prompt": …, "response": …} (LLaDA's SFT; see
+    /// `SFTExamples`), tokenized with data_dir's tokenizer; data_dir's token files are then unused. gpt and
+    /// masked-diffusion models.
+    public var sftData: String? = nil
+    /// SFT validation examples (same form); nil holds out the last 10 % of sft_data.
+    public var sftValData: String? = nil
+    /// The text of the token that ends and pads every response, one token of data_dir's tokenizer (e.g. "\n" for a
+    /// char vocabulary); nil: the tokenizer's end-of-text token (<|endoftext|>, <|end_of_text|>, </s>, <eos>).
+    public var sftEOS: String? = nil
     /// The model: its `model_type` and the family's config keys. Keys left out take the family's defaults, except
     /// that a training run fills vocab_size from the data and (for families with a context) block_size from the
     /// training block size, as nanoGPT does.
@@ -54,6 +63,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     // reproducibility
     /// Seeds model init, dropout and the data sampler (nanoGPT: torch.manual_seed(1337 + seed_offset)).
     public var seed: UInt64 = 1337
+    /// Recompute each block's activations in backward instead of keeping them (torch.utils.checkpoint per block):
+    /// the same gradients, less memory, one more forward pass of the blocks per step.
+    public var gradientCheckpointing = false
 
     public init() {}
 
@@ -61,11 +73,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case outDir = "out_dir", dataDir = "data_dir", evalInterval = "eval_interval", logInterval = "log_interval"
         case evalIters = "eval_iters", evalOnly = "eval_only", alwaysSaveCheckpoint = "always_save_checkpoint", initFrom = "init_from"
         case gradientAccumulationSteps = "gradient_accumulation_steps", batchSize = "batch_size", blockSize = "block_size"
-        case dataOrder = "data_order"
+        case dataOrder = "data_order", sftData = "sft_data", sftValData = "sft_val_data", sftEOS = "sft_eos"
         case model
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
-        case minLR = "min_lr", seed
+        case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing"
     }
 
     /// The value type of each key, for parsing `--key value` overrides.
@@ -74,9 +86,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     static let kinds: [CodingKeys: ValueKind] = [
         .outDir: .string, .dataDir: .string, .evalInterval: .int, .logInterval: .int, .evalIters: .int, .evalOnly: .bool,
         .alwaysSaveCheckpoint: .bool, .initFrom: .string, .gradientAccumulationSteps: .int, .batchSize: .int, .blockSize: .int, .dataOrder: .string,
+        .sftData: .string, .sftValData: .string, .sftEOS: .string,
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
-        .minLR: .double, .seed: .unsigned,
+        .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool,
     ]
 
     /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
@@ -123,6 +136,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         batchSize = try value(.batchSize, d.batchSize)
         blockSize = try value(.blockSize, d.blockSize)
         dataOrder = try value(.dataOrder, d.dataOrder)
+        sftData = try c.decodeIfPresent(String.self, forKey: .sftData)
+        sftValData = try c.decodeIfPresent(String.self, forKey: .sftValData)
+        sftEOS = try c.decodeIfPresent(String.self, forKey: .sftEOS)
         model = try value(.model, d.model)
         // nanoGPT's flat model keys belong to the gpt family; they take precedence over the section's (they are what
         // `--n_layer 6` overrides write).
@@ -146,6 +162,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         lrDecayIters = try value(.lrDecayIters, d.lrDecayIters)
         minLR = try value(.minLR, d.minLR)
         seed = try value(.seed, d.seed)
+        gradientCheckpointing = try value(.gradientCheckpointing, d.gradientCheckpointing)
         try validate()
     }
 
@@ -182,6 +199,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             throw fail(.dataOrder, "must be \"random\" or \"streams\", got \"\(dataOrder)\"")
         }
         guard !outDir.isEmpty else { throw fail(.outDir, "must not be empty") }
+        for (key, value) in [(CodingKeys.sftValData, sftValData), (.sftEOS, sftEOS)] where value != nil && sftData == nil {
+            throw fail(key, "needs sft_data (the training examples)")
+        }
+        if sftData != nil && dataOrder != "random" { throw fail(.sftData, "trains on whole examples; data_order must be \"random\", got \"\(dataOrder)\"") }
         // The model section's keys and values, checked now so a typo fails before any data is read (the data's
         // vocabulary is not known yet; 1 stands in for it, and 0 for the [CLS]/[SEP] ids a WordPiece vocabulary fills in).
         _ = try modelConfig(vocabularySize: 1, defaults: model.modelType == BERTConfig.modelType ? ["cls_token_id": 0, "sep_token_id": 0] : [:])

@@ -51,6 +51,8 @@ public final class Trainer {
     public let valBatches: BatchSampler
     /// data_order "streams": consecutive windows of contiguous streams, and the state the model carries between them.
     public let trainStreams: StreamSampler?
+    /// sft_data: training and validation examples, sampled instead of the token files' windows.
+    public let sft: (train: SFTExamples, val: SFTExamples)?
     private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0
@@ -119,13 +121,17 @@ public final class Trainer {
         do { model = try ModelRegistry.makeModel(modelConfig, generator: modelGenerator) } catch let error as ConfigError {
             throw TrainError.invalidInput(error.description)
         }
+        if config.gradientCheckpointing && model.setGradientCheckpointing(true) == 0 {
+            throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (gpt, bert, masked-diffusion, mamba and s4d have them)")
+        }
         if let bert = model as? BERT, bert.config.wholeWordMasking {
             guard let wordPiece else {
                 throw TrainError.invalidInput("whole_word_masking needs WordPiece data (`lmkit prepare` with a WordPiece tokenizer): words are a token and the ## pieces after it")
             }
             bert.wordContinuationIds = wordPiece.continuationIDs
         }
-        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay)
+        let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay,
+                                                    exempt: model.noWeightDecayParameterNames())
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
@@ -140,6 +146,8 @@ public final class Trainer {
         if let context = modelConfig.contextLength, config.blockSize > context {
             throw TrainError.invalidInput("block_size \(config.blockSize) exceeds the model's block_size \(context)")
         }
+        sft = try config.sftData.map { try Self.loadSFT($0, config: config, modelConfig: modelConfig) }
+        if let sft { pendingMessages.append("SFT on \(sft.train.count) examples of \(sft.train.source), validation on \(sft.val.count)") }
         if let checkpoint {
             do {
                 try model.load(checkpoint.weights, source: TrainingCheckpoint.fileName)
@@ -169,21 +177,57 @@ public final class Trainer {
         defer { model.train() }
         let masked = (model as? BERT).flatMap { $0.config.head == .maskedLM ? $0 : nil }
         return noGrad {
-            func mean(_ sampler: BatchSampler) -> (loss: Double, accuracy: Double) {
+            func mean(_ next: () -> TokenBatch) -> (loss: Double, accuracy: Double) {
                 var total = 0.0, correct = 0.0, count = 0
                 for _ in 0..<config.evalIters {
                     if let masked {
-                        let m = masked.maskedLMMetrics(batch(sampler), generator: modelGenerator)
+                        let m = masked.maskedLMMetrics(next(), generator: modelGenerator)
                         total += m.loss; correct += m.accuracy * Double(m.count); count += m.count
                     } else {
-                        total += Double(model.loss(batch(sampler), generator: modelGenerator).item())
+                        total += Double(model.loss(next(), generator: modelGenerator).item())
                     }
                 }
                 return (total / Double(config.evalIters), correct / Double(max(count, 1)))
             }
-            let train = mean(trainBatches), val = mean(valBatches)
+            if let sft {
+                let train = mean { sft.train.batch(config.batchSize, generator: dataGenerator) }
+                return (train.loss, mean { sft.val.batch(config.batchSize, generator: dataGenerator) }.loss, nil)
+            }
+            let train = mean { batch(trainBatches) }, val = mean { batch(valBatches) }
             return (train.loss, val.loss, masked == nil ? nil : (train.accuracy, val.accuracy))
         }
+    }
+
+    /// sft_data (and sft_val_data, else the last 10 % of sft_data's examples) tokenized with data_dir's tokenizer,
+    /// each response ended and padded with sft_eos or the tokenizer's end-of-text token.
+    static func loadSFT(_ path: String, config: TrainConfig, modelConfig: any ModelConfiguration) throws -> (train: SFTExamples, val: SFTExamples) {
+        guard modelConfig is GPTConfig || modelConfig is MaskedDiffusionConfig else {
+            throw TrainError.invalidInput("sft_data: supervised fine-tuning is for gpt and masked-diffusion models, not \(type(of: modelConfig).modelType)")
+        }
+        let tokenizer: any Tokenizer
+        do { tokenizer = try loadTokenizer(config.dataDir) } catch { throw TrainError.invalidInput("sft_data needs data_dir's tokenizer: \(error)") }
+        let endOfText: Int
+        if let text = config.sftEOS {
+            let ids = (try? tokenizer.encode(text)) ?? []
+            guard ids.count == 1, let id = ids.first else {
+                throw TrainError.invalidInput("sft_eos \(String(reflecting: text)) must be one token of data_dir's tokenizer; it encodes to \(ids.count) tokens")
+            }
+            endOfText = id
+        } else {
+            guard let id = tokenizer.endOfTextID else {
+                throw TrainError.invalidInput("sft_data: data_dir's tokenizer has no end-of-text token (<|endoftext|>, </s>, <eos>) to end responses with; set sft_eos to the text of one token (e.g. \"\\n\")")
+            }
+            endOfText = id
+        }
+        let examples = try SFTExamples(path: path, tokenizer: tokenizer, endOfText: endOfText, length: config.blockSize)
+        if let validation = config.sftValData {
+            return (examples, try SFTExamples(path: validation, tokenizer: tokenizer, endOfText: endOfText, length: config.blockSize))
+        }
+        guard examples.count >= 2 else {
+            throw TrainError.invalidInput("\(path): one example cannot be split into training and validation; add examples or give sft_val_data")
+        }
+        let held = Swift.max(1, examples.count / 10)
+        return (examples.subset(0..<(examples.count - held)), examples.subset((examples.count - held)..<examples.count))
     }
 
     /// The next batch of `sampler` (nanoGPT's get_batch: inputs and the next tokens).
@@ -205,7 +249,7 @@ public final class Trainer {
                 (loss, carried) = stateful.loss(TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize),
                                                 generator: modelGenerator, carried: carried)
             } else {
-                loss = model.loss(batch(trainBatches), generator: modelGenerator)
+                loss = model.loss(sft?.train.batch(config.batchSize, generator: dataGenerator) ?? batch(trainBatches), generator: modelGenerator)
             }
             total += Double(loss.item())
             (accumulation == 1 ? loss : loss / Double(accumulation)).backward()

@@ -98,11 +98,14 @@ struct BenchGPTCommand: ParsableCommand {
     var reference: Bool = true
     @Flag(help: "Only LMKit's training steps: no reference and no sgemm peak measurement, so `perf record` sees the steps alone.")
     var profile: Bool = false
+    @Option(help: "Elements of work below which LMKit's loops stay on one thread (Parallel.minimumWork), to compare settings.")
+    var parallelMinimumWork: Int?
 
     func validate() throws {
         if iters < 1 { throw ValidationError("--iters: expected a positive integer, got \(iters)") }
         if warmup < 1 { throw ValidationError("--warmup: expected a positive integer, got \(warmup)") }
         if rounds < 1 { throw ValidationError("--rounds: expected a positive integer, got \(rounds)") }
+        if let work = parallelMinimumWork, work < 1 { throw ValidationError("--parallel-minimum-work: expected a positive integer, got \(work)") }
     }
 
     func run() throws {
@@ -118,6 +121,7 @@ struct BenchGPTCommand: ParsableCommand {
         #if DEBUG
         print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
         #endif
+        if let work = parallelMinimumWork { Parallel.minimumWork = work }
         var results: [GPTBenchmark.Result] = []
         for n in counts {
             for setup in setups {

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import LMBenchmarks
 import LMKernels
+import LMModels
 
 struct BenchSSMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,12 @@ struct BenchSSMCommand: ParsableCommand {
     var decodeContexts: String?
     @Option(name: .customLong("decode-width"), help: "d_model of the decode model.") var decodeWidth: Int = 768
     @Option(name: .customLong("decode-layers"), help: "Layers of the decode model.") var decodeLayers: Int = 4
+    @Option(name: .customLong("decode-configs"),
+            help: "With --decode-contexts: decode the models of these training configs (comma-separated JSON files, random weights, vocabulary 65) instead of the Mamba of --decode-width/--decode-layers.")
+    var decodeConfigs: String?
+    @Option(name: .customLong("conv-lengths"),
+            help: "Instead: S4D's convolution (kernel as long as the sequence) fwd+bwd, direct vs FFTW, at these lengths (comma-separated), with --batch and --channels.")
+    var convLengths: String?
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--length", length), ("--channels", channels), ("--state", state), ("--runs", runs),
@@ -37,13 +44,35 @@ struct BenchSSMCommand: ParsableCommand {
         print("warning: this is a debug build; benchmark numbers are meaningless (use `swift build -c release`)")
         #endif
         if let decodeContexts {
-            let contexts = try parsePositiveIntegers(decodeContexts, flag: "--decode-contexts")
+            let contexts = try parsePositiveIntegers(decodeContexts, flag: "--decode-contexts"), tokens = 32
+            let models: [(String, any LanguageModel)] = try decodeConfigs.map { list in
+                try list.split(separator: ",").map { path in
+                    (String(path), try SSMBenchmark.model(trainingConfig: String(path), vocabularySize: 65, blockSize: contexts.max()! + tokens + 1))
+                }
+            } ?? [("mamba d_model \(decodeWidth), \(decodeLayers) layers", SSMBenchmark.mamba(dModel: decodeWidth, layers: decodeLayers))]
             for n in counts {
                 Parallel.threadCount = n
-                let seconds = SSMBenchmark.decodeSeconds(dModel: decodeWidth, layers: decodeLayers, contexts: contexts, tokens: 32)
-                for c in contexts {
-                    print(String(format: "decode, %d thread(s), d_model %d, %d layers: context %d: %.3f ms/token", n, decodeWidth,
-                                 decodeLayers, c, seconds[c]! * 1e3))
+                for (name, model) in models {
+                    guard let seconds = SSMBenchmark.decodeSeconds(model, contexts: contexts, tokens: tokens) else {
+                        throw ValidationError("\(name): model_type \(type(of: model.config).modelType) has no incremental decoding")
+                    }
+                    let parameters = model.namedParameters().reduce(0) { $0 + $1.tensor.count }
+                    for c in contexts {
+                        print(String(format: "decode, %d thread(s), %@ (%@, %d parameters): context %d: %.3f ms/token (%.1f tokens/s)", n, name,
+                                     type(of: model.config).modelType, parameters, c, seconds[c]! * 1e3, 1 / seconds[c]!))
+                    }
+                }
+            }
+            return
+        }
+        if let convLengths {
+            for n in counts {
+                Parallel.threadCount = n
+                for L in try parsePositiveIntegers(convLengths, flag: "--conv-lengths") {
+                    let direct = SSMBenchmark.convolutionSeconds(batch: batch, length: L, channels: channels, fft: false, runs: runs)
+                    let fft = SSMBenchmark.convolutionSeconds(batch: batch, length: L, channels: channels, fft: true, runs: runs)
+                    print(String(format: "conv K = L = %d, B %d, D %d, %d thread(s): direct %.5f s (min %.5f), FFTW %.5f s (min %.5f), FFTW/direct %.2f", L,
+                                 batch, channels, n, direct.median, direct.min, fft.median, fft.min, fft.median / direct.median))
                 }
             }
             return

@@ -16,7 +16,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "For text: `char` (the vocabulary of the model's data directory), a tokenizer file or a directory holding one (a data directory of `lmkit prepare`, a model directory); default: the tokenizer recorded with the model.")
     var tokenizer: String?
     @Option(name: .customLong("block-size"), help: "Window length (default: the model's block_size).") var blockSize: Int?
-    @Option(name: .customLong("batch-size"), help: "Windows per forward pass.") var batchSize = 8
+    @Option(name: .customLong("batch-size"), help: "Windows per forward pass (recurrent models read the data as one stream, state carried across windows, and ignore it).") var batchSize = 8
     @Flag(help: "No progress bar.") var quiet = false
     @Option(name: .customLong("mc-samples"), help: "Masked diffusion: Monte-Carlo noisings per window for the likelihood bound.") var mcSamples = 32
     @Option(name: .customLong("mc-batch"), help: "Masked diffusion: noisings per forward pass (a divisor of --mc-samples).") var mcBatch = 16

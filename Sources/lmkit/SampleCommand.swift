@@ -33,8 +33,8 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Sampling temperature; 0 = greedy.")
     var temperature: Double = 0.8
 
-    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = all).")
-    var topK: Int = 200
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = all; default 200).")
+    var topK: Int?
 
     @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the most likely tokens up to this probability mass (1 = all).")
     var topP: Double = 1
@@ -51,16 +51,16 @@ struct SampleCommand: ParsableCommand {
     @Option(name: .customLong("num-samples"), help: "Number of samples (separated by a line of dashes).")
     var numSamples: Int = 1
 
-    @Option(help: "Masked diffusion: denoising steps in all, a multiple of the number of blocks (default: --max-new-tokens, one token per step).")
+    @Option(help: "Masked diffusion: denoising steps in all, a multiple of the number of blocks (default: one token per step).")
     var steps: Int?
 
-    @Option(name: .customLong("block-length"), help: "Masked diffusion: semi-autoregressive block length, a divisor of --max-new-tokens (default: one block). A block-diffusion model uses its own block_length.")
+    @Option(name: .customLong("block-length"), help: "Masked diffusion: semi-autoregressive block length, a divisor of --max-new-tokens (default: one block). A block-diffusion model samples in its own block_length.")
     var blockLength: Int?
 
     @Option(help: "Masked diffusion: which predictions to keep each step, low_confidence or random.")
     var remasking: String = Remasking.lowConfidence.rawValue
 
-    @Option(name: .customLong("cfg-scale"), help: "Masked diffusion: unsupervised classifier-free guidance scale (0 = off).")
+    @Option(name: .customLong("cfg-scale"), help: "Masked and block diffusion: unsupervised classifier-free guidance scale (0 = off).")
     var cfgScale: Double = 0
 
     func validate() throws {
@@ -68,7 +68,7 @@ struct SampleCommand: ParsableCommand {
         if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1, got \(numSamples)") }
         if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0, got \(maxNewTokens)") }
         if temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be ≥ 0, got \(temperature)") }
-        if topK < 0 { throw ValidationError("--top-k must be ≥ 0, got \(topK)") }
+        if let topK, topK < 0 { throw ValidationError("--top-k must be ≥ 0, got \(topK)") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
         if !(repetitionPenalty > 0) || !repetitionPenalty.isFinite { throw ValidationError("--repetition-penalty must be > 0, got \(repetitionPenalty)") }
     }
@@ -86,6 +86,10 @@ struct SampleCommand: ParsableCommand {
                 promptText = text
             }
             if let diffusion = loaded.model as? any MaskedDiffusionSampling {
+                // The diffusion samplers choose tokens by Gumbel-max over the whole vocabulary (LLaDA's generate()).
+                for (flag, given) in [("--top-k", topK != nil), ("--top-p", topP != 1), ("--repetition-penalty", repetitionPenalty != 1)] where given {
+                    throw TrainError.invalidInput("\(flag) is not supported by a masked-diffusion model's sampler (its flags: --steps, --block-length, --remasking, --cfg-scale, --temperature, --stop)")
+                }
                 try sampleDiffusion(diffusion, tokenizer: textTokenizer, promptText: promptText)
                 return
             }
@@ -94,7 +98,7 @@ struct SampleCommand: ParsableCommand {
             }
             let generation = TextGeneration(model: decoding, tokenizer: textTokenizer)
             var options = GenerationOptions()
-            options.maxNewTokens = maxNewTokens; options.temperature = temperature; options.topK = topK
+            options.maxNewTokens = maxNewTokens; options.temperature = temperature; options.topK = topK ?? 200
             options.topP = topP; options.repetitionPenalty = repetitionPenalty
             let output = FileHandle.standardOutput
             for index in 0..<numSamples {
@@ -114,21 +118,23 @@ extension SampleCommand {
     /// The masked-diffusion sampler (LLaDA's, or block diffusion's): prints each block when it is final.
     func sampleDiffusion(_ model: any MaskedDiffusionSampling, tokenizer: any Tokenizer, promptText: String) throws {
         var options = DiffusionGenerationOptions()
-        options.length = maxNewTokens; options.steps = steps ?? maxNewTokens; options.blockLength = blockLength
+        options.length = maxNewTokens; options.steps = steps; options.blockLength = blockLength
         options.temperature = temperature; options.remasking = Remasking(rawValue: remasking)!; options.cfgScale = cfgScale
         let prompt = try tokenizer.encode(promptText)
         let output = FileHandle.standardOutput
         for index in 0..<numSamples {
             options.seed = seed &+ UInt64(index)
             output.write(promptText)
-            var decoder = tokenizer.streamingDecoder(), failure: Error?
+            // The whole length is generated (a diffusion sampler fills all positions); --stop cuts what is printed, e.g.
+            // at the end-of-text text a model was fine-tuned with (sft_eos).
+            var decoder = tokenizer.streamingDecoder(), filter = StopSequenceFilter(stop), failure: Error?
             do {
                 _ = try model.sampleDiffusion(prompt: prompt, options: options) { block in
-                    do { for token in block { output.write(try decoder.push(token)) } } catch { failure = failure ?? error }
+                    do { for token in block { output.write(filter.push(try decoder.push(token))) } } catch { failure = failure ?? error }
                 }
             } catch let error as DiffusionGenerationError { throw TrainError.invalidInput(error.description) }
             if let failure { throw failure }
-            output.write(decoder.finish() + "\n")
+            output.write(filter.push(decoder.finish()) + filter.finish() + "\n")
             if index + 1 < numSamples { output.write("---------------\n") }
         }
     }

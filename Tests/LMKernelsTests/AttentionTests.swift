@@ -383,7 +383,7 @@ final class AttentionTests: XCTestCase {
             } } } }
             let qStrides = AttentionStrides(batch: Tq * heads * D, head: D, row: heads * D)  // [B, T, heads, D] transposed
             let kStrides = capacity > 0 ? AttentionStrides(batch: Hkv * capacity * D, head: capacity * D, row: D) : qStrides
-            let layout = AttentionLayout(q: qStrides, k: kStrides, v: kStrides)
+            let layout = AttentionLayout(s, q: qStrides, k: kStrides, v: kStrides)
             // Contiguous gathers of the same values.
             func gather(_ src: [Float], _ st: AttentionStrides, heads n: Int, length: Int, base: Int) -> [Float] {
                 var out = [Float]()

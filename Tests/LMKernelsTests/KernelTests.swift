@@ -72,12 +72,26 @@ final class GELUKernelTests: XCTestCase {
     }
 
     /// Products big enough to be split across threads (rows or columns of C, every transpose combination, leading
-    /// dimensions wider than the operands) equal the naive triple loop on 1 and 2 threads. (Not bitwise: OpenBLAS
+    /// dimensions wider than the operands), and single-row ones (gemv), equal the naive triple loop on 1 and 2 threads. (Not bitwise: OpenBLAS
     /// chooses its kernel by block size, so the last bits can differ between thread counts.)
+    /// A single-row product with beta 0 never reads C (an uninitialized output may hold NaN), on the gemv path.
+    func testSingleRowGemmWithBetaZeroIgnoresC() {
+        for transB in [false, true] {
+            let (N, K) = (5, 7)
+            let a = (0..<K).map { Double($0) - 3 }, b = (0..<(N * K)).map { Double(($0 * 13) % 11) - 5 }
+            var c = [Double](repeating: .nan, count: N), expected = [Double](repeating: 0, count: N)
+            Matmul.naiveGemm(transA: false, transB: transB, M: 1, N: N, K: K, alpha: 2, A: a, lda: K, B: b, ldb: transB ? K : N,
+                             beta: 0, C: &expected, ldc: N)
+            Matmul.gemm(transA: false, transB: transB, M: 1, N: N, K: K, alpha: 2, A: a, lda: K, B: b, ldb: transB ? K : N,
+                        beta: 0, C: &c, ldc: N)
+            XCTAssertEqual(c, expected, "transB \(transB)")
+        }
+    }
+
     func testSplitGemmMatchesNaiveAndIsThreadIndependent() {
         let saved = Parallel.threadCount
         defer { Parallel.threadCount = saved }
-        for (M, N, K) in [(150, 70, 110), (40, 300, 90)] {
+        for (M, N, K) in [(150, 70, 110), (40, 300, 90), (1, 700, 1500), (1, 33, 20)] {  // M = 1: the gemv path
             for transA in [false, true] {
                 for transB in [false, true] {
                     let lda = (transA ? M : K) + 3, ldb = (transB ? K : N) + 5, ldc = N + 2

@@ -1,4 +1,5 @@
-// The SSM kernels against their naive references: conv1d and selective scan forward (float32, several channel blocks
+// The SSM kernels against their naive references: conv1d (direct, and through FFTW against the direct one) and
+// selective scan forward (float32, several channel blocks
 // and threads), the scan backward against central differences of the reference recurrence (float64, several
 // channel blocks), and independence of the thread count.
 import Foundation
@@ -32,6 +33,46 @@ final class SSMKernelTests: XCTestCase {
             }
             for i in y.indices { XCTAssertEqual(y[i], expected[i], accuracy: 1e-5) }
         }
+    }
+
+    /// The FFTW path computes the direct kernel's sums: forward and backward (dx, dWeight, dBias), float64 to 1e-10 and
+    /// float32 to 1e-4, for widths shorter than, equal to and longer than L (S4D uses K = L), on 1 and 2 threads
+    /// (identical results: one channel per work item).
+    func testFFTCausalConv1dEqualsDirect() {
+        func check<T: KernelScalar>(_: T.Type, tolerance: T) {
+            for (B, L, D, K) in [(3, 50, 7, 1), (2, 50, 5, 4), (3, 50, 7, 50), (2, 33, 3, 70), (1, 1, 2, 1)] {
+                let x: [T] = values(B * L * D, seed: K), w: [T] = values(D * K, seed: K + 1), bias: [T] = values(D, seed: K + 2)
+                let dy: [T] = values(B * L * D, seed: K + 3)
+                var y = [T](repeating: .nan, count: B * L * D), yFFT = y
+                var dx = y, dxFFT = y, dw = [T](repeating: 0, count: D * K), dwFFT = dw, db = [T](repeating: 0, count: D), dbFFT = db
+                bias.withUnsafeBufferPointer { pb in
+                    SSM.causalConv1dForward(x, weight: w, bias: pb.baseAddress, &y, B: B, L: L, D: D, K: K)
+                }
+                SSM.causalConv1dBackward(x, weight: w, dy, dx: &dx, dWeight: &dw, dBias: &db, B: B, L: L, D: D, K: K)
+                let saved = Parallel.threadCount, minimumWork = Parallel.minimumWork
+                defer { Parallel.threadCount = saved; Parallel.minimumWork = minimumWork }
+                Parallel.minimumWork = 1
+                var runs: [[[T]]] = []
+                for threads in [1, 2] {
+                    Parallel.threadCount = threads
+                    dwFFT = [T](repeating: 0, count: D * K); dbFFT = [T](repeating: 0, count: D)
+                    bias.withUnsafeBufferPointer { pb in
+                        SSM.fftCausalConv1dForward(x, weight: w, bias: pb.baseAddress, &yFFT, B: B, L: L, D: D, K: K)
+                    }
+                    SSM.fftCausalConv1dBackward(x, weight: w, dy, dx: &dxFFT, dWeight: &dwFFT, dBias: &dbFFT, B: B, L: L, D: D, K: K)
+                    runs.append([yFFT, dxFFT, dwFFT, dbFFT])
+                }
+                XCTAssertEqual(runs[0], runs[1], "\(T.self) B \(B) L \(L) D \(D) K \(K): thread count changed the result")
+                for (name, want, got) in [("y", y, yFFT), ("dx", dx, dxFFT), ("dWeight", dw, dwFFT), ("dBias", db, dbFFT)] {
+                    for i in want.indices {
+                        XCTAssertEqual(got[i], want[i], accuracy: tolerance * Swift.max(1, abs(want[i])),
+                                       "\(T.self) \(name)[\(i)] B \(B) L \(L) D \(D) K \(K)")
+                    }
+                }
+            }
+        }
+        check(Double.self, tolerance: 1e-10)
+        check(Float.self, tolerance: 1e-4)
     }
 
     func testSelectiveScanForwardMatchesReferenceOnManyBlocksAndThreads() {

@@ -40,19 +40,58 @@ final class BlockDiffusionTests: XCTestCase {
 
     func testCachedSamplingEqualsUncached() throws {
         let m = model(blockLength: 4)
-        for (prompt, length, steps, temperature, remasking) in [([1, 2, 3], 9, 12, 0.0, Remasking.lowConfidence),
-                                                                 ([5, 6, 7, 8], 8, 8, 0.8, .lowConfidence),
-                                                                 ([2], 13, 8, 0.0, .random)] {
+        for (prompt, length, steps, temperature, remasking, cfg) in [([1, 2, 3], 9, 12, 0.0, Remasking.lowConfidence, 0.0),
+                                                                      ([5, 6, 7, 8], 8, 8, 0.8, .lowConfidence, 0),
+                                                                      ([2], 13, 8, 0.0, .random, 0),
+                                                                      ([1, 2, 3, 4, 5], 10, 12, 0.0, .lowConfidence, 1.5),
+                                                                      ([9, 8], 9, 6, 0.7, .random, 0.5)] {
             var options = DiffusionGenerationOptions()
             options.length = length; options.steps = steps; options.temperature = temperature; options.remasking = remasking
+            options.cfgScale = cfg
             var cachedBlocks: [[Int]] = []
             let cached = try m.generateBlockDiffusion(prompt: prompt, options: options, cache: true) { cachedBlocks.append($0) }
             let uncached = try m.generateBlockDiffusion(prompt: prompt, options: options, cache: false)
-            XCTAssertEqual(cached, uncached, "prompt \(prompt), length \(length), steps \(steps), \(temperature), \(remasking)")
+            XCTAssertEqual(cached, uncached, "prompt \(prompt), length \(length), steps \(steps), \(temperature), \(remasking), cfg \(cfg)")
             XCTAssertEqual(cached.count, length)
             XCTAssertEqual(cachedBlocks.flatMap { $0 }, cached)
             XCTAssertFalse(cached.contains(m.maskToken))
         }
+    }
+
+    /// When prompt and generation fit in one block, attention is bidirectional over all of it, so block diffusion's
+    /// sampler must be LLaDA's generate() (one block) — draws included, and with classifier-free guidance, whose
+    /// LLaDA form the parity fixtures pin.
+    func testOneBlockIsLLaDAsGenerateWithGuidance() throws {
+        let m = model(blockLength: 12)
+        for (steps, temperature, remasking, cfg) in [(8, 0.0, Remasking.lowConfidence, 2.0), (4, 0.9, .lowConfidence, 0.5),
+                                                     (8, 0.6, .random, 1.0), (8, 0.0, .lowConfidence, 0)] {
+            var options = DiffusionGenerationOptions()
+            options.length = 8; options.steps = steps; options.temperature = temperature; options.remasking = remasking
+            options.cfgScale = cfg
+            let block = try m.generateBlockDiffusion(prompt: [3, 1, 4, 1], options: options, cache: false)
+            XCTAssertEqual(block, try m.generateDiffusion(prompt: [3, 1, 4, 1], options: options), "\(steps) \(temperature) \(remasking) cfg \(cfg)")
+        }
+        // Guidance changes what is sampled (the unconditional row sees the prompt masked).
+        var options = DiffusionGenerationOptions()
+        options.length = 8; options.steps = 8
+        let plain = try m.generateBlockDiffusion(prompt: [3, 1, 4, 1], options: options)
+        options.cfgScale = 3
+        XCTAssertNotEqual(plain, try m.generateBlockDiffusion(prompt: [3, 1, 4, 1], options: options))
+    }
+
+    /// Without `steps`, one token per step: block_length steps per block.
+    func testDefaultStepsUnmaskOneTokenPerStep() throws {
+        let m = model(blockLength: 4)
+        var options = DiffusionGenerationOptions()
+        options.length = 9
+        let byDefault = try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options)   // positions 0..<12: 3 blocks
+        options.steps = 12
+        XCTAssertEqual(byDefault, try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options))
+        options.steps = 13
+        XCTAssertThrowsError(try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options))
+        // A block length other than the model's is refused, not ignored.
+        options.steps = nil; options.blockLength = 3
+        XCTAssertThrowsError(try m.generateBlockDiffusion(prompt: [1, 2, 3], options: options)) { XCTAssertTrue("\($0)".contains("block_length 4"), "\($0)") }
     }
 
     func testBlockLengthOneIsGreedyAutoregressiveDecoding() throws {

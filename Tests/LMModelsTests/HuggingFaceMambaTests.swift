@@ -1,4 +1,4 @@
-// Hugging Face MambaForCausalLM directories (Scripts/fixtures/hf_mamba_fixture.py): loaded through the adapter, logits
+// Hugging Face MambaForCausalLM and MambaModel directories (Scripts/fixtures/hf_mamba_fixture.py): loaded through the adapter, logits
 // equal transformers' within 1e-4, saved back as transformers' own files, config round trip, and LMKit's own "mamba"
 // directories (same model_type, no `architectures`) never taken for Hugging Face ones.
 import Foundation
@@ -40,6 +40,28 @@ final class HuggingFaceMambaTests: XCTestCase {
         let untied = try HuggingFaceModelDirectory.load(fixtureURL("models/hf_mamba_bias_untied_tiny").path).model.config as! MambaConfig
         XCTAssertEqual([untied.dtRank, untied.dConv, untied.expand], [3, 3, 3])
         XCTAssertTrue(untied.bias); XCTAssertFalse(untied.tieEmbeddings); XCTAssertEqual(untied.normEps, 1e-6)
+    }
+
+    /// A MambaModel directory written by transformers (hf_mamba_tiny's backbone: no head, no "backbone." prefix) loads
+    /// as the tied causal LM with hf_mamba_tiny's logits, and saves back as MambaForCausalLM with prefixed names.
+    func testMambaModelDirectoryLoadsAndSavesBack() throws {
+        let inputs = try loadFixture("models/hf_mamba.json", as: Inputs.self).inputs
+        let expected = try SafetensorsFile(path: fixtureURL("models/hf_mamba_logits.safetensors").path)
+        let source = fixtureURL("models/hf_mamba_model_tiny").path
+        let loaded = try HuggingFaceModelDirectory.load(source)
+        XCTAssertEqual(loaded.config.architecture, .mamba)
+        for (i, ids) in inputs.enumerated() {
+            assertClose(logits(loaded.model, ids), try expected.tensor("hf_mamba_tiny/\(i)").toArray().map { Double($0) },
+                        rtol: 0, atol: 1e-4, "MambaModel input \(i)")
+        }
+        let out = try scratch() + "/saved"
+        try HuggingFaceModelDirectory.save(loaded.model, to: out, architecture: .mamba)
+        let written = try SafetensorsFile(path: out + "/model.safetensors").tensors()
+        let stored = try SafetensorsFile(path: source + "/model.safetensors").tensors()
+        XCTAssertEqual(Set(written.keys), Set(stored.keys.map { "backbone." + $0 }))
+        for (key, tensor) in stored { XCTAssertEqual(written["backbone." + key]?.toArray(), tensor.toArray(), key) }
+        let reloaded = try HuggingFaceModelDirectory.load(out)
+        XCTAssertEqual(logits(reloaded.model, inputs[0]), logits(loaded.model, inputs[0]))
     }
 
     func testSaveBackWritesTransformersFilesAndConfig() throws {

@@ -47,6 +47,14 @@ final class MambaTests: XCTestCase {
         XCTAssertTrue(largest <= bound && largest > 0.5 * bound, "dt_proj.weight is U(±dt_rank^-1/2): max |w| \(largest)")
     }
 
+    /// A_log and D of every layer are exempt from weight decay (mamba_simple.py `_no_weight_decay`), nothing else.
+    func testALogAndDAreExemptFromWeightDecay() {
+        let model = Mamba(tinyConfig(), initializer: nil)
+        XCTAssertEqual(model.noWeightDecayParameterNames(), Set((0..<2).flatMap { i in
+            ["A_log", "D"].map { "backbone.layers.\(i).mixer.\($0)" }
+        }))
+    }
+
     /// Prefill of 3 tokens then one token at a time, in a batch of 2, equals the full forward at every position.
     func testStepDecodingEqualsFullForwardAtEveryPosition() {
         let model = Mamba(tinyConfig(), initializer: Generator(seed: 3))

@@ -90,6 +90,67 @@ final class MaskedDiffusionTests: XCTestCase {
         XCTAssertLessThan(abs(maskedFraction / Double(B)), 0.03)
     }
 
+    /// LLaDA's SFT loss (GUIDELINES.md): the pre-training draws with the prompt left clean, Σ_masked CE / p divided by
+    /// each row's answer length (L − prompt, padding included), then by the batch — against a direct computation, and
+    /// with empty prompts equal to the pre-training loss (÷ L per row then ÷ B is ÷ B·L), for masked and block diffusion.
+    func testSFTLossKeepsThePromptCleanAndDividesByAnswerLength() throws {
+        var config = MaskedDiffusionConfig()
+        config.vocabSize = 9; config.blockSize = 12; config.nLayer = 1; config.nHead = 2; config.nEmbd = 16
+        let model = MaskedDiffusion(config, initializer: Generator(seed: 3))
+        let (B, L, V, mask) = (3, 10, 9, 8)
+        let tokens = (0..<(B * L)).map { ($0 * 7 + $0 / 5) % 8 }, prompts = [0, 4, 9]
+        let sft = TokenBatch(inputs: tokens, targets: tokens, batch: B, length: L, promptLengths: prompts)
+        let loss = Double(noGrad { model.loss(sft, generator: Generator(seed: 4)) }.item())
+        let g = Generator(seed: 4)
+        let t = g.uniform(B), u = g.uniform(B * L)
+        var x = tokens, expected = 0.0
+        for b in 0..<B { for i in prompts[b]..<L where u[b * L + i] < (1 - 1e-3) * t[b] + 1e-3 { x[b * L + i] = mask } }
+        for b in 0..<B { XCTAssertFalse(x[(b * L)..<(b * L + prompts[b])].contains(mask), "row \(b): the prompt is never masked") }
+        let logits = noGrad { model.logits(x, batch: B, length: L) }.toArray()
+        for b in 0..<B {
+            let p = (1 - 1e-3) * t[b] + 1e-3
+            for i in 0..<L where x[b * L + i] == mask {
+                let row = logits[((b * L + i) * V)..<((b * L + i + 1) * V)].map(Double.init), top = row.max()!
+                let nll = top + Foundation.log(row.reduce(0) { $0 + Foundation.exp($1 - top) }) - row[tokens[b * L + i]]
+                expected += nll / p / Double(L - prompts[b])
+            }
+        }
+        expected /= Double(B)
+        XCTAssertGreaterThan(expected, 0)
+        XCTAssertEqual(loss, expected, accuracy: 1e-5 * expected)
+
+        for blockLength in [nil, 4] {
+            var c = config
+            c.blockLength = blockLength
+            let m = MaskedDiffusion(c, initializer: Generator(seed: 3))
+            let pretraining = Double(noGrad { m.loss(TokenBatch(inputs: tokens, targets: tokens, batch: B, length: L), generator: Generator(seed: 6)) }.item())
+            let emptyPrompts = TokenBatch(inputs: tokens, targets: tokens, batch: B, length: L, promptLengths: [0, 0, 0])
+            let sftLoss = Double(noGrad { m.loss(emptyPrompts, generator: Generator(seed: 6)) }.item())
+            XCTAssertEqual(sftLoss, pretraining, accuracy: 1e-5 * sftLoss, "block_length \(String(describing: blockLength))")
+        }
+        // Block diffusion with prompts of L − 1 tokens: only the last position (in the last block, of 2 tokens) may be
+        // masked, with that block's p, and it is predicted from the clean rest.
+        var c = config
+        c.blockLength = 4
+        let m = MaskedDiffusion(c, initializer: Generator(seed: 3))
+        let last = TokenBatch(inputs: tokens, targets: tokens, batch: B, length: L, promptLengths: [L - 1, L - 1, L - 1])
+        let lastLoss = Double(noGrad { m.loss(last, generator: Generator(seed: 8)) }.item())
+        let g8 = Generator(seed: 8)
+        let tBlocks = g8.uniform(B * 3), uLast = g8.uniform(B * L)
+        var expectedLast = 0.0
+        for b in 0..<B {
+            let p = (1 - 1e-3) * tBlocks[b * 3 + 2] + 1e-3
+            guard uLast[b * L + L - 1] < p else { continue }
+            let row = Array(tokens[(b * L)..<(b * L + L - 1)]) + [mask]
+            let all: [Float] = noGrad { m.logits(row, batch: 1, length: L) }.toArray()
+            let logits: [Double] = all[((L - 1) * V)...].map { Double($0) }
+            let top = logits.max()!
+            let logSum: Double = Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp($1 - top) })
+            expectedLast += (top + logSum - logits[tokens[b * L + L - 1]]) / p
+        }
+        XCTAssertEqual(lastLoss, expectedLast / Double(B), accuracy: 1e-5 * max(lastLoss, 1))
+    }
+
     func testOverfitsOneBatch() throws {
         var config = MaskedDiffusionConfig()
         config.vocabSize = 9; config.blockSize = 12; config.nLayer = 1; config.nHead = 2; config.nEmbd = 16

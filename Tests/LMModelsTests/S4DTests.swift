@@ -31,9 +31,46 @@ final class S4DTests: XCTestCase {
                                             "layers.0.norm.weight", "embedding.weight", "norm_f.weight"]), "\(names)")
     }
 
-    /// The recurrent view (prefill 4, then one token at a time, batch 2) equals the convolution view at every position.
+    /// HiPPO-LegS, S4D-LegS, S4D-Lin and S4D-Inv against state-spaces/s4's formulas computed in float64 by
+    /// Scripts/fixtures/s4d_init_fixture.py (Tests/Fixtures/models/s4d_init.json), N = 4, 8, 64; the model's A starts
+    /// from them (real parts −1/2, as the reference's `legs_real`).
+    func testHiPPOAndS4DInitializationsMatchS4Reference() throws {
+        struct Case: Decodable {
+            let N: Int
+            let hippo_legs_A: [Double]?
+            let hippo_legs_B: [Double], legs_real: [Double], legs_imag: [Double], lin_imag: [Double], inv_imag: [Double]
+        }
+        struct Fixture: Decodable { let cases: [Case] }
+        let fixture: Fixture = try loadFixture("models/s4d_init.json")
+        XCTAssertEqual(fixture.cases.map(\.N), [4, 8, 64])
+        for c in fixture.cases {
+            let (A, B) = S4DConfig.hippoLegS(c.N)
+            if let want = c.hippo_legs_A { assertClose(A, want, rtol: 1e-12, atol: 1e-12, "HiPPO-LegS A, N \(c.N)") }
+            assertClose(B, c.hippo_legs_B, rtol: 1e-12, atol: 1e-12, "HiPPO-LegS B, N \(c.N)")
+            XCTAssertTrue(c.legs_real.allSatisfy { abs($0 + 0.5) < 1e-12 }, "s4 nplr: Re = −1/2 \(c.legs_real)")
+            for (initialization, want) in [(S4DConfig.Initialization.legs, c.legs_imag), (.lin, c.lin_imag), (.inv, c.inv_imag)] {
+                let config = config { $0.dState = c.N; $0.initialization = initialization }
+                assertClose(config.initialImaginaryParts(), want, rtol: 1e-9, atol: 1e-9, "\(initialization), N \(c.N)")
+                let kernel = S4D(config, initializer: Generator(seed: 1)).layers[0].layer.kernel
+                assertClose(kernel.aImag.toArray().map(Double.init), (0..<8).flatMap { _ in want }, rtol: 1e-6, atol: 1e-5, "\(initialization) A_imag")
+                XCTAssertEqual(kernel.logAReal.toArray(), [Float](repeating: Float(log(0.5)), count: 8 * c.N / 2))
+            }
+        }
+    }
+
+    /// Δ and A are exempt from weight decay (s4d.py registers them with `weight_decay: 0.0`); C is decayed.
+    func testDeltaAndAAreExemptFromWeightDecay() {
+        let names = S4D(config(), initializer: nil).noWeightDecayParameterNames()
+        XCTAssertEqual(names, Set((0..<2).flatMap { i in ["log_dt", "log_A_real", "A_imag"].map { "layers.\(i).layer.kernel.\($0)" } }))
+    }
+
+    /// The recurrent view (prefill 4, then one token at a time, batch 2) equals the convolution view at every position,
+    /// with the convolution computed through FFTW and directly.
     func testRecurrentViewEqualsConvolutionView() {
-        for initialization in [S4DConfig.Initialization.lin, .inv] {
+        let saved = SSM.fftConvolutionMinimumWidth
+        defer { SSM.fftConvolutionMinimumWidth = saved }
+        for (initialization, fftFrom) in [(S4DConfig.Initialization.lin, 1), (.inv, 1), (.lin, Int.max), (.inv, Int.max)] {
+            SSM.fftConvolutionMinimumWidth = fftFrom
             let model = S4D(config { $0.initialization = initialization }, initializer: Generator(seed: 3))
             let (B, L, V) = (2, 10, 11)
             let tokens = (0..<(B * L)).map { ($0 * 7 + 3) % V }
@@ -48,7 +85,7 @@ final class S4DTests: XCTestCase {
                     for t in 0..<length {
                         let want = full[((b * L + start + t) * V)..<((b * L + start + t + 1) * V)].map { Double($0) }
                         assertClose(got[((b * length + t) * V)..<((b * length + t + 1) * V)].map { Double($0) }, Array(want),
-                                    rtol: 1e-4, atol: 1e-4, "\(initialization) batch \(b) position \(start + t)")
+                                    rtol: 1e-4, atol: 1e-4, "\(initialization) FFT from K \(fftFrom) batch \(b) position \(start + t)")
                     }
                 }
                 start += length

@@ -18,6 +18,15 @@ final class ParameterGroupTests: XCTestCase {
         XCTAssertEqual(ParameterGroup.decayAndNoDecay([params[1]], learningRate: 1, weightDecay: 0.1).count, 1)
     }
 
+    /// Exempt names (a model's `_no_weight_decay` parameters) join the no-decay group whatever their rank.
+    func testExemptNamesAreNotDecayed() {
+        let params: [(name: String, tensor: Tensor)] = [("in_proj.weight", Tensor(zeros: [8, 4])), ("A_log", Tensor(zeros: [8, 4])),
+                                                        ("D", Tensor(zeros: [8]))]
+        let groups = ParameterGroup.decayAndNoDecay(params, learningRate: 1e-3, weightDecay: 0.1, exempt: ["A_log", "D", "absent"])
+        XCTAssertEqual(groups.map { $0.parameters.map(\.name) }, [["in_proj.weight"], ["A_log", "D"]])
+        XCTAssertEqual(groups.map(\.weightDecay), [0.1, 0])
+    }
+
     /// A parameter in a no-decay group is untouched by AdamW's decay when its gradient is zero; one with decay shrinks.
     func testNoDecayGroupIsNotDecayed() {
         let w = Tensor([1, 1, 1, 1], shape: [2, 2], requiresGrad: true), b = Tensor([1, 1], shape: [2], requiresGrad: true)

@@ -93,4 +93,23 @@ final class AttentionOpTests: XCTestCase {
             XCTAssertFalse(grad.toArray().contains { $0.isNaN })
         }
     }
+
+    /// The packed op is the sliced form with other strides: the same bits forward and backward, including a shape whose
+    /// backward splits each key/value head into parts (one head, three query tiles) and one with GQA and padding.
+    func testPackedSelfAttentionEqualsSlicedFormBitwise() {
+        for (B, T, H, Hkv, D, causal, lengths) in [(1, 150, 2, 1, 16, true, nil as [Int]?), (2, 40, 4, 2, 8, false, [40, 17])] {
+            let g = Generator(seed: 21)
+            let data = Tensor.randn([B, T, H + 2 * Hkv, D], generator: g)
+            let seed = Tensor.randn([B, T, H, D], generator: g)
+            let packedInput = data.clone().requiringGrad(), slicedInput = data.clone().requiringGrad()
+            let packed = Tensor.packedSelfAttention(packedInput, heads: H, kvHeads: Hkv, causal: causal, keyLengths: lengths)
+            let q = slicedInput.slice(2, 0, H).transpose(1, 2), k = slicedInput.slice(2, H, H + Hkv).transpose(1, 2)
+            let v = slicedInput.slice(2, H + Hkv, H + 2 * Hkv).transpose(1, 2)
+            let sliced = Tensor.scaledDotProductAttention(q, k, v, causal: causal, keyLengths: lengths).transpose(1, 2)
+            XCTAssertEqual(packed.toArray(), sliced.toArray(), "forward, T \(T)")
+            (packed * seed).sum().backward()
+            (sliced * seed).sum().backward()
+            XCTAssertEqual(packedInput.grad!.toArray(), slicedInput.grad!.toArray(), "gradient, T \(T)")
+        }
+    }
 }

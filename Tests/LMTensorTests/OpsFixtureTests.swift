@@ -10,7 +10,7 @@ struct OpsFixture: Decodable {
     struct Args: Decodable {
         let targets: [Int]?, ignore_index: Int?, label_smoothing: Double?
         let indices: [Int]?, index_shape: [Int]?, index: [Int]?, sizes: [Int]?
-        let key_lengths: [Int]?, causal: Bool?, window: Int?
+        let key_lengths: [Int]?, causal: Bool?, window: Int?, heads: Int?, kv_heads: Int?
     }
     struct Case: Decodable {
         let name: String
@@ -57,6 +57,10 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
     "matmul_batched": { _, x in x[0].matmul(x[1]) },
     "matmul_broadcast": { _, x in x[0].matmul(x[1]) },
     "matmul_transposed": { _, x in x[0].matmul(x[1].transpose(-1, -2)) },
+    "linear": { _, x in x[0].linear(x[1], bias: x[2]) },
+    "linear_no_bias": { _, x in x[0].linear(x[1], bias: nil) },
+    "linear_cross_entropy": { a, x in x[0].linearCrossEntropy(weight: x[1], bias: x[2], targets: a.targets!, ignoreIndex: a.ignore_index!) },
+    "packed_attention_padded_gqa": packedAttention, "packed_attention_causal_window": packedAttention,
     "softmax": { _, x in x[0].softmax(axis: -1) },
     "softmax_axis0": { _, x in x[0].softmax(axis: 0) },
     "log_softmax": { _, x in x[0].logSoftmax(axis: -1) },
@@ -96,6 +100,12 @@ let opTable: [String: (OpsFixture.Args, [Tensor]) -> Tensor] = [
 /// Attention with the fixture's key lengths, causal flag and window (torch got the same rules as a boolean mask).
 let sdpaWithKeyLengths: (OpsFixture.Args, [Tensor]) -> Tensor = { a, x in
     Tensor.scaledDotProductAttention(x[0], x[1], x[2], causal: a.causal ?? false, keyLengths: a.key_lengths, window: a.window)
+}
+
+/// Self-attention over a fused [B, T, H + 2·Hkv, D] projection with the fixture's heads and masking rules.
+let packedAttention: (OpsFixture.Args, [Tensor]) -> Tensor = { a, x in
+    Tensor.packedSelfAttention(x[0], heads: a.heads!, kvHeads: a.kv_heads!, causal: a.causal ?? false, keyLengths: a.key_lengths,
+                               window: a.window)
 }
 
 /// Inputs that are masks/conditions rather than differentiable values.

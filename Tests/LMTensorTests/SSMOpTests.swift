@@ -14,6 +14,26 @@ final class SSMOpTests: XCTestCase {
                 Tensor.randn([B, L, N], generator: g, dtype: .float64), Tensor.randn([D], generator: g, dtype: .float64)]
     }
 
+    /// A width at or above `SSM.fftConvolutionMinimumWidth` takes the FFTW path: gradcheck in float64, and the same
+    /// values and gradients as the direct path (threshold raised) on the same inputs.
+    func testLongCausalConv1dThroughFFTGradchecksAndEqualsDirect() {
+        let saved = SSM.fftConvolutionMinimumWidth
+        defer { SSM.fftConvolutionMinimumWidth = saved }
+        let g = Generator(seed: 4)
+        let x = [Tensor.randn([2, 9, 3], generator: g, dtype: .float64), Tensor.randn([3, 9], generator: g, dtype: .float64),
+                 Tensor.randn([3], generator: g, dtype: .float64)].map { $0.requiringGrad() }
+        func conv(_ t: [Tensor]) -> Tensor { t[0].causalConv1d(weight: t[1], bias: t[2]) }
+        var results: [[[Double]]] = []
+        for threshold in [9, 10] {  // K = 9: FFT, then direct
+            SSM.fftConvolutionMinimumWidth = threshold
+            gradcheck("causal_conv1d K 9, FFT from \(threshold)", x, conv)
+            for t in x { t.grad = nil }
+            (conv(x) * Tensor.randn([2, 9, 3], generator: Generator(seed: 5), dtype: .float64)).sum().backward()
+            results.append([conv(x).toDoubles()] + x.map { $0.grad!.toDoubles() })
+        }
+        for (a, b) in zip(results[0], results[1]) { assertClose(a, b, rtol: 1e-10, atol: 1e-12, "FFT == direct") }
+    }
+
     func testStepByStepEqualsFullScan() {
         let x = inputs(seed: 1)
         let full = x[0].selectiveScan(delta: x[1], A: x[2], B: x[3], C: x[4], D: x[5]).toDoubles()

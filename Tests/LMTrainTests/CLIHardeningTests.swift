@@ -65,6 +65,40 @@ final class CLIHardeningTests: XCTestCase {
         try assertFails(["train", "--data_dir", data, "--out_dir", dir + "/out", "--n_embd", "1000000", "--n_head", "1"], mentioning: "of memory")
     }
 
+    /// `lmkit sample` on a masked-diffusion and a block-diffusion out_dir: --prompt, --max-new-tokens, --steps,
+    /// --block-length, --remasking, --cfg-scale, --seed and --temperature all reach the sampler (the same seed gives the
+    /// same text, another seed other text), --stop cuts the printed text; flags of the AR sampler only and a block length
+    /// other than the model's are refused.
+    func testDiffusionSampleFlagsForBothObjectives() throws {
+        let data = try prepareTinyData(in: dir)
+        for (name, blockLength) in [("md", nil), ("bd", 4)] as [(String, Int?)] {
+            let config = dir + "/\(name).json", out = dir + "/" + name
+            let model = "\"model_type\": \"masked-diffusion\", \"n_layer\": 1, \"n_head\": 2, \"n_embd\": 16" + (blockLength.map { ", \"block_length\": \($0)" } ?? "")
+            try """
+            {"data_dir": "\(data)", "out_dir": "\(out)", "block_size": 16, "batch_size": 2, "max_iters": 2, "eval_interval": 2,
+             "eval_iters": 1, "warmup_iters": 1, "lr_decay_iters": 2, "gradient_accumulation_steps": 1, "model": {\(model)}}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let (trained, _, trainError) = try run(["train", "--config", config])
+            XCTAssertEqual(trained, 0, trainError)
+            var flags = ["sample", "--model", out, "--prompt", "the ", "--max-new-tokens", "8", "--steps", "4", "--remasking", "random",
+                         "--cfg-scale", "1.5", "--temperature", "0.9"]
+            if blockLength == nil { flags += ["--block-length", "4"] }
+            let (status, text, error) = try run(flags + ["--seed", "7"])
+            XCTAssertEqual(status, 0, "\(name): \(error)")
+            XCTAssertTrue(text.hasPrefix("the ") && text.count == 4 + 8 + 1, "\(name): \(String(reflecting: text))")
+            XCTAssertEqual(try run(flags + ["--seed", "7"]).1, text, name)
+            let others = try (8..<16).map { try run(flags + ["--seed", "\($0)"]).1 }
+            XCTAssertTrue(others.contains { $0 != text }, "\(name): --seed changes nothing")
+            // --stop cuts the printed text before the first occurrence of the stop string.
+            let generated = String(text.dropFirst(4).dropLast()), stop = String(generated.dropFirst(3).prefix(2))
+            let cut = try XCTUnwrap(generated.range(of: stop)).lowerBound
+            XCTAssertEqual(try run(flags + ["--seed", "7", "--stop", stop]).1, "the " + generated[..<cut] + "\n", "\(name): --stop \(String(reflecting: stop))")
+            try assertFails(flags + ["--top-k", "5"], mentioning: "--top-k")
+            try assertFails(flags + ["--steps", "3"], mentioning: "steps 3")
+        }
+        try assertFails(["sample", "--model", dir + "/bd", "--max-new-tokens", "8", "--block-length", "2"], mentioning: "block_length 4")
+    }
+
     func testTokenizerEncodeStreamsTheSameIdsAndRefusesInvalidUTF8() throws {
         let tokenizerPath = fixtureURL("models/hf_gpt2_tiny/tokenizer.json").path
         // 1.1 MB: two chunks (1 MiB each), with whitespace runs, CR LF and non-ASCII around the newlines.

@@ -91,6 +91,52 @@ final class MaskedDiffusionTrainingTests: XCTestCase {
         XCTAssertEqual(sample, try loaded.generateBlockDiffusion(prompt: [1], options: options, cache: false))
     }
 
+    /// LLaDA's SFT form from a JSONL of {"prompt", "response"}: examples padded with the end-of-text token, the prompt
+    /// length in every batch, the validation split held out; a masked-diffusion and a GPT model both learn it.
+    func testSFTFromJSONL() throws {
+        let dir = try makeScratchDirectory("sft")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try prepareTinyData(in: dir)
+        let lines = (0..<20).map { i in
+            i % 2 == 0 ? #"{"prompt": "the cat", "response": " sat on the mat"}"# : #"{"id": \#(i), "prompt": "the dog", "response": " sat on the log"}"#
+        }
+        let path = dir + "/sft.jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+
+        for modelType in [MaskedDiffusionConfig.modelType, GPTConfig.modelType] {
+            var c = config(dataDir: data, outDir: dir + "/out-" + modelType, maxIters: 40)
+            c.model.modelType = modelType
+            c.blockSize = 24; c.sftData = path; c.sftEOS = "."
+            let result = try run(c)
+            let sft = try XCTUnwrap(result.trainer.sft)
+            XCTAssertEqual(sft.train.count, 18); XCTAssertEqual(sft.val.count, 2)
+            let tokenizer = try loadTokenizer(data)
+            let dot = try tokenizer.encode(".")[0]
+            XCTAssertEqual(Array(sft.train.tokens[0..<24]), try tokenizer.encode("the cat sat on the mat") + [dot, dot])
+            XCTAssertEqual(sft.train.promptLengths[0], 7); XCTAssertEqual(sft.train.responseEnds[0], 22)
+            let batch = sft.train.batch(2, generator: Generator(seed: 1))
+            XCTAssertEqual(batch.promptLengths, [7, 7])
+            // Next-token targets: from the last prompt position (predicting the response's first token) to the first end-of-text.
+            let row = Array(batch.inputs[0..<24]), targets = Array(batch.targets[0..<24])
+            XCTAssertEqual(targets, (0..<24).map { $0 >= 6 && $0 <= 21 ? row[$0 + 1] : -1 })
+            let validation = try XCTUnwrap(result.validation.first), last = try XCTUnwrap(result.validation.last)
+            XCTAssertLessThan(last, 0.85 * validation, "\(modelType): validation loss \(validation) → \(last)")
+        }
+
+        // Errors name the file and line, or the key.
+        var c = config(dataDir: data, outDir: dir + "/bad", maxIters: 1)
+        c.blockSize = 24; c.sftData = path
+        XCTAssertThrowsError(try Trainer(config: c)) { XCTAssertTrue("\($0)".contains("sft_eos"), "\($0)") }   // a char vocabulary has no end-of-text
+        c.sftEOS = "ab"
+        XCTAssertThrowsError(try Trainer(config: c)) { XCTAssertTrue("\($0)".contains("sft_eos"), "\($0)") }
+        c.sftEOS = "."
+        try (#"{"prompt": "the cat"}"# + "\n").write(toFile: dir + "/missing.jsonl", atomically: true, encoding: .utf8)
+        c.sftData = dir + "/missing.jsonl"
+        XCTAssertThrowsError(try Trainer(config: c)) { XCTAssertTrue("\($0)".contains("missing.jsonl:1"), "\($0)") }
+        c.sftData = path; c.blockSize = 20
+        XCTAssertThrowsError(try Trainer(config: c)) { XCTAssertTrue("\($0)".contains("sft.jsonl:1") && "\($0)".contains("block_size 20"), "\($0)") }
+    }
+
     /// The recipes in configs/ decode strictly and describe the same trunk at equal training settings.
     func testDiffusionRecipesDecode() throws {
         let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs").standardized

@@ -39,6 +39,23 @@ final class RecurrentFamilyTrainTests: XCTestCase {
         let ids = try loadTokenizer(try XCTUnwrap(loaded.tokenizerPath)).encode(tinyCorpus)
         let eval = try Evaluation.evaluate(model: model, tokens: Array(ids.prefix(200)), blockSize: 16)
         XCTAssertLessThan(eval.meanLoss, 2.5)
+        // Stream mode: windows of 16 carrying the state give the loss of one window over all 199 predictions (each
+        // token sees its whole history), not the loss of windows restarted from zero.
+        let whole = try Evaluation.evaluate(model: model, tokens: Array(ids.prefix(200)), blockSize: 199)
+        XCTAssertEqual(eval.predictedTokens, 199)
+        XCTAssertEqual(eval.meanLoss, whole.meanLoss, accuracy: 1e-5)
+        model.eval()  // the config has dropout; Evaluation switches it off the same way
+        defer { model.train() }
+        let restarted = noGrad { () -> Double in
+            var total = 0.0
+            for start in stride(from: 0, to: 199, by: 16) {
+                let n = min(16, 199 - start)
+                let batch = TokenBatch(inputs: Array(ids[start..<start + n]), targets: Array(ids[start + 1...start + n]), batch: 1, length: n)
+                total += Double(model.loss(batch, generator: Generator(seed: 0)).item()) * Double(n)
+            }
+            return total / 199
+        }
+        XCTAssertGreaterThan(abs(restarted - eval.meanLoss), 1e-3, "windows from a zero state should differ from the stream")
 
         var options = GenerationOptions()
         options.maxNewTokens = 12

@@ -113,6 +113,20 @@ final class TrainerTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: config.outDir + "/ckpt.safetensors"))
     }
 
+    /// The model's `_no_weight_decay` parameters (Mamba's A_log, D) reach the optimizer's no-decay group; other
+    /// matrices keep weight_decay.
+    func testModelWeightDecayExemptionsReachTheOptimizer() throws {
+        let data = try prepareTinyData(in: dir)
+        var config = tinyConfig(dataDir: data, outDir: dir + "/mamba")
+        config.model = ModelSection(modelType: "mamba", keys: ["d_model": 8, "n_layer": 1, "d_state": 4])
+        let groups = try Trainer(config: config).optimizer.groups
+        let decayed = Set(groups.filter { $0.weightDecay > 0 }.flatMap { $0.parameters.map(\.name) })
+        let exempt = Set(groups.filter { $0.weightDecay == 0 }.flatMap { $0.parameters.map(\.name) })
+        XCTAssertTrue(exempt.isSuperset(of: ["backbone.layers.0.mixer.A_log", "backbone.layers.0.mixer.D"]), "\(exempt)")
+        XCTAssertTrue(decayed.contains("backbone.layers.0.mixer.in_proj.weight"), "\(decayed)")
+        XCTAssertFalse(decayed.contains("backbone.layers.0.mixer.A_log"))
+    }
+
     func testStopRequestEndsCleanlyAndLeavesLastCheckpoint() throws {
         let data = try prepareTinyData(in: dir)
         var config = tinyConfig(dataDir: data, outDir: dir + "/stop")

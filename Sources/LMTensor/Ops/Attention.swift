@@ -28,7 +28,7 @@ extension Tensor {
                          "scaled_dot_product_attention: mask shape \(mask.shape), expected [\(shape.queryLength), \(shape.keyLength)]")
         }
         let qr = attentionOperand(q), kr = attentionOperand(k), vr = attentionOperand(v), mc = mask?.contiguous().detach()
-        let layout = AttentionLayout(q: attentionStrides(qr), k: attentionStrides(kr), v: attentionStrides(vr))
+        let layout = AttentionLayout(shape, q: attentionStrides(qr), k: attentionStrides(kr), v: attentionStrides(vr))
         let out = Tensor(uninitialized: q.shape, dtype: q.dtype)
         let lse = Tensor(uninitialized: Array(q.shape.dropLast()), dtype: q.dtype)
         func run<T: KernelScalar>(_: T.Type) {
@@ -48,6 +48,45 @@ extension Tensor {
             }
             switch qr.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
             return [dq, dk, dv]
+        }
+    }
+
+    /// Self-attention over a fused projection, as a GPT or BERT layer computes it: `qkv` [B, T, H + 2·Hkv, D] holds the
+    /// query heads, then the key heads, then the value heads of each position (the `c_attn` output reshaped); the result
+    /// is [B, T, H, D], i.e. the heads already merged for the output projection. Same semantics and options as
+    /// `scaledDotProductAttention` on the transposed q/k/v slices, but the kernel reads q/k/v and writes the output and
+    /// the one [B, T, H + 2·Hkv, D] gradient through strides: no head-merge copy, and none of the three zero-filled
+    /// slice gradients, their strided copies and their sum that the sliced form costs in backward.
+    public static func packedSelfAttention(_ qkv: Tensor, heads: Int, kvHeads: Int, causal: Bool = false, keyLengths: [Int]? = nil,
+                                           window: Int? = nil, scale: Double? = nil, blockLength: Int? = nil) -> Tensor {
+        precondition(qkv.rank == 4 && heads > 0 && kvHeads > 0 && qkv.shape[2] == heads + 2 * kvHeads,
+                     "packed_self_attention: qkv \(qkv.shape) must be [B, T, heads + 2·kvHeads = \(heads + 2 * kvHeads), D]")
+        let x = qkv.contiguous()
+        let (B, T, P, D) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let shape = AttentionShape(batch: B, heads: heads, kvHeads: kvHeads, queryLength: T, keyLength: T, headSize: D, scale: scale,
+                                   causal: causal, keyLengths: keyLengths, window: window, blockLength: blockLength)
+        let packed = AttentionStrides(batch: T * P * D, head: D, row: P * D)
+        let merged = AttentionStrides(batch: T * heads * D, head: D, row: heads * D)
+        let layout = AttentionLayout(shape, q: packed, k: packed, v: packed, out: merged, dQ: packed, dK: packed, dV: packed)
+        let kOffset = heads * D, vOffset = (heads + kvHeads) * D
+        let out = Tensor(uninitialized: [B, T, heads, D], dtype: x.dtype)
+        let lse = Tensor(uninitialized: [B, heads, T], dtype: x.dtype)
+        func run<T: KernelScalar>(_: T.Type) {
+            let base = x.pointer(T.self)
+            Attention.forward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: out.pointer(T.self),
+                              lse: lse.pointer(T.self), layout: layout)
+        }
+        switch x.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        return record("packed_self_attention", inputs: [x], output: out) { g in
+            let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)  // every element is written by the kernel
+            func back<T: KernelScalar>(_: T.Type) {
+                let base = x.pointer(T.self), d = dx.pointer(T.self)
+                Attention.backward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: out.pointer(T.self),
+                                   lse: lse.pointer(T.self), dOut: g.pointer(T.self), dQ: d, dK: d + kOffset, dV: d + vOffset,
+                                   layout: layout)
+            }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            return [dx]
         }
     }
 

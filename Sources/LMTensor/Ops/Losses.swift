@@ -51,3 +51,91 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// Rows of logits computed at once by `linearCrossEntropy`: ~8 MiB of float32 scratch.
+    nonisolated(unsafe) public static var linearCrossEntropyChunkElements = 1 << 21
+
+    /// Mean cross-entropy of `linear(self, weight, bias)` against `targets` (rows with `ignoreIndex` skipped), without a
+    /// [N, V] logits tensor: the head's product and the loss run on chunks of `linearCrossEntropyChunkElements / V`
+    /// rows. Forward keeps only each row's logsumexp; backward recomputes each chunk's logits, turns them into
+    /// dlogits in place and feeds them straight into dx = dlogits·W and dW += dlogitsᵀ·x (β = 1 into a leaf's
+    /// `.grad`), so memory stays O(chunk·V) instead of O(N·V) (GPT-2's vocabulary at B·T = 8192: 1.6 GB of logits
+    /// plus as much again for their gradient). When all N rows fit in one chunk the forward's logits are kept and
+    /// nothing is recomputed. self [N, C], weight [V, C], bias [V].
+    public func linearCrossEntropy(weight: Tensor, bias: Tensor? = nil, targets: [Int], ignoreIndex: Int = -100) -> Tensor {
+        precondition(rank == 2 && weight.rank == 2 && shape[1] == weight.shape[1] && targets.count == shape[0],
+                     "linear_cross_entropy: input \(shape), weight \(weight.shape) and \(targets.count) targets do not fit ([N, C], [V, C], N)")
+        precondition(dtype == weight.dtype && (bias == nil || bias!.dtype == dtype), "linear_cross_entropy: dtype mismatch")
+        let N = shape[0], C = shape[1], V = weight.shape[0]
+        let x = blasLayout() == nil ? contiguous() : self, w = weight.blasLayout() == nil ? weight.contiguous() : weight
+        let b = bias?.contiguous()
+        if let b { precondition(b.shape == [V], "linear_cross_entropy: bias shape \(b.shape), expected [\(V)]") }
+        let lx = x.blasLayout()!, lw = w.blasLayout()!
+        let chunk = Swift.max(1, Swift.min(N, Tensor.linearCrossEntropyChunkElements / Swift.max(V, 1)))
+        let rowLoss = Tensor(uninitialized: [N], dtype: dtype), lse = Tensor(uninitialized: [N], dtype: dtype)
+        // One chunk's logits; kept for backward when one chunk covers every row.
+        let logits = Tensor(uninitialized: [chunk, V], dtype: dtype)
+        func computeLogits<T: KernelScalar>(_: T.Type, rows r0: Int, count n: Int) {
+            let y = logits.pointer(T.self)
+            if let b { let bp = b.pointer(T.self); for r in 0..<n { (y + r * V).update(from: bp, count: V) } }
+            let xr = lx.trans ? x.pointer(T.self) + r0 : x.pointer(T.self) + r0 * lx.ld
+            Matmul.gemm(transA: lx.trans, transB: !lw.trans, M: n, N: V, K: C, alpha: 1, A: xr, lda: lx.ld,
+                        B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: V)
+        }
+        func forward<T: KernelScalar>(_: T.Type) {
+            targets.withUnsafeBufferPointer { t in
+                for r0 in stride(from: 0, to: N, by: chunk) {
+                    let n = Swift.min(chunk, N - r0)
+                    computeLogits(T.self, rows: r0, count: n)
+                    CrossEntropy.forward(logits.pointer(T.self), targets: t.baseAddress! + r0, rows: n, C: V, ignoreIndex: ignoreIndex,
+                                         labelSmoothing: 0, loss: rowLoss.pointer(T.self) + r0, lse: lse.pointer(T.self) + r0)
+                }
+            }
+        }
+        switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self) }
+        let valid = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+        let out = noGrad { rowLoss.sum() / Double(Swift.max(valid, 1)) }
+        let inputs = b.map { [x, w, $0] } ?? [x, w]
+        var keptLogits = chunk == N  // false once a backward has turned them into dlogits (a second one recomputes)
+        return Tensor.record("linear_cross_entropy", inputs: inputs, output: out) { g in
+            let dx = x.requiresGrad ? Tensor(uninitialized: [N, C], dtype: g.dtype) : nil
+            let dW = w.requiresGrad ? GradientTarget(w) : nil
+            let db = b?.requiresGrad == true ? GradientTarget(b!) : nil
+            func backward<T: KernelScalar>(_: T.Type) {
+                let scale = T(g.toDoubles()[0] / Double(Swift.max(valid, 1)))
+                let rowScale = UnsafeMutablePointer<T>.allocate(capacity: chunk)
+                defer { rowScale.deallocate() }
+                rowScale.initialize(repeating: scale, count: chunk)
+                let sums = db != nil ? UnsafeMutablePointer<T>.allocate(capacity: V) : nil
+                defer { sums?.deallocate() }
+                targets.withUnsafeBufferPointer { t in
+                    for r0 in stride(from: 0, to: N, by: chunk) {
+                        let n = Swift.min(chunk, N - r0)
+                        if !keptLogits { computeLogits(T.self, rows: r0, count: n) }
+                        keptLogits = false
+                        let d = logits.pointer(T.self)  // dlogits overwrite the logits row by row
+                        CrossEntropy.backward(d, targets: t.baseAddress! + r0, lse: lse.pointer(T.self) + r0, rowScale: rowScale,
+                                              rows: n, C: V, ignoreIndex: ignoreIndex, labelSmoothing: 0, dLogits: d)
+                        if let dx {
+                            Matmul.gemm(transA: false, transB: lw.trans, M: n, N: C, K: V, alpha: 1, A: d, lda: V,
+                                        B: w.pointer(T.self), ldb: lw.ld, beta: 0, C: dx.pointer(T.self) + r0 * C, ldc: C)
+                        }
+                        if let dW {
+                            let xr = lx.trans ? x.pointer(T.self) + r0 : x.pointer(T.self) + r0 * lx.ld
+                            Matmul.gemm(transA: true, transB: lx.trans, M: V, N: C, K: n, alpha: 1, A: d, lda: V, B: xr, ldb: lx.ld,
+                                        beta: dW.accumulate || r0 > 0 ? 1 : 0, C: dW.tensor.pointer(T.self), ldc: C)
+                        }
+                        if let db, let sums {
+                            Reduce.columnSums(d, rows: n, cols: V, into: sums)
+                            let dp = db.tensor.pointer(T.self)
+                            if db.accumulate || r0 > 0 { for j in 0..<V { dp[j] += sums[j] } } else { dp.update(from: sums, count: V) }
+                        }
+                    }
+                }
+            }
+            switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self) }
+            return [dx, dW?.returned, db?.returned].prefix(inputs.count).map { $0 }
+        }
+    }
+}

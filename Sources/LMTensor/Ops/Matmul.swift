@@ -43,3 +43,89 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// y = x · weightᵀ + bias for x [N, in], weight [out, in], bias [out] (torch.nn.functional.linear), as one op:
+    /// - forward: the bias rows are written into y first and the product adds onto them (β = 1), instead of a
+    ///   separate pass and a second [N, out] buffer;
+    /// - backward: dx = g · W and dW = gᵀ · x cost the same, so with two or more threads they run side by side, each
+    ///   product on one thread at full BLAS efficiency (small products split in two lose to that);
+    /// - a weight or bias that is a leaf gets its gradient accumulated straight into `.grad` (β = 1 for the weight),
+    ///   instead of returned to autograd and added to the previous gradient in another pass.
+    public func linear(_ weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(rank == 2 && weight.rank == 2 && shape[1] == weight.shape[1],
+                     "linear: input \(shape) and weight \(weight.shape) do not fit ([N, in] and [out, in])")
+        precondition(dtype == weight.dtype && (bias == nil || bias!.dtype == dtype), "linear: dtype mismatch")
+        let N = shape[0], I = shape[1], O = weight.shape[0]
+        let x = blasLayout() == nil ? contiguous() : self, w = weight.blasLayout() == nil ? weight.contiguous() : weight
+        let b = bias?.contiguous()
+        if let b { precondition(b.shape == [O], "linear: bias shape \(b.shape), expected [\(O)]") }
+        let lx = x.blasLayout()!, lw = w.blasLayout()!
+        let out = Tensor(uninitialized: [N, O], dtype: dtype)
+        func forward<T: KernelScalar>(_: T.Type) {
+            let y = out.pointer(T.self)
+            if let b { let bp = b.pointer(T.self); for r in 0..<N { (y + r * O).update(from: bp, count: O) } }
+            Matmul.gemm(transA: lx.trans, transB: !lw.trans, M: N, N: O, K: I, alpha: 1, A: x.pointer(T.self), lda: lx.ld,
+                        B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: O)
+        }
+        switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self) }
+        let inputs = b.map { [x, w, $0] } ?? [x, w]
+        return Tensor.record("linear", inputs: inputs, output: out) { g in
+            let dx = x.requiresGrad ? Tensor(uninitialized: [N, I], dtype: g.dtype) : nil
+            let dW = w.requiresGrad ? GradientTarget(w) : nil
+            let db = b?.requiresGrad == true ? GradientTarget(b!) : nil
+            func backward<T: KernelScalar>(_: T.Type) {
+                let gp = g.pointer(T.self)
+                func inputGradient() {
+                    guard let dx else { return }
+                    Matmul.gemm(transA: false, transB: lw.trans, M: N, N: I, K: O, alpha: 1, A: gp, lda: O,
+                                B: w.pointer(T.self), ldb: lw.ld, beta: 0, C: dx.pointer(T.self), ldc: I)
+                }
+                func parameterGradients() {
+                    if let dW {
+                        Matmul.gemm(transA: true, transB: lx.trans, M: O, N: I, K: N, alpha: 1, A: gp, lda: O,
+                                    B: x.pointer(T.self), ldb: lx.ld, beta: dW.accumulate ? 1 : 0, C: dW.tensor.pointer(T.self), ldc: I)
+                    }
+                    if let db {
+                        let sums = db.accumulate ? UnsafeMutablePointer<T>.allocate(capacity: O) : db.tensor.pointer(T.self)
+                        Reduce.columnSums(gp, rows: N, cols: O, into: sums)
+                        if db.accumulate {
+                            let d = db.tensor.pointer(T.self)
+                            for j in 0..<O { d[j] += sums[j] }
+                            sums.deallocate()
+                        }
+                    }
+                }
+                if dx != nil && dW != nil && Parallel.threadCount > 1 && N * I * O >= Matmul.minimumParallelWork {
+                    Parallel.run(lanes: 2) { lane in if lane == 0 { inputGradient() } else { parameterGradients() } }
+                } else {
+                    inputGradient(); parameterGradients()
+                }
+            }
+            switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self) }
+            return [dx, dW?.returned, db?.returned].prefix(inputs.count).map { $0 }
+        }
+    }
+}
+
+/// Where `linear`'s backward writes a parameter's gradient. A leaf's own `.grad` when it can take an in-place sum
+/// (contiguous, same shape and dtype: β = 1), or a fresh buffer that becomes the leaf's `.grad`; either way autograd
+/// gets nil for it. Anything else (a view, a computed weight) gets a fresh buffer that autograd hands on.
+struct GradientTarget {
+    let tensor: Tensor
+    let accumulate: Bool
+    let returned: Tensor?
+
+    init(_ p: Tensor) {
+        if p.gradNode == nil, let grad = p.grad, grad.isContiguous, grad.shape == p.shape, grad.dtype == p.dtype {
+            (tensor, accumulate, returned) = (grad, true, nil)
+        } else if p.gradNode == nil && p.grad == nil {
+            tensor = Tensor(uninitialized: p.shape, dtype: p.dtype)
+            p.grad = tensor
+            (accumulate, returned) = (false, nil)
+        } else {
+            tensor = Tensor(uninitialized: p.shape, dtype: p.dtype)
+            (accumulate, returned) = (false, tensor)
+        }
+    }
+}

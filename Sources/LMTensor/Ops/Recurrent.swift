@@ -60,11 +60,15 @@ extension Tensor {
             let out = packed.pointer(S.self), h = out + yCount, c = cell == .lstm ? h + hCount : nil
             h.update(from: h0c.pointer(S.self), count: hCount)
             if let c, let c0c { c.update(from: c0c.pointer(S.self), count: cCount) }
-            let xw = Tensor(uninitialized: [T * B * G], dtype: dtype), hw = Tensor(uninitialized: [B * G], dtype: dtype)
+            let bias = Tensor(uninitialized: [G + H], dtype: dtype)
+            let hw = cell == .gru ? Tensor(uninitialized: [B * H], dtype: dtype) : nil
             let m = whr.map { _ in Tensor(uninitialized: [B * H], dtype: dtype) }
+            // A batch of one runs its steps as gemv on W_hh as stored; transposing it would cost as much as the step.
+            let whhT = B > 1 ? Tensor(uninitialized: [P * G], dtype: dtype) : nil
             withLengths(lengths) { len in
                 RecurrentKernel.forward(shape, x: x.pointer(S.self), weights: weights(S.self), lengths: len, h: h, c: c, y: out,
-                                  saved: saved(S.self), xw: xw.pointer(S.self), hw: hw.pointer(S.self), m: m?.pointer(S.self))
+                                        saved: saved(S.self), bias: bias.pointer(S.self), hw: hw?.pointer(S.self),
+                                        m: m?.pointer(S.self), weightHHT: whhT?.pointer(S.self))
             }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }

@@ -6,6 +6,8 @@ extension Tensor {
     /// Causal depthwise conv1d over the time axis of x [B, L, D] with weight [D, K] and optional bias [D]:
     /// y[b, t, d] = bias[d] + Σ_k weight[d, k] · x[b, t − (K−1) + k, d] (zeros before t = 0) — torch's
     /// `conv1d(x.transpose(1, 2), weight[:, None, :], bias, padding: K−1, groups: D)[..., :L]`, transposed back.
+    /// Widths K ≥ `SSM.fftConvolutionMinimumWidth` (S4D's kernel as long as the sequence) run through FFTW, shorter
+    /// ones (Mamba's K = 4) directly; both paths compute the same sums (LMKernels/FFTConvolution.swift).
     public func causalConv1d(weight: Tensor, bias: Tensor?) -> Tensor {
         precondition(rank == 3 && weight.rank == 2 && weight.shape[0] == shape[2] && weight.dtype == dtype &&
                      (bias == nil || (bias!.shape == [shape[2]] && bias!.dtype == dtype)),
@@ -13,17 +15,27 @@ extension Tensor {
         let x = contiguous(), w = weight.contiguous(), b = bias?.contiguous()
         let (B, L, D, K) = (shape[0], shape[1], shape[2], weight.shape[1])
         let y = Tensor(uninitialized: shape, dtype: dtype)
+        let viaFFT = K >= SSM.fftConvolutionMinimumWidth
         func run<T: KernelScalar>(_: T.Type) {
-            SSM.causalConv1dForward(x.pointer(T.self), weight: w.pointer(T.self), bias: b.map { UnsafePointer($0.pointer(T.self)) },
-                                    y.pointer(T.self), B: B, L: L, D: D, K: K)
+            let (xp, wp, bp, yp) = (x.pointer(T.self), w.pointer(T.self), b.map { UnsafePointer($0.pointer(T.self)) }, y.pointer(T.self))
+            if viaFFT {
+                SSM.fftCausalConv1dForward(xp, weight: wp, bias: bp, yp, B: B, L: L, D: D, K: K)
+            } else {
+                SSM.causalConv1dForward(xp, weight: wp, bias: bp, yp, B: B, L: L, D: D, K: K)
+            }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
         return Tensor.record("causal_conv1d", inputs: [x, w] + (b.map { [$0] } ?? []), output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype), dw = Tensor(zeros: w.shape, dtype: w.dtype)
             let db = b.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
             func back<T: KernelScalar>(_: T.Type) {
-                SSM.causalConv1dBackward(x.pointer(T.self), weight: w.pointer(T.self), g.pointer(T.self), dx: dx.pointer(T.self),
-                                         dWeight: dw.pointer(T.self), dBias: db?.pointer(T.self), B: B, L: L, D: D, K: K)
+                let (xp, wp, gp, dxp, dwp, dbp) = (x.pointer(T.self), w.pointer(T.self), g.pointer(T.self), dx.pointer(T.self),
+                                                   dw.pointer(T.self), db?.pointer(T.self))
+                if viaFFT {
+                    SSM.fftCausalConv1dBackward(xp, weight: wp, gp, dx: dxp, dWeight: dwp, dBias: dbp, B: B, L: L, D: D, K: K)
+                } else {
+                    SSM.causalConv1dBackward(xp, weight: wp, gp, dx: dxp, dWeight: dwp, dBias: dbp, B: B, L: L, D: D, K: K)
+                }
             }
             switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
             return [dx, dw] + (db.map { [$0] } ?? [])
