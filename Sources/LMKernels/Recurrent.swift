@@ -6,7 +6,7 @@
 // gates in place and updates the state. The backward mirrors it: one gemm per step for dh, then one gemm each for dx,
 // dW_ih and dW_hh over all steps. Each row's gate work is a few loops over at most two written arrays, so the compiler
 // vectorizes them (one loop touching six arrays, as before, ran scalar: 17 % of an LSTM training step). A batch of
-// one runs its products as gemv (`Matmul.product`). No allocation: the caller passes every buffer.
+// one runs its products as gemv (`Matmul.gemm` takes gemv for one-row products). No allocation: the caller passes every buffer.
 // Letters: T steps, B batch, I input size, H hidden (cell) size, P state/output size (H, or proj_size), G gates.
 
 /// The recurrence a layer runs (torch: `nn.RNN(nonlinearity='tanh'|'relu')`, `nn.LSTM`, `nn.GRU`).
@@ -77,7 +77,7 @@ public enum RecurrentKernel {
         for k in 0..<G { bias[k] = (w.biasIH?[k] ?? 0) + (k < hiddenInside ? (w.biasHH?[k] ?? 0) : 0) }
         for j in 0..<H { bias[G + j] = s.cell == .gru ? (w.biasHH?[2 * H + j] ?? 0) : 0 }
         // Input projection of every step at once: gates = x · W_ihᵀ  [T·B, G·H].
-        Matmul.product(transA: false, transB: true, M: s.steps * B, N: G, K: s.inputSize, alpha: 1, A: x, lda: s.inputSize,
+        Matmul.gemm(transA: false, transB: true, M: s.steps * B, N: G, K: s.inputSize, alpha: 1, A: x, lda: s.inputSize,
                        B: w.weightIH, ldb: s.inputSize, beta: 0, C: saved.gates, ldc: G)
         // The per-step product h · W_hhᵀ as gemm "nt" ran 25 % slower than "nn" with W_hhᵀ stored (OpenBLAS, M = 32,
         // K = 256, N = 1024); the caller passes weightHHT for batches where one transpose per call pays (B > 1).
@@ -92,10 +92,10 @@ public enum RecurrentKernel {
             prev.update(from: h, count: B * P)
             // Hidden projection added in place: gates[t] += h · W_hhᵀ  [B, G·H]; GRU's n block goes to hw instead,
             // because r multiplies it. Padded rows get sums too; nothing reads them.
-            Matmul.product(transA: false, transB: hiddenTransposed, M: B, N: hiddenInside, K: P, alpha: 1, A: h, lda: P,
+            Matmul.gemm(transA: false, transB: hiddenTransposed, M: B, N: hiddenInside, K: P, alpha: 1, A: h, lda: P,
                            B: hidden, ldb: hiddenStride, beta: 1, C: saved.gates + t * B * G, ldc: G)
             if s.cell == .gru {
-                Matmul.product(transA: false, transB: hiddenTransposed, M: B, N: H, K: P, alpha: 1, A: h, lda: P,
+                Matmul.gemm(transA: false, transB: hiddenTransposed, M: B, N: H, K: P, alpha: 1, A: h, lda: P,
                                B: hiddenTransposed ? hidden + 2 * H * P : hidden + 2 * H, ldb: hiddenStride, beta: 0, C: hw!, ldc: H)
             }
             Parallel.forRows(B, workPerRow: G * 8) { rows in
@@ -129,7 +129,7 @@ public enum RecurrentKernel {
             }
             if s.projected {
                 // h = m · W_hrᵀ for the real rows; padded rows keep their state. y holds the new state of real rows.
-                Matmul.product(transA: false, transB: true, M: B, N: P, K: H, alpha: 1, A: m!, lda: H, B: w.weightHR!, ldb: H,
+                Matmul.gemm(transA: false, transB: true, M: B, N: P, K: H, alpha: 1, A: m!, lda: H, B: w.weightHR!, ldb: H,
                                beta: 0, C: y + t * B * P, ldc: P)
                 for b in 0..<B {
                     let out = y + (t * B + b) * P
@@ -208,7 +208,7 @@ public enum RecurrentKernel {
                         (ds + b * P).initialize(repeating: 0, count: P)
                     }
                 }
-                Matmul.product(transA: false, transB: false, M: B, N: H, K: P, alpha: 1, A: ds, lda: P, B: w.weightHR!, ldb: H,
+                Matmul.gemm(transA: false, transB: false, M: B, N: H, K: P, alpha: 1, A: ds, lda: P, B: w.weightHR!, ldb: H,
                                beta: 0, C: dm!, ldc: H)
                 dTotal = dm!
             } else if let dy {
@@ -245,13 +245,13 @@ public enum RecurrentKernel {
                 }
             }
             // dh_prev += dGateHidden · W_hh  [B, P] (padded rows have zero gate gradients, so they keep dh).
-            Matmul.product(transA: false, transB: false, M: B, N: P, K: G, alpha: 1, A: dHidden + t * B * G, lda: G,
+            Matmul.gemm(transA: false, transB: false, M: B, N: P, K: G, alpha: 1, A: dHidden + t * B * G, lda: G,
                            B: w.weightHH, ldb: P, beta: 1, C: dh, ldc: P)
         }
         // Whole-sequence products: dx = dGate · W_ih (skipped when nil: the input needs no gradient),
         // dW_ih = dGateᵀ · x, dW_hh = dGateHiddenᵀ · previous states.
         if let dx {
-            Matmul.product(transA: false, transB: false, M: TB, N: s.inputSize, K: G, alpha: 1, A: dGate, lda: G,
+            Matmul.gemm(transA: false, transB: false, M: TB, N: s.inputSize, K: G, alpha: 1, A: dGate, lda: G,
                            B: w.weightIH, ldb: s.inputSize, beta: 0, C: dx, ldc: s.inputSize)
         }
         Matmul.gemm(transA: true, transB: false, M: G, N: s.inputSize, K: TB, alpha: 1, A: dGate, lda: G,

@@ -2,7 +2,7 @@
 // backward, with the naive sequential references beside them (mamba-minimal's `selective_scan`, johnma2006/mamba-minimal:
 // model.py). Layout is channels-last: x, u, Δ are [B, L, D], B and C are [B, L, N], A is [D, N].
 // The backward never materializes the [B, L, D, N] states: each channel recomputes its own states into a per-thread
-// scratch of L·N before walking back, so extra memory is O(threads · L · N) plus partial sums of O(B · L · D).
+// scratch of 2·L·N (states and decays) before walking back, so extra memory is O(threads · L · N) plus partial sums of O(B · L · D).
 // Letters: B batch, L length, D channels, N state size, K conv width.
 
 public enum SSM {
@@ -136,7 +136,7 @@ public enum SSM {
     /// g = ∂loss/∂h_t (carried as g ← exp(Δ_t A) ⊙ g):
     ///   g += dy_t · C_t;  dC_t += dy_t · h_t;  dB_t += g · Δ_t u_t;  du_t = Δ_t Σ g ⊙ B_t + D · dy_t;
     ///   dΔ_t = Σ g ⊙ (A ⊙ exp(Δ_t A) ⊙ h_{t−1} + u_t B_t);  dA += g ⊙ Δ_t exp(Δ_t A) ⊙ h_{t−1};  dD += dy_t u_t.
-    /// Each channel first recomputes its states h_0…h_{L−1} into a per-thread [L, N] scratch.
+    /// Each channel first recomputes its states h_0…h_{L−1} and decays exp(Δ_t A) into a per-thread 2 × [L, N] scratch.
     /// dB and dC are summed over channels through one partial [L, N] per work item, dA and dD through one partial per
     /// batch row, all reduced in a fixed order (results do not depend on the thread count).
     @inlinable public static func selectiveScanBackward<T: KernelScalar>(
@@ -154,10 +154,11 @@ public enum SSM {
         defer { partialBC.deallocate(); partialAD.deallocate() }
         partialBC.initialize(repeating: 0, count: items * L * 2 * N)
         partialAD.initialize(repeating: 0, count: B * D * (N + 1))
-        // scratch: states [L, N], then g [N].
-        Parallel.forEachItem(items, totalWork: B * L * D * N * 8, scratch: (L + 1) * N, T.self) { item, scratch in
+        // scratch: states [L, N], their decays exp(Δ_t A) [L, N] (kept so the walk back does not evaluate exp again:
+        // it was half the backward's exps), then g [N].
+        Parallel.forEachItem(items, totalWork: B * L * D * N * 8, scratch: (2 * L + 1) * N, T.self) { item, scratch in
             let b = item / blocks, block = item % blocks
-            let states = scratch, g = scratch + L * N
+            let states = scratch, decays = scratch + L * N, g = scratch + 2 * L * N
             let pBC = partialBC + item * L * 2 * N
             for d in block * channelBlock..<Swift.min(D, (block + 1) * channelBlock) {
                 let Ad = A + d * N
@@ -166,10 +167,11 @@ public enum SSM {
                 for t in 0..<L {
                     let i = (b * L + t) * D + d
                     let dt = delta[i], dtu = dt * u[i]
-                    let Bt = Bm + (b * L + t) * N, ht = states + t * N
+                    let Bt = Bm + (b * L + t) * N, ht = states + t * N, at = decays + t * N
                     for n in 0..<N {
                         let previous: T = t > 0 ? ht[n - N] : 0
-                        ht[n] = T.kernelExp(dt * Ad[n]) * previous + dtu * Bt[n]
+                        at[n] = T.kernelExp(dt * Ad[n])
+                        ht[n] = at[n] * previous + dtu * Bt[n]
                     }
                 }
                 g.update(repeating: 0, count: N)
@@ -179,11 +181,11 @@ public enum SSM {
                     let i = (b * L + t) * D + d
                     let dt = delta[i], ut = u[i], dyt = dy[i]
                     let Bt = Bm + (b * L + t) * N, Ct = Cm + (b * L + t) * N
-                    let ht = states + t * N
+                    let ht = states + t * N, at = decays + t * N
                     let pB = pBC + t * 2 * N, pC = pB + N
                     var sumGB: T = 0, sumDelta: T = 0
                     for n in 0..<N {
-                        let a = T.kernelExp(dt * Ad[n])
+                        let a = at[n]
                         let previous: T = t > 0 ? ht[n - N] : 0
                         let gn = g[n] + dyt * Ct[n]
                         pC[n] += dyt * ht[n]
