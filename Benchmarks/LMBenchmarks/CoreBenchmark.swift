@@ -77,7 +77,8 @@ public enum CoreBenchmark {
         if threads > 1 {
             for row in dispatchSeconds(lanes: threads) {
                 result.append(Row(name: row.name, lmkit: row.pool, reference: row.dispatch,
-                                  note: "LMKit worker pool vs DispatchQueue.concurrentPerform"))
+                                  note: String(format: "%.2f µs per call on LMKit's worker pool vs %.2f µs with DispatchQueue.concurrentPerform",
+                                               row.pool * 1e6, row.dispatch * 1e6)))
             }
         }
         let ours = opSeconds(rows: rows, channels: channels, vocabulary: vocabulary)
