@@ -68,6 +68,7 @@ extension Tensor {
                      "linear_cross_entropy: input \(shape), weight \(weight.shape) and \(targets.count) targets do not fit ([N, C], [V, C], N)")
         precondition(dtype == weight.dtype && (bias == nil || bias!.dtype == dtype), "linear_cross_entropy: dtype mismatch")
         let N = shape[0], C = shape[1], V = weight.shape[0]
+        precondition(N > 0, "linear_cross_entropy: no rows (input \(shape))")
         let x = blasLayout() == nil ? contiguous() : self, w = weight.blasLayout() == nil ? weight.contiguous() : weight
         let b = bias?.contiguous()
         if let b { precondition(b.shape == [V], "linear_cross_entropy: bias shape \(b.shape), expected [\(V)]") }
