@@ -13,6 +13,8 @@
 import Foundation
 import LMNN
 import LMTensor
+import LMTokenizers
+import _LMSupport
 
 /// Architecture of a `BERT` model. Defaults are bert-base-uncased's; JSON keys are transformers' BertConfig names.
 public struct BERTConfig: ModelConfiguration {
@@ -422,5 +424,25 @@ public final class BERT: Module, LanguageModel {
             if !eligible.isEmpty { pick(eligible[min(eligible.count - 1, Int(fallback * Double(eligible.count)))]) }
         }
         return (inputs, labels)
+    }
+}
+
+extension BERT: TokenizerAwareTraining, AccuracyReporting {
+    public static func trainingDefaults(tokenizer: any Tokenizer) -> [String: Any] {
+        guard let wordPiece = tokenizer as? WordPiece else { return [:] }
+        return BERTConfig.wordPieceDefaults(vocabularySize: wordPiece.vocabularySize, specialTokenIDs: wordPiece.specialTokenIDs)
+    }
+
+    /// Whole-word masking needs to know which ids continue a word (WordPiece's `##` pieces).
+    public func prepareForTraining(tokenizer: (any Tokenizer)?) throws {
+        guard config.wholeWordMasking else { return }
+        guard let wordPiece = tokenizer as? WordPiece else {
+            throw ConfigError.invalidValue(field: "whole_word_masking", "needs WordPiece data (`lmkit prepare` with a WordPiece tokenizer): words are a token and the ## pieces after it")
+        }
+        wordContinuationIds = wordPiece.continuationIDs
+    }
+
+    public func lossAndAccuracy(_ batch: TokenBatch, generator: Generator) -> (loss: Double, accuracy: Double, count: Int)? {
+        config.head == .maskedLM ? maskedLMMetrics(batch, generator: generator) : nil
     }
 }

@@ -7,6 +7,7 @@
 import Foundation
 import LMNN
 import LMTensor
+import LMTokenizers
 
 /// A model family's architecture: Codable with snake_case keys and strict decoding (unknown keys are errors).
 /// In JSON (config.json, checkpoint metadata, the `model` section of a training config) it sits next to a
@@ -116,4 +117,22 @@ extension IncrementalDecoding {
 
     /// Feeds one more token of one sequence and returns the logits of the next position.
     public func append(_ token: Int, state: State) -> [Float] { decode([token], batch: 1, length: 1, state: state).toArray() }
+}
+
+/// Optional training hooks for a family that needs the training data's tokenizer (BERT on WordPiece data), so the
+/// trainer asks the model instead of knowing the family.
+public protocol TokenizerAwareTraining: LanguageModel {
+    /// Model keys the data's tokenizer supplies when a training config leaves them out (BERT: vocab_size and the
+    /// [MASK]/[PAD]/[CLS]/[SEP] ids of a WordPiece vocabulary).
+    static func trainingDefaults(tokenizer: any Tokenizer) -> [String: Any]
+    /// Called once before the first step with the data's tokenizer (nil when the data has none); throws for data the
+    /// model cannot train on as configured (whole-word masking without word pieces).
+    func prepareForTraining(tokenizer: (any Tokenizer)?) throws
+}
+
+/// A model whose evaluation reports an accuracy beside its loss (a masked LM: masked-token accuracy, run_mlm's
+/// eval_accuracy). The trainer's evals print it.
+public protocol AccuracyReporting: LanguageModel {
+    /// Mean loss and accuracy over the `count` predicted positions of `batch`; nil when this configuration has none.
+    func lossAndAccuracy(_ batch: TokenBatch, generator: Generator) -> (loss: Double, accuracy: Double, count: Int)?
 }

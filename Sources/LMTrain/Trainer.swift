@@ -87,17 +87,17 @@ public final class Trainer {
             }
             checkpoint = try TrainingCheckpoint.load(file: path)
         }
-        // BERT on WordPiece data: the vocabulary's [MASK], [PAD], [CLS], [SEP] fill the model keys left out, and its
-        // `##` pieces are the continuations whole-word masking needs.
-        var wordPiece: WordPiece? = nil
-        if config.model.modelType == BERTConfig.modelType, dataMeta?.tokenizer == "wordpiece" {
-            do { wordPiece = try loadTokenizer(config.dataDir) as? WordPiece } catch {
-                throw TrainError.invalidInput("\(config.dataDir): the WordPiece tokenizer does not load (\(error))")
+        // A family that takes defaults or word structure from the data's tokenizer (BERT on WordPiece data) gets it.
+        let tokenizerAware = (try? ModelRegistry.family(config.model.modelType, source: "model_type")) as? any TokenizerAwareTraining.Type
+        var tokenizer: (any Tokenizer)? = nil
+        if tokenizerAware != nil, let meta = dataMeta {
+            do { tokenizer = try loadTokenizer(config.dataDir) } catch {
+                throw TrainError.invalidInput("\(config.dataDir): the \(meta.tokenizer) tokenizer does not load (\(error))")
             }
         }
         let modelConfig: any ModelConfiguration
         do {
-            let defaults = wordPiece.map { BERTConfig.wordPieceDefaults(vocabularySize: $0.vocabularySize, specialTokenIDs: $0.specialTokenIDs) } ?? [:]
+            let defaults = tokenizerAware.flatMap { family in tokenizer.map { family.trainingDefaults(tokenizer: $0) } } ?? [:]
             modelConfig = try checkpoint?.modelConfig ?? config.modelConfig(vocabularySize: trainTokens.vocabularySize, defaults: defaults)
         } catch let error as ConfigError { throw TrainError.invalidInput(error.description) }
         guard modelConfig.vocabularySize >= trainTokens.vocabularySize else {
@@ -124,11 +124,8 @@ public final class Trainer {
         if config.gradientCheckpointing && model.setGradientCheckpointing(true) == 0 {
             throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (gpt, bert, masked-diffusion, mamba and s4d have them)")
         }
-        if let bert = model as? BERT, bert.config.wholeWordMasking {
-            guard let wordPiece else {
-                throw TrainError.invalidInput("whole_word_masking needs WordPiece data (`lmkit prepare` with a WordPiece tokenizer): words are a token and the ## pieces after it")
-            }
-            bert.wordContinuationIds = wordPiece.continuationIDs
+        if let aware = model as? any TokenizerAwareTraining {
+            do { try aware.prepareForTraining(tokenizer: tokenizer) } catch { throw TrainError.invalidInput("\(error)") }
         }
         let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay,
                                                     exempt: model.noWeightDecayParameterNames())
@@ -170,31 +167,32 @@ public final class Trainer {
         }
     }
 
-    /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients. A masked
-    /// LM also reports masked-token accuracy (correct / masked positions over the same batches; nil otherwise).
+    /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients. A model
+    /// that reports an accuracy (`AccuracyReporting`: a masked LM's masked-token accuracy) gives it for the same batches.
     public func estimateLoss() -> (train: Double, val: Double, maskedAccuracy: (train: Double, val: Double)?) {
         model.eval()
         defer { model.train() }
-        let masked = (model as? BERT).flatMap { $0.config.head == .maskedLM ? $0 : nil }
+        let reporting = model as? any AccuracyReporting
         return noGrad {
-            func mean(_ next: () -> TokenBatch) -> (loss: Double, accuracy: Double) {
-                var total = 0.0, correct = 0.0, count = 0
+            func mean(_ next: () -> TokenBatch) -> (loss: Double, accuracy: Double?) {
+                var total = 0.0, correct = 0.0, count = 0, reported = false
                 for _ in 0..<config.evalIters {
-                    if let masked {
-                        let m = masked.maskedLMMetrics(next(), generator: modelGenerator)
-                        total += m.loss; correct += m.accuracy * Double(m.count); count += m.count
+                    let batch = next()
+                    if let m = reporting?.lossAndAccuracy(batch, generator: modelGenerator) {
+                        total += m.loss; correct += m.accuracy * Double(m.count); count += m.count; reported = true
                     } else {
-                        total += Double(model.loss(next(), generator: modelGenerator).item())
+                        total += Double(model.loss(batch, generator: modelGenerator).item())
                     }
                 }
-                return (total / Double(config.evalIters), correct / Double(max(count, 1)))
+                return (total / Double(config.evalIters), reported ? correct / Double(max(count, 1)) : nil)
             }
             if let sft {
                 let train = mean { sft.train.batch(config.batchSize, generator: dataGenerator) }
                 return (train.loss, mean { sft.val.batch(config.batchSize, generator: dataGenerator) }.loss, nil)
             }
             let train = mean { batch(trainBatches) }, val = mean { batch(valBatches) }
-            return (train.loss, val.loss, masked == nil ? nil : (train.accuracy, val.accuracy))
+            guard let trainAccuracy = train.accuracy, let valAccuracy = val.accuracy else { return (train.loss, val.loss, nil) }
+            return (train.loss, val.loss, (trainAccuracy, valAccuracy))
         }
     }
 
