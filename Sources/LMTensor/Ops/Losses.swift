@@ -78,11 +78,7 @@ extension Tensor {
         // One chunk's logits; kept for backward when one chunk covers every row.
         let logits = Tensor(uninitialized: [chunk, V], dtype: dtype)
         func computeLogits<T: KernelScalar>(_: T.Type, rows r0: Int, count n: Int) {
-            let y = logits.pointer(T.self)
-            if let b { let bp = b.pointer(T.self); for r in 0..<n { (y + r * V).update(from: bp, count: V) } }
-            let xr = lx.trans ? x.pointer(T.self) + r0 : x.pointer(T.self) + r0 * lx.ld
-            Matmul.gemm(transA: lx.trans, transB: !lw.trans, M: n, N: V, K: C, alpha: 1, A: xr, lda: lx.ld,
-                        B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: V)
+            Tensor.linearRows(T.self, x, lx, w, lw, b, rows: r0..<r0 + n, into: logits.pointer(T.self))
         }
         func forward<T: KernelScalar>(_: T.Type) {
             targets.withUnsafeBufferPointer { t in
@@ -108,8 +104,6 @@ extension Tensor {
                 let rowScale = UnsafeMutablePointer<T>.allocate(capacity: chunk)
                 defer { rowScale.deallocate() }
                 rowScale.initialize(repeating: scale, count: chunk)
-                let sums = db != nil ? UnsafeMutablePointer<T>.allocate(capacity: V) : nil
-                defer { sums?.deallocate() }
                 targets.withUnsafeBufferPointer { t in
                     for r0 in stride(from: 0, to: N, by: chunk) {
                         let n = Swift.min(chunk, N - r0)
@@ -127,11 +121,7 @@ extension Tensor {
                             Matmul.gemm(transA: true, transB: lx.trans, M: V, N: C, K: n, alpha: 1, A: d, lda: V, B: xr, ldb: lx.ld,
                                         beta: dW.accumulate || r0 > 0 ? 1 : 0, C: dW.tensor.pointer(T.self), ldc: C)
                         }
-                        if let db, let sums {
-                            Reduce.columnSums(d, rows: n, cols: V, into: sums)
-                            let dp = db.tensor.pointer(T.self)
-                            if db.accumulate || r0 > 0 { for j in 0..<V { dp[j] += sums[j] } } else { dp.update(from: sums, count: V) }
-                        }
+                        if let db { db.addColumnSums(d, rows: n, cols: V, accumulate: db.accumulate || r0 > 0) }
                     }
                 }
             }

@@ -63,10 +63,7 @@ extension Tensor {
         let lx = x.blasLayout()!, lw = w.blasLayout()!
         let out = Tensor(uninitialized: [N, O], dtype: dtype)
         func forward<T: KernelScalar>(_: T.Type) {
-            let y = out.pointer(T.self)
-            if let b { let bp = b.pointer(T.self); for r in 0..<N { (y + r * O).update(from: bp, count: O) } }
-            Matmul.gemm(transA: lx.trans, transB: !lw.trans, M: N, N: O, K: I, alpha: 1, A: x.pointer(T.self), lda: lx.ld,
-                        B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: O)
+            Tensor.linearRows(T.self, x, lx, w, lw, b, rows: 0..<N, into: out.pointer(T.self))
         }
         switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self) }
         let inputs = b.map { [x, w, $0] } ?? [x, w]
@@ -86,15 +83,7 @@ extension Tensor {
                         Matmul.gemm(transA: true, transB: lx.trans, M: O, N: I, K: N, alpha: 1, A: gp, lda: O,
                                     B: x.pointer(T.self), ldb: lx.ld, beta: dW.accumulate ? 1 : 0, C: dW.tensor.pointer(T.self), ldc: I)
                     }
-                    if let db {
-                        let sums = db.accumulate ? UnsafeMutablePointer<T>.allocate(capacity: O) : db.tensor.pointer(T.self)
-                        Reduce.columnSums(gp, rows: N, cols: O, into: sums)
-                        if db.accumulate {
-                            let d = db.tensor.pointer(T.self)
-                            for j in 0..<O { d[j] += sums[j] }
-                            sums.deallocate()
-                        }
-                    }
+                    if let db { db.addColumnSums(gp, rows: N, cols: O, accumulate: db.accumulate) }
                 }
                 if dx != nil && dW != nil && Parallel.threadCount > 1 && N * I * O >= Matmul.minimumParallelWork {
                     Parallel.run(lanes: 2) { lane in if lane == 0 { inputGradient() } else { parameterGradients() } }
@@ -105,6 +94,20 @@ extension Tensor {
             switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self) }
             return [dx, dW?.returned, db?.returned].prefix(inputs.count).map { $0 }
         }
+    }
+}
+
+extension Tensor {
+    /// y[r − rows.lowerBound] = x[r]·Wᵀ + b for r in `rows` (x and W read in place through their BLAS layouts): the bias
+    /// rows are written first and the product adds onto them (β = 1). The forward of `linear` and of
+    /// `linearCrossEntropy`'s chunks.
+    static func linearRows<T: KernelScalar>(_: T.Type, _ x: Tensor, _ lx: (trans: Bool, ld: Int), _ w: Tensor, _ lw: (trans: Bool, ld: Int),
+                                            _ b: Tensor?, rows: Range<Int>, into y: UnsafeMutablePointer<T>) {
+        let n = rows.count, O = w.shape[0], I = w.shape[1]
+        if let b { let bp = b.pointer(T.self); for r in 0..<n { (y + r * O).update(from: bp, count: O) } }
+        let xr = lx.trans ? x.pointer(T.self) + rows.lowerBound : x.pointer(T.self) + rows.lowerBound * lx.ld
+        Matmul.gemm(transA: lx.trans, transB: !lw.trans, M: n, N: O, K: I, alpha: 1, A: xr, lda: lx.ld,
+                    B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: O)
     }
 }
 
@@ -127,5 +130,15 @@ struct GradientTarget {
             tensor = Tensor(uninitialized: p.shape, dtype: p.dtype)
             (accumulate, returned) = (false, tensor)
         }
+    }
+
+    /// A bias gradient: the column sums of g [rows, cols], added to the target (`accumulate`) or written over it.
+    func addColumnSums<T: KernelScalar>(_ g: UnsafePointer<T>, rows: Int, cols: Int, accumulate: Bool) {
+        let d = tensor.pointer(T.self)
+        guard accumulate else { Reduce.columnSums(g, rows: rows, cols: cols, into: d); return }
+        let sums = UnsafeMutablePointer<T>.allocate(capacity: cols)
+        defer { sums.deallocate() }
+        Reduce.columnSums(g, rows: rows, cols: cols, into: sums)
+        for j in 0..<cols { d[j] += sums[j] }
     }
 }
