@@ -15,8 +15,8 @@ public final class GPT: Module, IncrementalDecoding {
     /// [vocab, n_embd]; the same tensor as `transformer.wte.weight` when `tieEmbeddings`.
     public let lmHead: Linear
     public override class var keys: [String: String] { ["lmHead": "lm_head"] }
-    /// Router loss values of training forwards since the last `trainingStatistics()` (MoE only).
-    var routerLossLog: [(balance: Double?, z: Double?)] = []
+    /// Sums and counts of the router loss values of training forwards since the last `trainingStatistics()` (MoE only).
+    var routerLossSums = (balance: 0.0, z: 0.0, count: 0)
 
     /// A freshly initialized model (GPT-2 init, as nanoGPT's `_init_weights`): every Linear and Embedding weight
     /// N(0, 0.02), biases 0, norm weights 1, and the residual projections (`c_proj`) N(0, 0.02/√(2·n_layer)) so the
@@ -184,7 +184,9 @@ extension GPT: TrainingStatisticsReporting {
         guard !records.isEmpty else { return nil }
         let balance = MixtureOfExperts.loadBalancingLoss(records, form: config.router == .switchTop1 ? .switchTransformers : .mixtral)
         let z = MixtureOfExperts.zLoss(records)
-        if isTraining { routerLossLog.append((balance.map { Double($0.item()) }, z.map { Double($0.item()) })) }
+        if isTraining, let balance, let z {
+            routerLossSums = (routerLossSums.balance + Double(balance.item()), routerLossSums.z + Double(z.item()), routerLossSums.count + 1)
+        }
         var total: Tensor?
         for (coefficient, term) in [(config.auxLossCoefficient, balance), (config.zLossCoefficient, z)] where coefficient > 0 {
             guard let term else { continue }
@@ -198,15 +200,14 @@ extension GPT: TrainingStatisticsReporting {
     /// and the fraction of choices dropped by the capacity factor. Empty for a dense model.
     public func trainingStatistics() -> [(String, Double)] {
         let usage = expertLayers.compactMap { $0.takeUsage() }
-        defer { routerLossLog = [] }
+        let sums = routerLossSums
+        routerLossSums = (0, 0, 0)
         guard !usage.isEmpty else { return [] }
-        func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(Swift.max(values.count, 1)) }
         let loads = usage.flatMap(\.load)
         var out: [(String, Double)] = []
-        let balance = routerLossLog.compactMap(\.balance), z = routerLossLog.compactMap(\.z)
-        if !balance.isEmpty { out.append(("aux_loss", mean(balance))) }
-        if !z.isEmpty { out.append(("z_loss", mean(z))) }
-        out += [("expert_load_min", loads.min() ?? 0), ("expert_load_max", loads.max() ?? 0), ("dropped", mean(usage.map(\.dropped)))]
+        if sums.count > 0 { out += [("aux_loss", sums.balance / Double(sums.count)), ("z_loss", sums.z / Double(sums.count))] }
+        out += [("expert_load_min", loads.min() ?? 0), ("expert_load_max", loads.max() ?? 0),
+                ("dropped", usage.map(\.dropped).reduce(0, +) / Double(usage.count))]
         return out
     }
 }
