@@ -152,6 +152,26 @@ final class MixtureOfExpertsTests: XCTestCase {
         }
     }
 
+    func testEachExpertRunsOnceOnItsOwnRowsOnly() {
+        // Grouped, never dense: 12 tokens × top-2 = 24 rows in all, one call per expert that got any.
+        let x = Tensor.randn([12, 4], generator: Generator(seed: 13))
+        let logits = Tensor.randn([12, 5], generator: Generator(seed: 14))
+        let (weights, dispatch, _) = MixtureOfExperts.route(logits: logits, topK: 2, routing: .mixtral, capacityFactor: nil, mask: nil)
+        var calls: [Int: [Int]] = [:]
+        let experts: [(Tensor) -> Tensor] = (0..<5).map { e in { calls[e, default: []].append($0.shape[0]); return $0 * Double(e + 1) } }
+        let y = MixtureOfExperts.combine(x, weights: weights, dispatch: dispatch, experts: experts)
+        XCTAssertEqual(calls.values.map { $0.count }.max(), 1)
+        XCTAssertEqual(calls.values.flatMap { $0 }.reduce(0, +), 24)
+        for e in 0..<5 { XCTAssertEqual(calls[e] ?? [0], [dispatch.rows[e].count]) }
+        // y[n] = Σⱼ w[n, j] · (e + 1) · x[n] for the chosen experts e.
+        let w = weights.toDoubles(), xs = x.toDoubles()
+        var expected = [Double](repeating: 0, count: 48)
+        for e in 0..<5 { for (row, slot) in zip(dispatch.rows[e], dispatch.slots[e]) {
+            for c in 0..<4 { expected[row * 4 + c] += w[slot] * Double(e + 1) * xs[row * 4 + c] }
+        } }
+        assertClose(y.toDoubles(), expected, rtol: 1e-6, atol: 1e-6)
+    }
+
     func testUniformRoutingGivesTheAnchorsAuxValues() throws {
         // A zero router gives every expert probability 1/E: Switch's form is 1, HF's is top_k (transformers PR#28517's test: 2).
         for (E, k) in [(4, 1), (8, 2), (4, 3)] {
