@@ -67,6 +67,8 @@ public final class MixtureOfExperts: Module, FeedForwardLayer {
     /// Each expert takes at most ⌈k · tokens · capacityFactor / E⌉ choices per forward (Switch; GShard's top-k form);
     /// choices past that, first choices before second choices and earlier tokens first, are dropped: the token gets
     /// nothing from that expert (nothing at all when every choice is dropped, so only the residual carries it). nil: none.
+    /// It applies in eval mode too (Switch evaluates with a capacity), so outputs depend on the other tokens of the
+    /// forward: decoding one token at a time never drops, a whole-sequence forward may.
     public let capacityFactor: Double?
     /// Switch's router jitter ε: in training the router input is multiplied by U(1 − ε, 1 + ε) noise (the experts see the
     /// clean input). 0: off.

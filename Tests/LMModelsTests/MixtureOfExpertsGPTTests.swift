@@ -85,6 +85,17 @@ final class MixtureOfExpertsGPTTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(statistics["dropped"]!, 0.5, "capacity 0.5 drops at least half of the choices")
     }
 
+    func testCachedDecodingEqualsTheFullForward() throws {
+        let model = GPT(try config(["n_experts": 4, "capacity_factor": 8.0, "position": "rope", "mlp": "swiglu"]), generator: Generator(seed: 5))
+        model.eval()
+        let ids = [3, 9, 27, 17, 20, 28, 19, 25]
+        let full = noGrad { model.logits(ids, batch: 1, length: ids.count) }.toDoubles()
+        let state = model.makeDecodingState(batch: 1)
+        var stepped = noGrad { model.decode(Array(ids[..<3]), batch: 1, length: 3, state: state) }.toDoubles()
+        for id in ids[3...] { stepped += noGrad { model.decode([id], batch: 1, length: 1, state: state) }.toDoubles() }
+        assertClose(stepped, full, rtol: 1e-5, atol: 1e-5)
+    }
+
     func testGradientCheckpointingKeepsTheRouterLossGradient() throws {
         let c = try config(["n_experts": 4, "router_aux_loss_coef": 1.0])
         let tokens = (0..<24).map { ($0 * 3) % 32 }
