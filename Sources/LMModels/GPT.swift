@@ -15,6 +15,8 @@ public final class GPT: Module, IncrementalDecoding {
     /// [vocab, n_embd]; the same tensor as `transformer.wte.weight` when `tieEmbeddings`.
     public let lmHead: Linear
     public override class var keys: [String: String] { ["lmHead": "lm_head"] }
+    /// Sums and counts of the router loss values of training forwards since the last `trainingStatistics()` (MoE only).
+    var routerLossSums = (balance: 0.0, z: 0.0, count: 0)
 
     /// A freshly initialized model (GPT-2 init, as nanoGPT's `_init_weights`): every Linear and Embedding weight
     /// N(0, 0.02), biases 0, norm weights 1, and the residual projections (`c_proj`) N(0, 0.02/√(2·n_layer)) so the
@@ -54,10 +56,14 @@ public final class GPT: Module, IncrementalDecoding {
 
     /// Mean next-token cross-entropy of `batch.targets` (-1 marks positions to ignore).
     /// The head and the loss are one op (`linearCrossEntropy`): no [B·T, vocab] logits tensor is kept for backward.
+    /// With experts, in training mode, plus the router losses (`routerLoss()`); in eval mode the cross-entropy alone, so
+    /// validation losses compare across dense and MoE models.
     public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor {
-        transformer(batch.inputs, batch: batch.batch, length: batch.length, cache: nil)
+        let loss = transformer(batch.inputs, batch: batch.batch, length: batch.length, cache: nil)
             .reshape([batch.batch * batch.length, config.nEmbd])
             .linearCrossEntropy(weight: lmHead.weight, bias: lmHead.bias, targets: batch.targets, ignoreIndex: -1)
+        guard isTraining, let router = routerLoss() else { return loss }
+        return loss + router
     }
 
     /// Mean next-token cross-entropy of `targets` (row-major [batch, length]; -1 marks positions to ignore).
@@ -130,8 +136,13 @@ public final class Transformer: Module {
                 attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.kvHeads, causal: causal, bias: config.bias,
                                          dropout: config.dropout, rotaryLayout: config.position == .rope ? config.ropeLayout : nil,
                                          outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
-                mlp: FeedForward(width: config.nEmbd, hidden: config.hiddenSize, kind: config.mlp, bias: config.bias, dropout: config.dropout,
-                                 outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
+                mlp: config.experts > 0
+                    ? MixtureOfExperts(width: config.nEmbd, hidden: config.expertHiddenSize, experts: config.experts, topK: config.topK,
+                                       routing: config.router, kind: config.mlp, bias: config.bias, dropout: config.dropout,
+                                       capacityFactor: config.capacityFactor, jitter: config.routerJitter ?? 0, outputStd: residualStd,
+                                       generator: generator, dropoutGenerator: dropoutGenerator)
+                    : FeedForward(width: config.nEmbd, hidden: config.hiddenSize, kind: config.mlp, bias: config.bias, dropout: config.dropout,
+                                  outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
                 norms: (config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias),
                         config.norm.make(config.nEmbd, eps: config.normEps, bias: config.bias)),
                 position: .pre)
@@ -158,3 +169,45 @@ public final class Transformer: Module {
 }
 
 extension KVCache: DecodingState {}
+
+// MARK: - Mixture of experts
+
+extension GPT: TrainingStatisticsReporting {
+    /// The blocks' mixture-of-experts MLPs (empty for a dense model).
+    public var expertLayers: [MixtureOfExperts] { transformer.h.compactMap { $0.mlp as? MixtureOfExperts } }
+
+    /// router_aux_loss_coef · load-balancing loss (HF Mixtral's form for the mixtral router, Switch's for switch) +
+    /// router_z_loss_coef · z-loss, over the routing of the last forward of every expert layer; nil for a dense model
+    /// or when both coefficients are 0. Every term with a nonzero coefficient is added: never skipped.
+    public func routerLoss() -> Tensor? {
+        let records = expertLayers.compactMap(\.lastRecord)
+        guard !records.isEmpty else { return nil }
+        let balance = MixtureOfExperts.loadBalancingLoss(records, form: config.router == .switchTop1 ? .switchTransformers : .mixtral)
+        let z = MixtureOfExperts.zLoss(records)
+        if isTraining, let balance, let z {
+            routerLossSums = (routerLossSums.balance + Double(balance.item()), routerLossSums.z + Double(z.item()), routerLossSums.count + 1)
+        }
+        var total: Tensor?
+        for (coefficient, term) in [(config.auxLossCoefficient, balance), (config.zLossCoefficient, z)] where coefficient > 0 {
+            guard let term else { continue }
+            total = total.map { $0 + term * coefficient } ?? term * coefficient
+        }
+        return total
+    }
+
+    /// Since the last call: mean load-balancing loss (`aux_loss`, the configured form) and z-loss, the least and most
+    /// loaded expert over all layers (`expert_load_min`/`max`: fraction of a layer's top-k choices; 1/E is balanced),
+    /// and the fraction of choices dropped by the capacity factor. Empty for a dense model.
+    public func trainingStatistics() -> [(String, Double)] {
+        let usage = expertLayers.compactMap { $0.takeUsage() }
+        let sums = routerLossSums
+        routerLossSums = (0, 0, 0)
+        guard !usage.isEmpty else { return [] }
+        let loads = usage.flatMap(\.load)
+        var out: [(String, Double)] = []
+        if sums.count > 0 { out += [("aux_loss", sums.balance / Double(sums.count)), ("z_loss", sums.z / Double(sums.count))] }
+        out += [("expert_load_min", loads.min() ?? 0), ("expert_load_max", loads.max() ?? 0),
+                ("dropped", usage.map(\.dropped).reduce(0, +) / Double(usage.count))]
+        return out
+    }
+}

@@ -38,6 +38,26 @@ public struct GPTConfig: ModelConfiguration {
     /// The output head shares the token embedding matrix (GPT-2: true; most Llama checkpoints: false).
     public var tieEmbeddings: Bool = true
 
+    // Mixture of experts (LMNN/MixtureOfExperts.swift). Every key is optional so dense configs encode as before; the
+    // other MoE keys are errors unless n_experts > 0.
+    /// Experts per MLP; nil or 0: the dense MLP.
+    public var nExperts: Int? = nil
+    /// k of top-k routing; nil: 2 (Mixtral) for the mixtral router, 1 for switch (which must be 1).
+    public var expertsPerToken: Int? = nil
+    /// "mixtral" (top-k, renormalized weights, HF's load-balancing form) or "switch" (top-1, Switch's form); nil: mixtral.
+    public var moeRouter: RouterKind? = nil
+    /// Weight of the load-balancing loss in the training loss; nil: 0.01 (Switch Transformers' α; HF Mixtral's
+    /// config default is 0.001, which its adapter reads from config.json).
+    public var routerAuxLossCoef: Double? = nil
+    /// Weight of the router z-loss (ST-MoE); nil: 0 (off, as in HF Mixtral; ST-MoE uses 0.001).
+    public var routerZLossCoef: Double? = nil
+    /// Router jitter ε (training only); nil: 0.
+    public var routerJitter: Double? = nil
+    /// Expert capacity factor with token dropping; nil: no capacity limit.
+    public var capacityFactor: Double? = nil
+    /// Hidden width of each expert; nil: the MLP width (intermediate_size, else 4·n_embd).
+    public var moeIntermediateSize: Int? = nil
+
     public init() {}
 
     public var vocabularySize: Int { vocabSize }
@@ -45,12 +65,22 @@ public struct GPTConfig: ModelConfiguration {
     public var kvHeads: Int { nKVHead ?? nHead }
     public var headSize: Int { nEmbd / nHead }
     public var hiddenSize: Int { intermediateSize ?? 4 * nEmbd }
+    /// Experts per MLP, 0 for a dense model.
+    public var experts: Int { nExperts ?? 0 }
+    public var topK: Int { expertsPerToken ?? (router == .switchTop1 ? 1 : Swift.min(2, experts)) }
+    public var router: RouterKind { moeRouter ?? .mixtral }
+    public var auxLossCoefficient: Double { routerAuxLossCoef ?? 0.01 }
+    public var zLossCoefficient: Double { routerZLossCoef ?? 0 }
+    public var expertHiddenSize: Int { moeIntermediateSize ?? hiddenSize }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case vocabSize = "vocab_size", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head", nKVHead = "n_kv_head"
         case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position
         case ropeTheta = "rope_theta", ropeLayout = "rope_layout", norm, normEps = "norm_eps", mlp
         case tieEmbeddings = "tie_embeddings"
+        case nExperts = "n_experts", expertsPerToken = "experts_per_token", moeRouter = "moe_router"
+        case routerAuxLossCoef = "router_aux_loss_coef", routerZLossCoef = "router_z_loss_coef", routerJitter = "router_jitter"
+        case capacityFactor = "capacity_factor", moeIntermediateSize = "moe_intermediate_size"
     }
 
     public init(from decoder: Decoder) throws {
@@ -72,6 +102,14 @@ public struct GPTConfig: ModelConfiguration {
         normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
         mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
+        nExperts = try c.decodeIfPresent(Int.self, forKey: .nExperts)
+        expertsPerToken = try c.decodeIfPresent(Int.self, forKey: .expertsPerToken)
+        moeRouter = try c.decodeIfPresent(RouterKind.self, forKey: .moeRouter)
+        routerAuxLossCoef = try c.decodeIfPresent(Double.self, forKey: .routerAuxLossCoef)
+        routerZLossCoef = try c.decodeIfPresent(Double.self, forKey: .routerZLossCoef)
+        routerJitter = try c.decodeIfPresent(Double.self, forKey: .routerJitter)
+        capacityFactor = try c.decodeIfPresent(Double.self, forKey: .capacityFactor)
+        moeIntermediateSize = try c.decodeIfPresent(Int.self, forKey: .moeIntermediateSize)
         try validate()
     }
 
@@ -87,6 +125,27 @@ public struct GPTConfig: ModelConfiguration {
         guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+        try validateExperts(fail)
+    }
+
+    private func validateExperts(_ fail: (CodingKeys, String) -> ConfigError) throws {
+        if let n = nExperts, n < 0 { throw fail(.nExperts, "must be 0 (dense MLP) or a positive number of experts, got \(n)") }
+        guard experts > 0 else {
+            let set: [(CodingKeys, Bool)] = [(.expertsPerToken, expertsPerToken != nil), (.moeRouter, moeRouter != nil),
+                                             (.routerAuxLossCoef, routerAuxLossCoef != nil), (.routerZLossCoef, routerZLossCoef != nil),
+                                             (.routerJitter, routerJitter != nil), (.capacityFactor, capacityFactor != nil),
+                                             (.moeIntermediateSize, moeIntermediateSize != nil)]
+            if let key = set.first(where: { $0.1 })?.0 { throw fail(key, "applies only to a mixture of experts; set n_experts > 0 or remove it") }
+            return
+        }
+        if let k = expertsPerToken, !(1...experts).contains(k) { throw fail(.expertsPerToken, "must be in 1...n_experts (\(experts)), got \(k)") }
+        if router == .switchTop1 && topK != 1 { throw fail(.expertsPerToken, "must be 1 with moe_router \"switch\" (top-1 routing), got \(topK)") }
+        for (key, value) in [(CodingKeys.routerAuxLossCoef, routerAuxLossCoef), (.routerZLossCoef, routerZLossCoef)] {
+            if let v = value, !(v >= 0 && v.isFinite) { throw fail(key, "must be a finite number ≥ 0, got \(v)") }
+        }
+        if let j = routerJitter, !(j >= 0 && j < 1) { throw fail(.routerJitter, "must be in [0, 1), got \(j)") }
+        if let cf = capacityFactor, !(cf > 0 && cf.isFinite) { throw fail(.capacityFactor, "must be a positive number (or null for no token dropping), got \(cf)") }
+        if let h = moeIntermediateSize, h <= 0 { throw fail(.moeIntermediateSize, "must be a positive integer, got \(h)") }
     }
 }
 
@@ -96,8 +155,9 @@ extension GPTConfig {
     public var estimatedParameterCount: Double? {
         let c = Double(nEmbd), v = Double(vocabSize), h = Double(hiddenSize), kv = Double(kvHeads) * Double(headSize)
         let attention = c * (c + 2 * kv) + c * c
-        let feedForward = (mlp == .gelu ? 2 : 3) * c * h
-        let layer = attention + feedForward + 4 * c + (bias ? 3 * c + h + 2 * kv : 0)
+        let e = Double(experts), he = Double(expertHiddenSize), expertMatrices = mlp == .gelu ? 2.0 : 3.0
+        let feedForward = experts > 0 ? e * (expertMatrices * c * he + (bias ? he + c : 0)) + e * c : expertMatrices * c * h
+        let layer = attention + feedForward + 4 * c + (bias ? 2 * c + 2 * kv + (experts > 0 ? 0 : h + c) : 0)
         return v * c + (position == .learned ? Double(blockSize) * c : 0) + Double(nLayer) * layer + 2 * c
             + (tieEmbeddings ? 0 : v * c)
     }
@@ -106,7 +166,9 @@ extension GPTConfig {
     /// activations (before and after the nonlinearity) and output; doubled for gradients; plus logits and their
     /// gradient. An estimate, not a measurement.
     public var estimatedActivationsPerToken: Double? {
-        let c = Double(nEmbd), h = Double(hiddenSize)
+        let c = Double(nEmbd)
+        // Each token passes through k experts: k hidden activations and k gathered copies of its input.
+        let h = experts > 0 ? Double(topK) * (Double(expertHiddenSize) + 2 * c) : Double(hiddenSize)
         return 2 * (Double(nLayer) * (8 * c + 3 * h) + 2 * Double(vocabSize))
     }
 

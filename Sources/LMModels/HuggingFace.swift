@@ -71,6 +71,7 @@ public struct HuggingFaceArchitecture: Hashable, Sendable, CustomStringConvertib
         LlamaAdapter.self,
         BERTAdapter.self,
         MambaAdapter.self,
+        MixtralAdapter.self,
     ]
 
     let adapter: any HuggingFaceAdapter.Type

@@ -136,3 +136,11 @@ public protocol AccuracyReporting: LanguageModel {
     /// Mean loss and accuracy over the `count` predicted positions of `batch`; nil when this configuration has none.
     func lossAndAccuracy(_ batch: TokenBatch, generator: Generator) -> (loss: Double, accuracy: Double, count: Int)?
 }
+
+/// A model with numbers worth printing beside the training loss (a mixture of experts: its router losses and expert
+/// usage). The trainer asks at every log step and prints what it gets; the model decides what the numbers cover
+/// (typically everything since the previous call) and resets.
+public protocol TrainingStatisticsReporting: LanguageModel {
+    /// Named values, in print order; empty when there is nothing to report.
+    func trainingStatistics() -> [(String, Double)]
+}

@@ -148,8 +148,19 @@ public final class SelfAttention: Module {
     }
 }
 
+/// The position-wise part of a block: a dense `FeedForward` or a routed `MixtureOfExperts`.
+public protocol FeedForwardLayer: Module {
+    /// [B, T, width] → [B, T, width]; `keyLengths`: per sequence, the real positions (later ones are padding).
+    func callAsFunction(_ x: Tensor, keyLengths: [Int]?) -> Tensor
+}
+
+extension FeedForwardLayer {
+    /// Without padding.
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, keyLengths: nil) }
+}
+
 /// The position-wise MLP: GELU (tanh, GPT-2; erf, BERT) or SwiGLU (silu(gate)·up, Llama), then a projection back.
-public final class FeedForward: Module {
+public final class FeedForward: Module, FeedForwardLayer {
     public let kind: FeedForwardKind
     let approximation: GELU.Approximation
     /// GELU: [hidden, width]. SwiGLU: [2·hidden, width], gate rows then up rows.
@@ -178,6 +189,9 @@ public final class FeedForward: Module {
             return dropout(output(halves[0].silu() * halves[1]))
         }
     }
+
+    /// Position-wise: padding does not change the real positions' outputs.
+    public func callAsFunction(_ x: Tensor, keyLengths: [Int]?) -> Tensor { self(x) }
 }
 
 /// A Transformer block: attention then MLP, each in a residual with a norm before (`pre`) or after (`post`).
@@ -186,10 +200,10 @@ public final class TransformerBlock: Module, GradientCheckpointable {
     public let attentionNorm: Module & UnaryLayer
     public let attn: SelfAttention
     public let mlpNorm: Module & UnaryLayer
-    public let mlp: FeedForward
+    public let mlp: any FeedForwardLayer
     public override class var keys: [String: String] { ["attentionNorm": "ln_1", "mlpNorm": "ln_2"] }
 
-    public init(attention: SelfAttention, mlp: FeedForward, norms: (Module & UnaryLayer, Module & UnaryLayer), position: NormPosition) {
+    public init(attention: SelfAttention, mlp: any FeedForwardLayer, norms: (Module & UnaryLayer, Module & UnaryLayer), position: NormPosition) {
         normPosition = position
         attentionNorm = norms.0
         attn = attention
@@ -204,21 +218,32 @@ public final class TransformerBlock: Module, GradientCheckpointable {
     public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
                                cache: KVCache.Layer? = nil, blockLength: Int? = nil) -> Tensor {
         if gradientCheckpointing && isTraining && cache == nil {
+            // A mixture of experts hands its router losses to the model beside its output; a replayed graph would cut
+            // them off from the router, so only the attention half is recomputed in such blocks.
+            if mlp is MixtureOfExperts {
+                let h = Tensor.checkpoint([x], generators: dropoutGenerators()) { [self] in
+                    attentionHalf($0[0], rope: rope, keyLengths: keyLengths, cache: nil, blockLength: blockLength)
+                }
+                return mlpHalf(h, keyLengths: keyLengths)
+            }
             return Tensor.checkpoint([x], generators: dropoutGenerators()) { [self] in
-                forward($0[0], rope: rope, keyLengths: keyLengths, cache: nil, blockLength: blockLength)
+                mlpHalf(attentionHalf($0[0], rope: rope, keyLengths: keyLengths, cache: nil, blockLength: blockLength), keyLengths: keyLengths)
             }
         }
-        return forward(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
+        return mlpHalf(attentionHalf(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength), keyLengths: keyLengths)
     }
 
-    func forward(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)?, keyLengths: [Int]?, cache: KVCache.Layer?, blockLength: Int?) -> Tensor {
+    func attentionHalf(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)?, keyLengths: [Int]?, cache: KVCache.Layer?, blockLength: Int?) -> Tensor {
         switch normPosition {
-        case .pre:
-            let x = x + attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
-            return x + mlp(mlpNorm(x))
-        case .post:
-            let x = attentionNorm(x + attn(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength))
-            return mlpNorm(x + mlp(x))
+        case .pre: return x + attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
+        case .post: return attentionNorm(x + attn(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength))
+        }
+    }
+
+    func mlpHalf(_ x: Tensor, keyLengths: [Int]?) -> Tensor {
+        switch normPosition {
+        case .pre: return x + mlp(mlpNorm(x), keyLengths: keyLengths)
+        case .post: return mlpNorm(x + mlp(x, keyLengths: keyLengths))
         }
     }
 }

@@ -20,6 +20,9 @@ public enum TrainEvent {
     case eval(iteration: Int, trainLoss: Double, valLoss: Double)
     /// Right after `.eval`, for a masked LM: the masked-token accuracy of the same eval batches (run_mlm's eval_accuracy).
     case maskedAccuracy(iteration: Int, train: Double, val: Double)
+    /// At a log step, the model's own numbers (`TrainingStatisticsReporting`: a mixture of experts' router losses and
+    /// expert usage), covering the steps since the previous report.
+    case statistics(iteration: Int, [(String, Double)])
     /// A checkpoint was written at `iteration`.
     case checkpoint(iteration: Int, path: String)
     /// A line worth printing (resume notes, stop reason).
@@ -346,6 +349,10 @@ public final class Trainer {
             lastTrain = loss
             iteration += 1
             onEvent(.step(iteration: iteration, loss: loss, learningRate: lr, tokensPerSecond: tokensPerSecond, seconds: seconds))
+            if (iteration - 1) % config.logInterval == 0, let statistics = (model as? any TrainingStatisticsReporting)?.trainingStatistics(),
+               !statistics.isEmpty {
+                onEvent(.statistics(iteration: iteration, statistics))
+            }
         }
         try? lossLog?.writeChart(title: title)
         return TrainResult(iteration: iteration, bestValLoss: bestValLoss, lastTrainLoss: lastTrain, lastValLoss: lastVal, interrupted: interrupted)

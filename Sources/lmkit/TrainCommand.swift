@@ -77,6 +77,9 @@ struct TrainCommand: ParsableCommand {
                     print(String(format: "step %d: train loss %.4f, val loss %.4f", iteration, trainLoss, valLoss))
                 case let .maskedAccuracy(iteration, train, val):
                     print(String(format: "step %d: train masked-token accuracy %.4f, val masked-token accuracy %.4f", iteration, train, val))
+                case let .statistics(iteration, values):
+                    bar.finish()
+                    print("step \(iteration): " + values.map { String(format: "%@ %.4f", $0.0, $0.1) }.joined(separator: ", "))
                 case let .checkpoint(iteration, path):
                     print("saving checkpoint to \(path) (step \(iteration))")
                 case let .message(text):

@@ -22,19 +22,31 @@ extension Tensor {
             } }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
-        let inputShape = shape
-        return Tensor.record("index_select", inputs: [x], output: out) { g in
-            let dx = Tensor(zeros: inputShape, dtype: g.dtype)
-            func back<T: KernelScalar>(_: T.Type) {
-                let gp = g.pointer(T.self), dp = dx.pointer(T.self)
-                for o in 0..<outer { for (j, i) in indices.enumerated() {
-                    let d = dp + (o * n + i) * inner, s = gp + (o * k + j) * inner
-                    for c in 0..<inner { d[c] += s[c] }
-                } }
-            }
-            switch g.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
-            return [dx]
+        return Tensor.record("index_select", inputs: [x], output: out) { g in [g.indexAdd(axis: a, indices: indices, size: n)] }
+    }
+
+    /// The adjoint of `indexSelect` (torch `index_add_` into zeros): a tensor like self but with `size` rows along
+    /// `axis`, where row `indices[j]` is the sum of self's rows j that name it (rows no index names are zero).
+    /// Backward selects the same rows of the gradient. Mixture-of-experts layers scatter expert outputs back with it.
+    public func indexAdd(axis axisIndex: Int, indices: [Int], size n: Int) -> Tensor {
+        let a = axis(axisIndex, "index_add")
+        let k = shape[a]
+        precondition(indices.count == k, "index_add: \(indices.count) indices for \(k) rows along axis \(a) of shape \(shape)")
+        for i in indices { precondition(i >= 0 && i < n, "index_add: index \(i) out of range [0, \(n))") }
+        let x = contiguous()
+        let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
+        var outShape = shape
+        outShape[a] = n
+        let out = Tensor(zeros: outShape, dtype: dtype)
+        func run<T: KernelScalar>(_: T.Type) {
+            let src = x.pointer(T.self), dst = out.pointer(T.self)
+            for o in 0..<outer { for (j, i) in indices.enumerated() {
+                let d = dst + (o * n + i) * inner, s = src + (o * k + j) * inner
+                for c in 0..<inner { d[c] += s[c] }
+            } }
         }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        return Tensor.record("index_add", inputs: [x], output: out) { g in [g.indexSelect(axis: a, indices: indices)] }
     }
 
     /// Embedding lookup: `self` is the [V, D] table; `indices` (row-major with `shape`) gives the output
