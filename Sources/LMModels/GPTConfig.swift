@@ -37,6 +37,13 @@ public struct GPTConfig: ModelConfiguration {
     public var mlp: MLPKind = .gelu
     /// The output head shares the token embedding matrix (GPT-2: true; most Llama checkpoints: false).
     public var tieEmbeddings: Bool = true
+    /// `softmax` (default): scaled dot-product attention in the fused kernel. `linear`: φ(q)·φ(k) linear attention
+    /// (fast-transformers), causal through the chunked kernel, decoded with an O(1) recurrent state per layer.
+    public var attention: AttentionKind = .softmax
+    /// Linear attention only: rows per chunk of the causal kernel (changes speed, not results beyond rounding).
+    public var linearChunk: Int = LinearAttention.defaultChunk
+    /// Linear attention only: the feature map φ, `elu` (elu + 1, fast-transformers' default) or `relu`.
+    public var linearFeatureMap: LinearAttentionFeatureMap = .elu
 
     public init() {}
 
@@ -51,6 +58,7 @@ public struct GPTConfig: ModelConfiguration {
         case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position
         case ropeTheta = "rope_theta", ropeLayout = "rope_layout", norm, normEps = "norm_eps", mlp
         case tieEmbeddings = "tie_embeddings"
+        case attention, linearChunk = "linear_chunk", linearFeatureMap = "linear_feature_map"
     }
 
     public init(from decoder: Decoder) throws {
@@ -72,6 +80,9 @@ public struct GPTConfig: ModelConfiguration {
         normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
         mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
+        attention = try c.decodeIfPresent(AttentionKind.self, forKey: .attention) ?? d.attention
+        linearChunk = try c.decodeIfPresent(Int.self, forKey: .linearChunk) ?? d.linearChunk
+        linearFeatureMap = try c.decodeIfPresent(LinearAttentionFeatureMap.self, forKey: .linearFeatureMap) ?? d.linearFeatureMap
         try validate()
     }
 
@@ -87,6 +98,7 @@ public struct GPTConfig: ModelConfiguration {
         guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+        guard linearChunk >= 1 else { throw fail(.linearChunk, "must be a positive integer, got \(linearChunk)") }
     }
 }
 
