@@ -41,6 +41,9 @@ struct BenchAttentionCommand: ParsableCommand {
     @Option(name: .customLong("decode"),
             help: "Instead: decoding, forward of these query lengths (comma-separated) against a KV-cache view of each --lengths, keys read in place vs transposed (no reference).")
     var decodeQueryLengths: String?
+    @Flag(name: .customLong("linear-flash"),
+          help: "Instead: causal linear attention (chunked) and FLASH layer rows vs their PyTorch references (EfficientAttentionBenchmark).")
+    var linearFlash = false
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
@@ -61,6 +64,20 @@ struct BenchAttentionCommand: ParsableCommand {
         Attention.tileProducts = mode
         if let tileQ { Attention.defaultTileQ = tileQ }
         if let tileK { Attention.defaultTileK = tileK }
+        if linearFlash {
+            var setup = EfficientAttentionBenchmark.Setup()
+            setup.heads = heads; setup.headSize = headSize
+            if let bad = ts.first(where: { $0 % setup.chunk != 0 }) {
+                throw ValidationError("--lengths: the linear rows need multiples of the chunk (\(setup.chunk)), got \(bad)")
+            }
+            for n in counts {
+                let rows = try (0..<rounds).map { _ in
+                    try EfficientAttentionBenchmark.run(setup, variants: ["linear", "flash"], threads: n, lengths: ts, runs: runs, reference: reference)
+                }
+                print(EfficientAttentionBenchmark.format(EfficientAttentionBenchmark.best(of: rows), setup: setup, threads: n))
+            }
+            return
+        }
         if let decodeQueryLengths {
             let tqs = try parsePositiveIntegers(decodeQueryLengths, flag: "--decode")
             for n in counts {
