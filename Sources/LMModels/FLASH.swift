@@ -114,6 +114,14 @@ public struct FLASHConfig: ModelConfiguration {
         let layer = d * 2 * e + d * s + 8 * s + e * d + (bias ? 2 * e + s + d + 2 * d : d)
         return v * d + Double(nLayer) * layer + (bias ? 2 * d : d) + (tieEmbeddings ? 0 : v * d)
     }
+
+    /// Per layer and token: the input, its norm and output (d each); to_hidden before and after SiLU, v·gate products,
+    /// quad, lin and their sum (about 6e); z, the four scaled copies and their rotations (about 9s); the group's score
+    /// row before and after relu² (3g); doubled for gradients; plus logits and their gradient. An estimate.
+    public var estimatedActivationsPerToken: Double? {
+        let d = Double(nEmbd), e = Double(hiddenSize), s = Double(queryKeyDim), g = Double(groupSize)
+        return 2 * (Double(nLayer) * (3 * d + 6 * e + 9 * s + 3 * g) + 2 * Double(vocabSize))
+    }
 }
 
 /// lucidrains' `OffsetScale`: `heads` copies of z [.., s], copy i scaled by γ[i] and shifted by β[i].
