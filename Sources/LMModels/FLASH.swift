@@ -141,7 +141,7 @@ public final class OffsetScale: Module {
 }
 
 /// One FLASH layer (a GAU with mixed chunk attention) with its pre-norm and residual; see the file header.
-public final class FLASHLayer: Module {
+public final class FLASHLayer: Module, GradientCheckpointable {
     public let groupSize: Int, queryKeyDim: Int, hiddenSize: Int
     public let causal: Bool
     public let scores: FLASHConfig.Scores
@@ -175,8 +175,18 @@ public final class FLASHLayer: Module {
         attentionDropout = Dropout(dropout, generator: dropoutGenerator)
     }
 
+    /// Recompute this layer's activations in backward instead of keeping them (training only; see `Tensor.checkpoint`).
+    public var gradientCheckpointing = false
+
     /// x [B, T, d] → x + FLASH(x) [B, T, d]; `rope`: cos/sin tables [T, s/2] of the T positions.
     public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)) -> Tensor {
+        if gradientCheckpointing && isTraining {
+            return Tensor.checkpoint([x], generators: dropoutGenerators()) { [self] in forward($0[0], rope: rope) }
+        }
+        return forward(x, rope: rope)
+    }
+
+    func forward(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)) -> Tensor {
         let (B, T) = (x.shape[0], x.shape[1])
         let (g, s, e) = (groupSize, queryKeyDim, hiddenSize)
         let G = (T + g - 1) / g, padded = G * g

@@ -135,6 +135,19 @@ final class FLASHTests: XCTestCase {
         }
     }
 
+    /// `gradient_checkpointing` recomputes each layer in backward: the same loss and gradients (with dropout on).
+    func testGradientCheckpointingGivesTheSameGradients() {
+        var grads: [[[Double]]] = []
+        for on in [false, true] {
+            let model = FLASH(tinyFLASH { $0.dropout = 0.1 }, initializer: Generator(seed: 8))
+            XCTAssertEqual(model.setGradientCheckpointing(on), 2)
+            let batch = TokenBatch(inputs: (0..<20).map { $0 % 23 }, targets: (1..<21).map { $0 % 23 }, batch: 2, length: 10)
+            model.loss(batch, generator: Generator(seed: 0)).backward()
+            grads.append(model.parameters().map { $0.grad!.toDoubles() })
+        }
+        for (a, b) in zip(grads[0], grads[1]) { XCTAssertEqual(a, b) }
+    }
+
     func testConfigThroughRegistry() throws {
         let config = tinyFLASH { $0.attention = .softmax; $0.expansionFactor = 1.5 }
         let decoded = try ModelRegistry.decodeConfig(try ModelRegistry.jsonData(config), source: "c.json")
