@@ -188,53 +188,64 @@ public final class FLASHLayer: Module, GradientCheckpointable {
 
     func forward(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)) -> Tensor {
         let (B, T) = (x.shape[0], x.shape[1])
-        let (g, s, e) = (groupSize, queryKeyDim, hiddenSize)
-        let G = (T + g - 1) / g, padded = G * g
+        let (s, e) = (queryKeyDim, hiddenSize)
         let normed = norm(x)                                                     // [B, T, d]
         let hidden = toHidden(normed).silu().split([e, e], axis: 2)              // v, gate: [B, T, e] each
         let z = toQK(normed).silu()                                              // [B, T, s]
         let qk = qkOffsetScale(z).rotaryEmbedding(cos: rope.cos, sin: rope.sin, layout: .halfSplit)  // [B, T, 4, s]
+        let part = (0..<4).map { qk.slice(2, $0, $0 + 1).reshape([B, T, s]) }   // quad_q, lin_q, quad_k, lin_k
+        let mixed = Self.mixedChunkAttention(quadQ: part[0], linQ: part[1], quadK: part[2], linK: part[3], v: hidden[0],
+                                             groupSize: groupSize, causal: causal, scores: scores, dropout: attentionDropout)
+        return x + toOut(hidden[1] * mixed)                                      // [B, T, d]
+    }
+
+    /// FLASH's mixed chunk attention on quad_q, lin_q, quad_k, lin_k [B, T, s] and v [B, T, e] → [B, T, e]: T padded
+    /// with zero rows to G groups of `groupSize`, quadratic attention inside each group (relu(qkᵀ/g)², or softmax over
+    /// the visible keys), plus linear attention across groups (causal: earlier groups, / g; non-causal: all, / T).
+    /// Any dtype (float64 for gradchecks); `dropout` applies to the quadratic weights.
+    public static func mixedChunkAttention(quadQ: Tensor, linQ: Tensor, quadK: Tensor, linK: Tensor, v: Tensor, groupSize g: Int,
+                                           causal: Bool, scores: FLASHConfig.Scores, dropout: Dropout? = nil) -> Tensor {
+        let (B, T, s, e) = (v.shape[0], v.shape[1], quadQ.shape[2], v.shape[2])
+        let G = (T + g - 1) / g, padded = G * g, dtype = v.dtype
         // Zero rows after the sequence fill the last group; zero keys and values add nothing to any sum.
         func grouped(_ t: Tensor) -> Tensor {                                    // [B, T, w] → [B, G, g, w]
             let w = t.shape[2]
             let full = padded == T ? t : Tensor.concat([t, Tensor(zeros: [B, padded - T, w], dtype: t.dtype)], axis: 1)
             return full.reshape([B, G, g, w])
         }
-        let part = (0..<4).map { grouped(qk.slice(2, $0, $0 + 1).reshape([B, T, s])) }
-        let (quadQ, linQ, quadK, linK) = (part[0], part[1], part[2], part[3])
-        let v = grouped(hidden[0])                                               // [B, G, g, e]
+        let (qq, lq, qk, lk, vg) = (grouped(quadQ), grouped(linQ), grouped(quadK), grouped(linK), grouped(v))
 
         // Quadratic attention inside each group.
-        let sim = quadQ.matmul(quadK.transpose(2, 3))                            // [B, G, g, g]
+        let sim = qq.matmul(qk.transpose(2, 3))                                  // [B, G, g, g]
         var weights: Tensor
         switch scores {
         case .relu2:
             let r = (sim * (1 / Double(g))).relu()
             weights = r * r
-            if causal { weights = weights * Tensor.trilMask(g, g, dtype: x.dtype) }
+            if causal { weights = weights * Tensor.trilMask(g, g, dtype: dtype) }
         case .softmax:
             var logits = sim * (1 / Double(s).squareRoot())
-            if causal { logits = logits + Tensor.triuMask(g, g, diagonal: 1, dtype: x.dtype) * -1e30 }
+            if causal { logits = logits + Tensor.triuMask(g, g, diagonal: 1, dtype: dtype) * -1e30 }
             if !causal && padded > T {  // bidirectional rows must not see the padding (causal rows never do)
                 var hide = [Double](repeating: 0, count: padded)
                 for j in T..<padded { hide[j] = -1e30 }
-                logits = logits + Tensor(doubles: hide, shape: [1, G, 1, g]).to(x.dtype)
+                logits = logits + Tensor(doubles: hide, shape: [1, G, 1, g]).to(dtype)
             }
             weights = logits.softmax(axis: -1)
         }
-        let quad = attentionDropout(weights).matmul(v)                           // [B, G, g, e]
+        if let dropout { weights = dropout(weights) }
+        let quad = weights.matmul(vg)                                            // [B, G, g, e]
 
         // Linear attention across groups.
         let lin: Tensor
         if causal {
-            let kv = linK.transpose(2, 3).matmul(v) * (1 / Double(g))            // [B, G, s, e]
-            lin = linQ.matmul(kv.cumsum(axis: 1) - kv)                           // earlier groups only
+            let kv = lk.transpose(2, 3).matmul(vg) * (1 / Double(g))             // [B, G, s, e]
+            lin = lq.matmul(kv.cumsum(axis: 1) - kv)                             // earlier groups only
         } else {
-            let kv = linK.transpose(2, 3).matmul(v).sum(axes: [1]) * (1 / Double(T))  // [B, s, e]
-            lin = linQ.matmul(kv.unsqueeze(1))                                   // [B, G, g, e]
+            let kv = lk.transpose(2, 3).matmul(vg).sum(axes: [1]) * (1 / Double(T))  // [B, s, e]
+            lin = lq.matmul(kv.unsqueeze(1))                                     // [B, G, g, e]
         }
-        let mixed = (quad + lin).reshape([B, padded, e]).slice(1, 0, T)          // [B, T, e]
-        return x + toOut(hidden[1] * mixed)                                      // [B, T, d]
+        return (quad + lin).reshape([B, padded, e]).slice(1, 0, T)               // [B, T, e]
     }
 }
 

@@ -57,6 +57,17 @@ final class FLASHTests: XCTestCase {
         }
     }
 
+    /// Float64 gradchecks of the mixed chunk attention (padded last group; causal and not; relu² and softmax).
+    func testMixedChunkAttentionGradcheck() {
+        for (causal, scores) in [(true, FLASHConfig.Scores.relu2), (false, .relu2), (true, .softmax), (false, .softmax)] {
+            let g = Generator(seed: 11)
+            let inputs = [[2, 7, 4], [2, 7, 4], [2, 7, 4], [2, 7, 4], [2, 7, 5]].map { Tensor.randn($0, generator: g, dtype: .float64).requiringGrad() }
+            gradcheck("mixed chunk attention causal \(causal) \(scores)", inputs) { t in
+                FLASHLayer.mixedChunkAttention(quadQ: t[0], linQ: t[1], quadK: t[2], linK: t[3], v: t[4], groupSize: 3, causal: causal, scores: scores)
+            }
+        }
+    }
+
     /// GAU (one head, shared z, relu² over the whole causal sequence, gate) written out without groups or padding.
     func gau(_ l: FLASHLayer, _ x: Tensor, normalizer: Double) -> Tensor {
         let (T, s, e) = (x.shape[1], l.queryKeyDim, l.hiddenSize)
