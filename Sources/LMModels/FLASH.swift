@@ -17,7 +17,9 @@
 // `attention: "softmax"` replaces relu(·/g)² by softmax(quad_q quad_kᵀ / √s) over the visible keys of the group
 // (JunnYu's option). Positions: RoPE on all s query/key dimensions (lucidrains rotates 32 of them, and adds a scaled
 // sinusoidal absolute embedding that we leave out). The layer is composed from autograd ops (batched BLAS products
-// per group), not a fused kernel. Decoding recomputes the prefix for each new token (no recurrent state across groups).
+// per group), not a fused kernel. Decoding is recurrent across groups (the paper's §3.3 "auto-regressive decoding"):
+// each layer keeps the carried Σ lin_kᵀ v of the finished groups and the keys and values of the current group (at most
+// g rows), so a token costs O(g·(s + e) + s·e) whatever the position.
 import Foundation
 import LMNN
 import LMTensor
@@ -249,16 +251,74 @@ public final class FLASHLayer: Module, GradientCheckpointable {
     }
 }
 
-/// The decoding state of a FLASH model: the tokens so far, per sequence. Each step recomputes the prefix (cost grows
-/// with the prefix); the recurrent form across groups (the paper's carried lin_kv) is not implemented.
+/// One layer's decoding state: Σ lin_kᵀ v / g over the finished groups [B, s, e], and the current group's quad_k,
+/// lin_k [B, m, s] and v [B, m, e] (m < g rows; nil when m = 0).
+public final class FLASHLayerState {
+    var linKV: Tensor?
+    var quadK: Tensor?, linK: Tensor?, v: Tensor?
+    var rows: Int { v?.shape[1] ?? 0 }
+}
+
+/// The decoding state of a FLASH model: per layer the carried linear-attention sum and the current group's keys and
+/// values. Its size is bounded by the group size, not the sequence length.
 public final class FLASHState: DecodingState {
-    public private(set) var tokens: [[Int]]
-    public var length: Int { tokens.first?.count ?? 0 }
+    public private(set) var length = 0
+    public let layers: [FLASHLayerState]
+    let batch: Int
 
-    init(batch: Int) { tokens = Array(repeating: [], count: batch) }
+    init(layers: Int, batch: Int) {
+        self.layers = (0..<layers).map { _ in FLASHLayerState() }
+        self.batch = batch
+    }
 
-    func append(_ new: [Int], batch: Int, length: Int) {
-        for b in 0..<batch { tokens[b] += new[(b * length)..<((b + 1) * length)] }
+    func advance(by n: Int) { length += n }
+}
+
+extension FLASHLayer {
+    /// The causal layer on x [B, L, d] continuing the sequence `state` holds (its first position is `start`; `rope` holds
+    /// the tables of positions start..<start + L), advancing `state`. Equal to the rows start..<start + L of the full
+    /// forward. No gradient.
+    func step(_ x: Tensor, rope: (cos: Tensor, sin: Tensor), start: Int, state: FLASHLayerState) -> Tensor {
+        precondition(causal, "FLASHLayer: recurrent decoding needs a causal layer")
+        let (B, L) = (x.shape[0], x.shape[1])
+        let (g, s, e) = (groupSize, queryKeyDim, hiddenSize)
+        let normed = norm(x)
+        let hidden = toHidden(normed).silu().split([e, e], axis: 2)              // v, gate: [B, L, e]
+        let qk = qkOffsetScale(toQK(normed).silu()).rotaryEmbedding(cos: rope.cos, sin: rope.sin, layout: .halfSplit)
+        let part = (0..<4).map { qk.slice(2, $0, $0 + 1).reshape([B, L, s]) }   // quad_q, lin_q, quad_k, lin_k
+        if state.linKV == nil { state.linKV = Tensor(zeros: [B, s, e], dtype: x.dtype) }
+        var outputs: [Tensor] = []
+        var lo = 0
+        while lo < L {
+            // The rows of this call that fall in the current group.
+            let hi = Swift.min(L, lo + g - (start + lo) % g), n = hi - lo
+            precondition((start + lo) % g == state.rows, "FLASHLayer: decoding state holds \(state.rows) rows of the group at position \(start + lo)")
+            func rows(_ t: Tensor) -> Tensor { t.slice(1, lo, hi) }
+            func joined(_ old: Tensor?, _ new: Tensor) -> Tensor { old.map { Tensor.concat([$0, new], axis: 1) } ?? new.contiguous() }
+            let keys = joined(state.quadK, rows(part[2])), linKeys = joined(state.linK, rows(part[3]))
+            let values = joined(state.v, rows(hidden[0]))                       // [B, m, ·], m = rows so far in the group
+            let m = values.shape[1]
+            let sim = rows(part[0]).matmul(keys.transpose(1, 2))                 // [B, n, m]
+            let weights: Tensor
+            switch scores {
+            case .relu2:
+                let r = (sim * (1 / Double(g))).relu()
+                weights = r * r * Tensor.trilMask(n, m, diagonal: m - n, dtype: x.dtype)
+            case .softmax:
+                weights = (sim * (1 / Double(s).squareRoot()) + Tensor.triuMask(n, m, diagonal: m - n + 1, dtype: x.dtype) * -1e30)
+                    .softmax(axis: -1)
+            }
+            outputs.append(weights.matmul(values) + rows(part[1]).matmul(state.linKV!))  // [B, n, e]
+            if m == g {  // the group is complete: fold it into the carried sum
+                state.linKV = state.linKV! + linKeys.transpose(1, 2).matmul(values) * (1 / Double(g))
+                state.quadK = nil; state.linK = nil; state.v = nil
+            } else {
+                state.quadK = keys; state.linK = linKeys; state.v = values
+            }
+            lo = hi
+        }
+        let mixed = outputs.count == 1 ? outputs[0] : Tensor.concat(outputs, axis: 1)   // [B, L, e]
+        return x + toOut(hidden[1] * mixed)
     }
 }
 
@@ -303,14 +363,22 @@ public final class FLASH: Module, IncrementalDecoding {
     /// Mean next-token cross-entropy of `batch.targets` (-1 marks positions to ignore).
     public func loss(_ batch: TokenBatch, generator: Generator) -> Tensor { nextTokenLoss(batch) }
 
-    public func makeDecodingState(batch: Int) -> FLASHState { FLASHState(batch: batch) }
+    public func makeDecodingState(batch: Int) -> FLASHState { FLASHState(layers: config.nLayer, batch: batch) }
 
-    /// Recomputes the whole prefix and returns the logits of the new positions (causal: equal to the full forward's).
+    /// Logits of `tokens` continuing the sequences `state` holds, through each layer's recurrent state (equal to the
+    /// full forward's logits at the same positions).
     public func decode(_ tokens: [Int], batch: Int, length: Int, state: FLASHState) -> Tensor {
-        precondition(state.tokens.count == batch, "FLASH: a decoding state for batch \(state.tokens.count), given batch \(batch)")
-        state.append(tokens, batch: batch, length: length)
-        let total = state.length
-        let logits = noGrad { self.logits(state.tokens.flatMap { $0 }, batch: batch, length: total) }
-        return logits.slice(1, total - length, total).contiguous()
+        precondition(tokens.count == batch * length && length > 0, "FLASH: \(tokens.count) tokens for batch \(batch) × length \(length)")
+        precondition(state.batch == batch, "FLASH: a decoding state for batch \(state.batch), given batch \(batch)")
+        let start = state.length
+        precondition(start + length <= config.blockSize, "FLASH: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
+        let logits = noGrad {
+            let rope = Tensor.rotaryTables(positions: start..<(start + length), headSize: config.queryKeyDim, theta: config.ropeTheta)
+            var x = tokenEmb(tokens, shape: [batch, length])                 // [B, L, d]
+            for (i, layer) in layers.enumerated() { x = layer.step(x, rope: rope, start: start, state: state.layers[i]) }
+            return lmHead(normF(x))                                          // [B, L, vocab]
+        }
+        state.advance(by: length)
+        return logits
     }
 }

@@ -109,20 +109,27 @@ final class FLASHTests: XCTestCase {
         return c
     }
 
-    func testDecodingMatchesFullForward() {
-        let model = FLASH(tinyFLASH(), initializer: Generator(seed: 1))
-        let tokens = (0..<20).map { ($0 * 7 + 3) % 23 }
-        let (B, T, V) = (2, 10, 23)
-        let full = noGrad { model.logits(tokens, batch: B, length: T) }.toDoubles()
-        let state = model.makeDecodingState(batch: B)
-        var incremental = [Double](repeating: 0, count: B * T * V)
-        for (s, e) in [(0, 3)] + (3..<T).map({ ($0, $0 + 1) }) {
-            let piece = (0..<B).flatMap { b in tokens[(b * T + s)..<(b * T + e)] }
-            let logits = model.decode(piece, batch: B, length: e - s, state: state).toDoubles()
-            for b in 0..<B { for t in s..<e { for v in 0..<V { incremental[(b * T + t) * V + v] = logits[(b * (e - s) + t - s) * V + v] } } }
+    /// Recurrent decoding across groups equals the full forward: prefills inside one group, across several groups and
+    /// ending on a boundary, then single tokens; the state never holds more than a group's rows.
+    func testRecurrentDecodingMatchesFullForward() {
+        for (scores, prefill) in [(FLASHConfig.Scores.relu2, 3), (.relu2, 6), (.softmax, 8), (.softmax, 1)] {
+            let model = FLASH(tinyFLASH { $0.attention = scores }, initializer: Generator(seed: 1))
+            model.eval()
+            for layer in model.layers { noGrad { layer.qkOffsetScale.gamma.pointer(Float.self).update(from: Tensor.randn([4, 8], generator: Generator(seed: 2)).toArray(), count: 32) } }
+            let tokens = (0..<26).map { ($0 * 7 + 3) % 23 }
+            let (B, T, V) = (2, 13, 23)
+            let full = noGrad { model.logits(tokens, batch: B, length: T) }.toDoubles()
+            let state = model.makeDecodingState(batch: B)
+            var incremental = [Double](repeating: 0, count: B * T * V)
+            for (s, e) in [(0, prefill)] + (prefill..<T).map({ ($0, $0 + 1) }) {
+                let piece = (0..<B).flatMap { b in tokens[(b * T + s)..<(b * T + e)] }
+                let logits = model.decode(piece, batch: B, length: e - s, state: state).toDoubles()
+                for b in 0..<B { for t in s..<e { for v in 0..<V { incremental[(b * T + t) * V + v] = logits[(b * (e - s) + t - s) * V + v] } } }
+                for layer in state.layers { XCTAssertLessThan(layer.rows, 4); XCTAssertEqual(layer.rows, e % 4) }
+            }
+            XCTAssertEqual(state.length, T)
+            assertClose(incremental, full, rtol: 1e-4, atol: 1e-5, "\(scores) prefill \(prefill): decode == full forward")
         }
-        XCTAssertEqual(state.length, T)
-        assertClose(incremental, full, rtol: 1e-5, atol: 1e-5, "decode == full forward")
     }
 
     func testTrainingLowersTheLoss() {
