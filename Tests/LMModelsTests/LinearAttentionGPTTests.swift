@@ -66,6 +66,17 @@ final class LinearAttentionGPTTests: XCTestCase {
         }
     }
 
+    /// transformers has no linear attention: writing such a GPT as a GPT-2 or Llama directory is refused by name.
+    func testHuggingFaceExportIsRefused() {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("linattn-hf-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let gpt2Shaped = GPT(linearConfig(), initializer: Generator(seed: 1))
+        let llamaShaped = GPT(linearConfig { $0.position = .rope; $0.norm = .rmsNorm; $0.mlp = .swiglu; $0.bias = false }, initializer: Generator(seed: 1))
+        for model in [gpt2Shaped, llamaShaped] {
+            XCTAssertThrowsError(try HuggingFaceModelDirectory.save(model, to: out)) { XCTAssertTrue("\($0)".contains("attention"), "\($0)") }
+        }
+    }
+
     /// The state dict is the softmax GPT's (same keys); loading it into a fresh model gives the same logits.
     func testStateDictRoundTrip() throws {
         let config = linearConfig()
