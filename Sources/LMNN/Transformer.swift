@@ -295,6 +295,8 @@ public final class KVCache {
     /// Forgets every position from `length` on (block diffusion scores a noisy block against the cache, then drops it).
     public func truncate(to length: Int) {
         precondition(length >= 0 && length <= self.length, "KVCache: cannot truncate \(self.length) positions to \(length)")
+        precondition(length == self.length || layers.allSatisfy { $0.linearState == nil },
+                     "KVCache: a linear-attention state sums every position and cannot be truncated")
         for layer in layers { layer.length = length }
     }
 }
