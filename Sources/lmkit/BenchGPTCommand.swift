@@ -44,10 +44,12 @@ struct BenchAttentionCommand: ParsableCommand {
     @Flag(name: .customLong("linear-flash"),
           help: "Instead: causal linear attention (chunked) and FLASH layer rows vs their PyTorch references (EfficientAttentionBenchmark).")
     var linearFlash = false
+    @Option(name: .customLong("linear-chunk"), help: "With --linear-flash: the linear kernel's chunk length (default 64).")
+    var linearChunk: Int = 64
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
-                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1)] where value < 1 {
+                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1), ("--linear-chunk", linearChunk)] where value < 1 {
             throw ValidationError("\(name): expected a positive integer, got \(value)")
         }
     }
@@ -66,7 +68,7 @@ struct BenchAttentionCommand: ParsableCommand {
         if let tileK { Attention.defaultTileK = tileK }
         if linearFlash {
             var setup = EfficientAttentionBenchmark.Setup()
-            setup.heads = heads; setup.headSize = headSize
+            setup.heads = heads; setup.headSize = headSize; setup.chunk = linearChunk
             if let bad = ts.first(where: { $0 % setup.chunk != 0 }) {
                 throw ValidationError("--lengths: the linear rows need multiples of the chunk (\(setup.chunk)), got \(bad)")
             }
