@@ -135,6 +135,7 @@ public final class Transformer: Module {
             TransformerBlock(
                 attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.kvHeads, causal: causal, bias: config.bias,
                                          dropout: config.dropout, rotaryLayout: config.position == .rope ? config.ropeLayout : nil,
+                                         linear: config.attention == .linear ? LinearAttentionOptions(featureMap: config.linearFeatureMap, chunk: config.linearChunk) : nil,
                                          outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
                 mlp: config.experts > 0
                     ? MixtureOfExperts(width: config.nEmbd, hidden: config.expertHiddenSize, experts: config.experts, topK: config.topK,

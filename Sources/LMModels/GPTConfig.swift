@@ -37,6 +37,13 @@ public struct GPTConfig: ModelConfiguration {
     public var mlp: MLPKind = .gelu
     /// The output head shares the token embedding matrix (GPT-2: true; most Llama checkpoints: false).
     public var tieEmbeddings: Bool = true
+    /// `softmax` (default): scaled dot-product attention in the fused kernel. `linear`: φ(q)·φ(k) linear attention
+    /// (fast-transformers), causal through the chunked kernel, decoded with an O(1) recurrent state per layer.
+    public var attention: AttentionKind = .softmax
+    /// Linear attention only: rows per chunk of the causal kernel (changes speed, not results beyond rounding).
+    public var linearChunk: Int = LinearAttention.defaultChunk
+    /// Linear attention only: the feature map φ, `elu` (elu + 1, fast-transformers' default) or `relu`.
+    public var linearFeatureMap: LinearAttentionFeatureMap = .elu
 
     // Mixture of experts (LMNN/MixtureOfExperts.swift). Every key is optional so dense configs encode as before; the
     // other MoE keys are errors unless n_experts > 0.
@@ -81,6 +88,7 @@ public struct GPTConfig: ModelConfiguration {
         case nExperts = "n_experts", expertsPerToken = "experts_per_token", moeRouter = "moe_router"
         case routerAuxLossCoef = "router_aux_loss_coef", routerZLossCoef = "router_z_loss_coef", routerJitter = "router_jitter"
         case capacityFactor = "capacity_factor", moeIntermediateSize = "moe_intermediate_size"
+        case attention, linearChunk = "linear_chunk", linearFeatureMap = "linear_feature_map"
     }
 
     public init(from decoder: Decoder) throws {
@@ -110,6 +118,9 @@ public struct GPTConfig: ModelConfiguration {
         routerJitter = try c.decodeIfPresent(Double.self, forKey: .routerJitter)
         capacityFactor = try c.decodeIfPresent(Double.self, forKey: .capacityFactor)
         moeIntermediateSize = try c.decodeIfPresent(Int.self, forKey: .moeIntermediateSize)
+        attention = try c.decodeIfPresent(AttentionKind.self, forKey: .attention) ?? d.attention
+        linearChunk = try c.decodeIfPresent(Int.self, forKey: .linearChunk) ?? d.linearChunk
+        linearFeatureMap = try c.decodeIfPresent(LinearAttentionFeatureMap.self, forKey: .linearFeatureMap) ?? d.linearFeatureMap
         try validate()
     }
 
@@ -125,6 +136,7 @@ public struct GPTConfig: ModelConfiguration {
         guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+        guard linearChunk >= 1 else { throw fail(.linearChunk, "must be a positive integer, got \(linearChunk)") }
         try validateExperts(fail)
     }
 

@@ -45,6 +45,7 @@ enum GPT2Adapter: HuggingFaceAdapter {
     static func configJSON(_ config: any ModelConfiguration) throws -> [String: Any] {
         let c = try lmkitConfig(config, as: GPTConfig.self)
         try require(c.experts == 0, "n_experts", "must be 0 (GPT-2 has a dense MLP; a mixture of experts saves as mixtral), got \(c.experts)")
+        try require(c.attention == .softmax, "attention", "must be softmax (transformers has no linear attention), got \(c.attention.rawValue)")
         try require(c.position == .learned, "position", "must be learned (GPT-2 has a learned position table), got \(c.position.rawValue)")
         try require(c.norm == .layerNorm, "norm", "must be layernorm, got \(c.norm.rawValue)")
         try require(c.mlp == .gelu, "mlp", "must be gelu, got \(c.mlp.rawValue)")

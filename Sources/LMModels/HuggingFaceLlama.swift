@@ -80,6 +80,7 @@ enum LlamaAdapter: HuggingFaceAdapter {
     static func configJSON(_ config: any ModelConfiguration) throws -> [String: Any] {
         let c = try lmkitConfig(config, as: GPTConfig.self)
         try require(c.experts == 0, "n_experts", "must be 0 (Llama has a dense MLP; a mixture of experts saves as mixtral), got \(c.experts)")
+        try require(c.attention == .softmax, "attention", "must be softmax (transformers has no linear attention), got \(c.attention.rawValue)")
         try require(c.position == .rope, "position", "must be rope, got \(c.position.rawValue)")
         try require(c.norm == .rmsNorm, "norm", "must be rmsnorm, got \(c.norm.rawValue)")
         try require(c.mlp == .swiglu, "mlp", "must be swiglu, got \(c.mlp.rawValue)")

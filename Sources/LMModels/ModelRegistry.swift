@@ -18,6 +18,7 @@ public enum ModelRegistry {
         MaskedDiffusionConfig.modelType: MaskedDiffusion.self,
         MambaConfig.modelType: Mamba.self,
         S4DConfig.modelType: S4D.self,
+        FLASHConfig.modelType: FLASH.self,
     ]
 
     /// The `model_type` JSON written before the registry lacks.

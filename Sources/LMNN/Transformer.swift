@@ -64,6 +64,8 @@ public final class SelfAttention: Module {
     public let rotaryLayout: RotaryLayout?
     /// Causal sliding window (Mistral-style band): query i sees keys i−window < j ≤ i; nil attends to the whole prefix.
     public let window: Int?
+    /// Linear attention (LinearSelfAttention.swift) instead of softmax attention; the projections are the same.
+    public let linear: LinearAttentionOptions?
     /// [(heads + 2·kvHeads)·headSize, width].
     public let qkv: Linear
     /// [width, heads·headSize].
@@ -76,11 +78,14 @@ public final class SelfAttention: Module {
 
     /// Weights N(0, initStd²), the output projection N(0, outputStd²) (GPT-2 scales it by 1/√(2·layers)); biases 0.
     public init(width: Int, heads: Int, kvHeads: Int, causal: Bool, window: Int? = nil, bias: Bool, dropout: Double,
-                rotaryLayout: RotaryLayout?, initStd: Double = 0.02, outputStd: Double, generator: Generator?, dropoutGenerator: Generator) {
+                rotaryLayout: RotaryLayout?, linear: LinearAttentionOptions? = nil, initStd: Double = 0.02, outputStd: Double,
+                generator: Generator?, dropoutGenerator: Generator) {
         precondition(width % heads == 0 && heads % kvHeads == 0, "SelfAttention: width \(width), heads \(heads), kv heads \(kvHeads)")
         precondition(window == nil || (causal && window! > 0), "SelfAttention: a window needs causal attention and a positive size")
         self.heads = heads; self.kvHeads = kvHeads; headSize = width / heads
         self.causal = causal; self.window = window; self.rotaryLayout = rotaryLayout
+        precondition(linear == nil || window == nil, "SelfAttention: linear attention takes no window")
+        self.linear = linear
         let qkvRows = (heads + 2 * kvHeads) * headSize
         qkv = Linear(weight: Init.normal([qkvRows, width], std: initStd, generator), bias: bias ? Tensor.zeros([qkvRows]) : nil)
         output = Linear(weight: Init.normal([width, width], std: outputStd, generator), bias: bias ? Tensor.zeros([width]) : nil)
@@ -94,6 +99,7 @@ public final class SelfAttention: Module {
     /// only): block-causal attention for this call, bidirectional inside blocks of that length and causal across them.
     public func callAsFunction(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)? = nil, keyLengths: [Int]? = nil,
                                cache: KVCache.Layer? = nil, blockLength: Int? = nil) -> Tensor {
+        if let linear { return linearAttention(x, linear, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength) }
         let (B, T, C) = (x.shape[0], x.shape[1], x.shape[2])
         let H = heads, Hkv = kvHeads, hd = headSize
         let qkv = self.qkv(x).reshape([B, T, H + 2 * Hkv, hd])
@@ -258,6 +264,9 @@ public final class KVCache {
         var keys: Tensor?, values: Tensor?
         /// Positions filled.
         public internal(set) var length = 0
+        /// Linear attention's recurrent state [B, heads, hd, hd + 1] (S = Σ φ(k)vᵀ, then z = Σ φ(k)); keys and values
+        /// are not kept, so the layer's memory does not grow with the sequence. nil until the first step.
+        var linearState: Tensor?
         let maximumLength: Int?
 
         init(maximumLength: Int?) { self.maximumLength = maximumLength }
@@ -311,6 +320,8 @@ public final class KVCache {
     /// Forgets every position from `length` on (block diffusion scores a noisy block against the cache, then drops it).
     public func truncate(to length: Int) {
         precondition(length >= 0 && length <= self.length, "KVCache: cannot truncate \(self.length) positions to \(length)")
+        precondition(length == self.length || layers.allSatisfy { $0.linearState == nil },
+                     "KVCache: a linear-attention state sums every position and cannot be truncated")
         for layer in layers { layer.length = length }
     }
 }

@@ -125,7 +125,7 @@ public final class Trainer {
             throw TrainError.invalidInput(error.description)
         }
         if config.gradientCheckpointing && model.setGradientCheckpointing(true) == 0 {
-            throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (gpt, bert, masked-diffusion, mamba and s4d have them)")
+            throw TrainError.invalidInput("gradient_checkpointing: a \(type(of: modelConfig).modelType) model has no blocks that can be checkpointed (gpt, bert, masked-diffusion, mamba, s4d and flash have them)")
         }
         if let aware = model as? any TokenizerAwareTraining {
             do { try aware.prepareForTraining(tokenizer: tokenizer) } catch { throw TrainError.invalidInput("\(error)") }

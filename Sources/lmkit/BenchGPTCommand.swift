@@ -41,10 +41,15 @@ struct BenchAttentionCommand: ParsableCommand {
     @Option(name: .customLong("decode"),
             help: "Instead: decoding, forward of these query lengths (comma-separated) against a KV-cache view of each --lengths, keys read in place vs transposed (no reference).")
     var decodeQueryLengths: String?
+    @Flag(name: .customLong("linear-flash"),
+          help: "Instead: causal linear attention (chunked) and FLASH layer rows vs their PyTorch references (EfficientAttentionBenchmark).")
+    var linearFlash = false
+    @Option(name: .customLong("linear-chunk"), help: "With --linear-flash: the linear kernel's chunk length (default 64).")
+    var linearChunk: Int = 64
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
-                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1)] where value < 1 {
+                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1), ("--linear-chunk", linearChunk)] where value < 1 {
             throw ValidationError("\(name): expected a positive integer, got \(value)")
         }
     }
@@ -61,6 +66,20 @@ struct BenchAttentionCommand: ParsableCommand {
         Attention.tileProducts = mode
         if let tileQ { Attention.defaultTileQ = tileQ }
         if let tileK { Attention.defaultTileK = tileK }
+        if linearFlash {
+            var setup = EfficientAttentionBenchmark.Setup()
+            setup.heads = heads; setup.headSize = headSize; setup.chunk = linearChunk
+            if let bad = ts.first(where: { $0 % setup.chunk != 0 }) {
+                throw ValidationError("--lengths: the linear rows need multiples of the chunk (\(setup.chunk)), got \(bad)")
+            }
+            for n in counts {
+                let rows = try (0..<rounds).map { _ in
+                    try EfficientAttentionBenchmark.run(setup, variants: ["linear", "flash"], threads: n, lengths: ts, runs: runs, reference: reference)
+                }
+                print(EfficientAttentionBenchmark.format(EfficientAttentionBenchmark.best(of: rows), setup: setup, threads: n))
+            }
+            return
+        }
         if let decodeQueryLengths {
             let tqs = try parsePositiveIntegers(decodeQueryLengths, flag: "--decode")
             for n in counts {

@@ -18,6 +18,7 @@ final class ModelRegistryTests: XCTestCase {
         "masked-diffusion": #"{"model_type": "masked-diffusion", "vocab_size": 12, "block_size": 8, "n_layer": 2, "n_head": 2, "n_embd": 8}"#,
         "mamba": #"{"model_type": "mamba", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4}"#,
         "s4d": #"{"model_type": "s4d", "vocab_size": 11, "d_model": 8, "n_layer": 2, "d_state": 4, "init": "inv"}"#,
+        "flash": #"{"model_type": "flash", "vocab_size": 11, "block_size": 8, "n_layer": 2, "n_embd": 8, "query_key_dim": 4, "group_size": 2}"#,
     ]
 
     func testEveryFamilyBuildsWalksAndRoundTrips() throws {
