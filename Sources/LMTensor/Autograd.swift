@@ -75,6 +75,7 @@ extension Tensor {
                     // A leaf: accumulate into `grad`. `g` owns its storage (see below), so it is stored without a
                     // copy, unless it is (a view of) the caller's seed, which the caller still holds.
                     t.grad = t.grad.map { $0 + g } ?? (g.storage === start.storage ? g.clone() : g)
+                    t.postAccumulateGradHook?(t)  // reverse topological order: nothing more flows into t in this pass
                     continue
                 }
                 guard let rule = node.backward else {

@@ -53,6 +53,9 @@ public final class Trainer {
     public let trainStreams: StreamSampler?
     /// sft_data: training and validation examples, sampled instead of the token files' windows.
     public let sft: (train: SFTExamples, val: SFTExamples)?
+    /// Data parallel (DataParallel.swift): the ranks this process trains with; nil trains alone.
+    public let group: (any DataParallelGroup)?
+    private var reducer: (any GradientReducer)?
     private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0
@@ -69,8 +72,19 @@ public final class Trainer {
     private var pendingMessages: [String] = []
 
     /// Sets up a run from `config`: a fresh model (init_from "scratch") or the state in out_dir/ckpt.safetensors
-    /// (init_from "resume"; the checkpoint's model config wins, as in nanoGPT).
-    public init(config: TrainConfig) throws {
+    /// (init_from "resume"; the checkpoint's model config wins, as in nanoGPT). With a `group` of N ranks, each trains
+    /// on its share of every batch_size batch and gradients are averaged (DataParallel.swift).
+    public init(config: TrainConfig, group: (any DataParallelGroup)? = nil) throws {
+        let ranks = group?.size ?? 1, rank = group?.rank ?? 0
+        if ranks > 1 {
+            guard config.batchSize % ranks == 0 else {
+                let lower = config.batchSize / ranks * ranks, upper = lower + ranks
+                throw TrainError.invalidInput("batch_size \(config.batchSize) is the global micro-batch, split evenly over the \(ranks) ranks of mpirun -np \(ranks); it must be a multiple of \(ranks) (e.g. \(lower > 0 ? "\(lower) or " : "")\(upper))")
+            }
+            guard config.dataOrder == "random" && config.sftData == nil else {
+                throw TrainError.invalidInput("data parallel training (mpirun -np \(ranks)) shards random windows of the token files; \(config.sftData != nil ? "sft_data" : "data_order \"streams\"") trains on one rank only")
+            }
+        }
         let trainPath = (config.dataDir as NSString).appendingPathComponent("train.bin")
         let valPath = (config.dataDir as NSString).appendingPathComponent("val.bin")
         let trainTokens = try TokenFile(path: trainPath), valTokens = try TokenFile(path: valPath)
@@ -105,10 +119,12 @@ public final class Trainer {
         }
         self.config = config
         self.modelConfig = modelConfig
-        modelGenerator = Generator(seed: checkpoint?.modelSeed ?? config.seed)
+        self.group = group
+        // Dropout differs per rank (nanoGPT's seed + seed_offset); the initial weights are rank 0's (broadcast below).
+        modelGenerator = Generator(seed: (checkpoint?.modelSeed ?? config.seed) &+ UInt64(rank))
         dataGenerator = Generator(seed: checkpoint?.dataSeed ?? config.seed &+ 1)
         // Refuse what cannot fit before anything is allocated (batch, model, optimizer state).
-        let tokens = Double(config.batchSize) * Double(config.blockSize)
+        let tokens = Double(config.batchSize / ranks) * Double(config.blockSize)
         guard tokens <= Double(Int.max / 16) else {
             throw TrainError.invalidInput("batch_size \(config.batchSize) × block_size \(config.blockSize) tokens per micro-batch is beyond any machine's memory")
         }
@@ -132,6 +148,8 @@ public final class Trainer {
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
+        trainBatches.shard = (rank, ranks)
+        valBatches.shard = (rank, ranks)
         if config.dataOrder == "streams" {
             guard model is any CarriedStateTraining else {
                 throw TrainError.invalidInput("data_order \"streams\" needs a model that carries state between windows (lstm, gru, rnn); model_type \"\(type(of: modelConfig).modelType)\" does not")
@@ -165,6 +183,11 @@ public final class Trainer {
                 pendingMessages.append("the model keys \(keys.joined(separator: ", ")) differ from the checkpoint's; the checkpoint's architecture is used")
             }
         }
+        if let group, ranks > 1 {
+            group.broadcast(model.parameters(), root: 0)
+            reducer = group.makeGradientReducer(parameters: model.parameters(), bucketBytes: Int(config.ddpBucketCapMB * 1e6))
+            pendingMessages.append("data parallel over \(ranks) ranks: \(config.batchSize / ranks) of each batch_size \(config.batchSize) rows per rank, gradients averaged in buckets of \(config.ddpBucketCapMB) MB")
+        }
     }
 
     /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients. A model
@@ -184,7 +207,11 @@ public final class Trainer {
                         total += Double(model.loss(batch, generator: modelGenerator).item())
                     }
                 }
-                return (total / Double(config.evalIters), reported ? correct / Double(max(count, 1)) : nil)
+                // Data parallel: every rank evaluated its share of the same batches; average over all of them.
+                var sums = [total, correct, Double(count)]
+                if let group, group.size > 1 { group.allreduceSum(&sums) }
+                let ranks = Double(group?.size ?? 1)
+                return (sums[0] / (Double(config.evalIters) * ranks), reported ? sums[1] / Swift.max(sums[2], 1) : nil)
             }
             if let sft {
                 let train = mean { sft.train.batch(config.batchSize, generator: dataGenerator) }
@@ -231,14 +258,16 @@ public final class Trainer {
     /// The next batch of `sampler` (nanoGPT's get_batch: inputs and the next tokens).
     func batch(_ sampler: BatchSampler) -> TokenBatch {
         let (x, y) = sampler.next()
-        return TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize)
+        return TokenBatch(inputs: x, targets: y, batch: sampler.rowsPerBatch, length: config.blockSize)
     }
 
     /// One optimizer step at the current lr: gradient_accumulation_steps micro-batches, clip, AdamW. Returns the mean loss.
     func step() -> Double {
         let accumulation = config.gradientAccumulationSteps
         var total = 0.0
-        for _ in 0..<accumulation {
+        for micro in 0..<accumulation {
+            // Data parallel: only the last micro-step's backward communicates (DDP's no_sync before it).
+            reducer?.prepareBackward(synchronize: micro == accumulation - 1)
             let loss: Tensor
             if let streams = trainStreams, let stateful = model as? any CarriedStateTraining {
                 // Truncated BPTT: this window continues the last one's state (dropped when the streams restart).
@@ -252,12 +281,18 @@ public final class Trainer {
             total += Double(loss.item())
             (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
         }
+        reducer?.finishBackward()
+        var mean = [total / Double(accumulation)]
+        if let group, group.size > 1 {
+            group.allreduceSum(&mean)
+            mean[0] /= Double(group.size)
+        }
         if config.gradClip != 0 {
             _ = try? GradientClipping.clipGradientNorm(model.parameters(), maxNorm: config.gradClip)
         }
         optimizer.step()
         optimizer.zeroGrad()
-        return total / Double(accumulation)
+        return mean[0]
     }
 
     /// The state to checkpoint now (after the eval at `iteration`).
@@ -273,6 +308,7 @@ public final class Trainer {
     public func run() throws -> TrainResult {
         var outDirLock: DirectoryLock?
         defer { outDirLock?.release() }
+        let writesFiles = self.writesFiles && (group?.rank ?? 0) == 0  // data parallel: rank 0 writes for all
         if writesFiles {
             do { try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true) } catch {
                 throw TrainError.invalidInput("\(config.outDir): cannot create out_dir (\(error.localizedDescription))")
@@ -327,7 +363,9 @@ public final class Trainer {
                 if let pending = pendingVal { lossLog?.append(LossRow(step: iteration, trainLoss: nil, valLoss: pending, learningRate: lr, tokensPerSecond: nil)) }
                 break
             }
-            if shouldStop() {
+            var stop = [shouldStop() ? 1.0 : 0]
+            if let group, group.size > 1 { group.allreduceSum(&stop) }  // all ranks stop at the same step or none does
+            if stop[0] > 0 {
                 interrupted = true
                 break
             }
