@@ -49,6 +49,7 @@ public final class BucketedGradientReducer: GradientReducer {
     private var ready: [Bool]
     private var nextToStart = 0
     private var synchronizing = false
+    public private(set) var bucketsStarted = (duringBackward: 0, total: 0)
 
     /// Sizes of the buckets in elements, first-started first (for tests and the benchmark's report).
     public var bucketSizes: [Int] { buckets.map(\.count) }
@@ -110,6 +111,7 @@ public final class BucketedGradientReducer: GradientReducer {
         buckets[b].unready -= 1
         while nextToStart < buckets.count && buckets[nextToStart].unready == 0 {
             start(nextToStart)
+            bucketsStarted.duringBackward += 1
             nextToStart += 1
         }
         // Give MPI a chance to move the buckets already in flight while backward goes on.
@@ -129,6 +131,7 @@ public final class BucketedGradientReducer: GradientReducer {
             }
         }
         buckets[b].started = true
+        bucketsStarted.total += 1
         buckets[b].request = world.startAllreduceSum(bucket.buffer, count: bucket.count)
     }
 

@@ -70,7 +70,11 @@ extension Tensor {
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
         noGrad {
             for t in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else {
+                    // A leaf whose gradient an op's backward wrote in place (linear's GradientTarget) is complete too.
+                    if t.gradNode == nil { t.postAccumulateGradHook?(t) }
+                    continue
+                }
                 guard let node = t.gradNode else {
                     // A leaf: accumulate into `grad`. `g` owns its storage (see below), so it is stored without a
                     // copy, unless it is (a view of) the caller's seed, which the caller still holds.

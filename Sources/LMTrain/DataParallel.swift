@@ -30,4 +30,7 @@ public protocol GradientReducer: AnyObject {
     /// Call after the synchronizing backward: starts buckets backward did not complete (parameters it did not reach
     /// count as zero), waits for all of them and leaves the average over the ranks in each parameter's `grad`.
     func finishBackward()
+    /// Over all synchronizing backwards so far: buckets started while backward was still running (the overlap), and
+    /// all buckets started.
+    var bucketsStarted: (duringBackward: Int, total: Int) { get }
 }

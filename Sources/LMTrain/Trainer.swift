@@ -55,7 +55,8 @@ public final class Trainer {
     public let sft: (train: SFTExamples, val: SFTExamples)?
     /// Data parallel (DataParallel.swift): the ranks this process trains with; nil trains alone.
     public let group: (any DataParallelGroup)?
-    private var reducer: (any GradientReducer)?
+    /// Data parallel: the gradient averager (nil when training alone).
+    public private(set) var reducer: (any GradientReducer)?
     private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0

@@ -100,6 +100,9 @@ struct TrainCommand: ParsableCommand {
             }
             let result = try trainer.run()
             bar.finish()
+            if let started = trainer.reducer?.bucketsStarted {
+                print("gradient buckets: \(started.duringBackward) of \(started.total) started while backward was running")
+            }
             if result.interrupted {
                 let checkpoint = (resolved.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)
                 if FileManager.default.fileExists(atPath: checkpoint) {

@@ -134,6 +134,13 @@ final class DataParallelTests: XCTestCase {
         try train(ranks: nil, ["--config", try writeConfig("one", outDir: one)])
         let result = try train(ranks: 2, ["--config", try writeConfig("two", outDir: two)])
         XCTAssertTrue(result.stdout.contains("data parallel over 2 ranks"), result.stdout)
+        // The buckets overlap backward: all but the one holding the tied token embedding (whose gradient is complete
+        // only when backward reaches the input embedding, its last use) start before backward ends.
+        let overlap = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("gradient buckets: ") })
+        let numbers = overlap.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(numbers.count, 2, String(overlap))
+        XCTAssertGreaterThan(numbers[1], 6, "5 KB buckets over 6 steps: several buckets per step")
+        XCTAssertGreaterThanOrEqual(numbers[0] * 2, numbers[1], String(overlap))
         try assertSameRun(one, two)
         let trained = try losses(one).compactMap(\.train)
         XCTAssertLessThan(trained.last!, trained.first! - 0.1, "the run should learn something")
