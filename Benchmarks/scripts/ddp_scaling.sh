@@ -27,7 +27,7 @@ run() {  # ranks → median tokens/s of steps 1.. (step 0 warms up)
     local args=(train --quiet --data_dir "$WORK/data" --out_dir "$out" --n_layer "$L" --n_head "$H" --n_embd "$E"
                 --block_size "$BLOCK" --batch_size $((B * ranks)) --gradient_accumulation_steps 1 --max_iters "$STEPS"
                 --eval_interval 100000 --eval_iters 1 --log_interval 1 --warmup_iters 1 --lr_decay_iters 100 --dropout 0)
-    if [ "$ranks" = 1 ]; then "$LMKIT" "${args[@]}" >/dev/null; else two "$(readlink -f "$LMKIT")" "${args[@]}" >/dev/null; fi
+    if [ "$ranks" = 1 ]; then "$LMKIT" "${args[@]}" >/dev/null; else two "$(readlink -f "$LMKIT")" "${args[@]}" > "$WORK/log-2"; fi
     awk -F, 'NR > 2 && $5 != "" { print $5 }' "$out/loss.csv" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
@@ -37,6 +37,7 @@ for ((r = 0; r < ROUNDS; r++)); do one+=("$(run 1)"); pair+=("$(run 2)"); done
 med() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 t1=$(med "${one[@]}"); t2=$(med "${pair[@]}")
 echo "1 rank: ${one[*]} tok/s (median $t1); 2 ranks: ${pair[*]} tok/s (median $t2)"
+grep "^gradient buckets" "$WORK/log-2" || true  # the last 2-rank run: overlap and communication left after backward
 awk -v a="$t1" -v b="$t2" 'BEGIN { printf "scaling efficiency E = %.2f (speedup %.2f)\n", b / (2 * a), b / a }'
 # The gradient of this model: 4 bytes per parameter (the checkpoint's weights), averaged once per step.
 bytes=$(python3 -c "

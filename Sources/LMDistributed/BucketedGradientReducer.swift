@@ -50,6 +50,7 @@ public final class BucketedGradientReducer: GradientReducer {
     private var nextToStart = 0
     private var synchronizing = false
     public private(set) var bucketsStarted = (duringBackward: 0, total: 0)
+    public private(set) var exposedSeconds = 0.0
 
     /// Sizes of the buckets in elements, first-started first (for tests and the benchmark's report).
     public var bucketSizes: [Int] { buckets.map(\.count) }
@@ -137,6 +138,8 @@ public final class BucketedGradientReducer: GradientReducer {
 
     public func finishBackward() {
         precondition(synchronizing, "data parallel: finishBackward() without prepareBackward(synchronize: true)")
+        let entered = MPIWorld.time()
+        defer { exposedSeconds += MPIWorld.time() - entered }
         while nextToStart < buckets.count { start(nextToStart); nextToStart += 1 }
         let scale = 1 / Float(world.size)
         for b in buckets.indices {

@@ -33,4 +33,6 @@ public protocol GradientReducer: AnyObject {
     /// Over all synchronizing backwards so far: buckets started while backward was still running (the overlap), and
     /// all buckets started.
     var bucketsStarted: (duringBackward: Int, total: Int) { get }
+    /// Seconds spent in `finishBackward` so far: the communication backward did not hide.
+    var exposedSeconds: Double { get }
 }

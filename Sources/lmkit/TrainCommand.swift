@@ -100,8 +100,11 @@ struct TrainCommand: ParsableCommand {
             }
             let result = try trainer.run()
             bar.finish()
-            if let started = trainer.reducer?.bucketsStarted {
-                print("gradient buckets: \(started.duringBackward) of \(started.total) started while backward was running")
+            if let reducer = trainer.reducer {
+                let started = reducer.bucketsStarted
+                print("gradient buckets: \(started.duringBackward) of \(started.total) started while backward was running; "
+                      + String(format: "%.3f s waiting for them after backward (%.3f s per step)", reducer.exposedSeconds,
+                               reducer.exposedSeconds / Double(max(stepsDone, 1))))
             }
             if result.interrupted {
                 let checkpoint = (resolved.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)
