@@ -17,7 +17,7 @@ CLUSTER=Benchmarks/scripts/netns_cluster.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 LMKIT_NUM_THREADS=1
 mkdir -p "$WORK"
 [ -f "$WORK/data/meta.json" ] || "$LMKIT" prepare --tokenizer char --input data/tinyshakespeare.txt --out "$WORK/data" >/dev/null
-if [ "$LINK" != local ]; then "$CLUSTER" up 2 "$LINK" 50us >/dev/null; fi
+if [ "$LINK" != local ]; then "$CLUSTER" up 2 "$LINK" 50us >/dev/null; trap '"$CLUSTER" down' EXIT; fi
 # Two ranks on this machine (shared memory) or one per namespace (TCP over the shaped links).
 two() { if [ "$LINK" = local ]; then mpirun --oversubscribe -np 2 "$@"; else "$CLUSTER" mpirun -np 2 --map-by node "$@"; fi; }
 
@@ -48,4 +48,3 @@ if [ "$bytes" -gt 0 ]; then
     echo "allreduce of the gradient ($bytes bytes):"
     two "$(readlink -f "$LMKIT")" bench allreduce --sizes "$bytes" --rounds 3 | tail -1
 fi
-if [ "$LINK" != local ]; then "$CLUSTER" down; fi

@@ -88,8 +88,10 @@ agent)
 mpirun)
     shift
     # TCP between the nodes only (no shared memory), daemons and messages on the bridge's subnet, this script as ssh.
+    # rtc_hwloc_vmhole none: the daemons of all "nodes" run on one machine, and their shared-memory copies of the
+    # hardware topology raced (an orted crashed in hwloc_shmem_topology_write once); real machines do not need it.
     exec mpirun --allow-run-as-root --oversubscribe --hostfile "$STATE/hostfile" \
-        --mca plm_rsh_agent "$SELF agent" --mca btl tcp,self \
+        --mca plm_rsh_agent "$SELF agent" --mca btl tcp,self --mca rtc_hwloc_vmhole none \
         --mca btl_tcp_if_include $SUBNET.0/24 --mca oob_tcp_if_include $SUBNET.0/24 \
         -x LMKIT_NUM_THREADS -x PATH "$@"
     ;;
