@@ -70,6 +70,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Gradients are averaged in buckets of about this many megabytes (10^6 bytes), each sent as soon as backward
     /// has produced it (PyTorch DDP's bucket_cap_mb).
     public var ddpBucketCapMB = 25.0
+    /// 1: ZeRO stage 1, each rank keeps the AdamW state of only its share of the parameters (ZeroRedundancy.swift);
+    /// 0: every rank keeps all of it (DDP). DeepSpeed's zero_optimization.stage; stages 2 and 3 are not implemented.
+    public var zeroStage = 0
 
     public init() {}
 
@@ -82,7 +85,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
         case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing"
-        case ddpBucketCapMB = "ddp_bucket_cap_mb"
+        case ddpBucketCapMB = "ddp_bucket_cap_mb", zeroStage = "zero_stage"
     }
 
     /// The value type of each key, for parsing `--key value` overrides.
@@ -95,7 +98,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
         .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool,
-        .ddpBucketCapMB: .double,
+        .ddpBucketCapMB: .double, .zeroStage: .int,
     ]
 
     /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
@@ -170,6 +173,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         seed = try value(.seed, d.seed)
         gradientCheckpointing = try value(.gradientCheckpointing, d.gradientCheckpointing)
         ddpBucketCapMB = try value(.ddpBucketCapMB, d.ddpBucketCapMB)
+        zeroStage = try value(.zeroStage, d.zeroStage)
         try validate()
     }
 
@@ -198,6 +202,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         guard ddpBucketCapMB > 0 && ddpBucketCapMB <= 1e5 else {
             throw fail(.ddpBucketCapMB, "must be a number of megabytes in (0, 100000], got \(ddpBucketCapMB)")
+        }
+        guard zeroStage == 0 || zeroStage == 1 else {
+            throw fail(.zeroStage, "must be 0 (DDP) or 1 (optimizer state sharded over the ranks), got \(zeroStage); stages 2 and 3 are not implemented")
         }
         if decayLR && lrDecayIters <= warmupIters {
             throw fail(.lrDecayIters, "must be greater than warmup_iters (\(warmupIters)) when decay_lr is true, got \(lrDecayIters)")

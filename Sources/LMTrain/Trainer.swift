@@ -57,6 +57,8 @@ public final class Trainer {
     public let group: (any DataParallelGroup)?
     /// Data parallel: the gradient averager (nil when training alone).
     public private(set) var reducer: (any GradientReducer)?
+    /// zero_stage 1 under a group: which rank keeps which parameter's optimizer state.
+    private var zero: ZeroRedundancy?
     private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0
@@ -187,6 +189,13 @@ public final class Trainer {
         if let group, ranks > 1 {
             group.broadcast(model.parameters(), root: 0)
             reducer = group.makeGradientReducer(parameters: model.parameters(), bucketBytes: Int(config.ddpBucketCapMB * 1e6))
+            if config.zeroStage == 1 {
+                let zero = ZeroRedundancy(parameters: model.namedParameters(), rank: rank, ranks: ranks)
+                try optimizer.loadStateDict(zero.localShare(of: optimizer.stateDict()))  // a resumed full state: keep this rank's share
+                self.zero = zero
+                let share = zero.ownedShare
+                pendingMessages.append("ZeRO stage 1: rank 0 keeps the optimizer state of \(share.owned) of \(share.total) parameter values")
+            }
             pendingMessages.append("data parallel over \(ranks) ranks: \(config.batchSize / ranks) of each batch_size \(config.batchSize) rows per rank, gradients averaged in buckets of \(config.ddpBucketCapMB) MB")
         }
     }
@@ -291,7 +300,9 @@ public final class Trainer {
         if config.gradClip != 0 {
             _ = try? GradientClipping.clipGradientNorm(model.parameters(), maxNorm: config.gradClip)
         }
+        zero?.dropForeignGradients()
         optimizer.step()
+        if let zero, let group { zero.gatherParameters(group) }
         optimizer.zeroGrad()
         return mean[0]
     }
@@ -301,7 +312,8 @@ public final class Trainer {
         TrainingCheckpoint(modelConfig: modelConfig, trainConfig: config, iteration: iteration, bestValLoss: bestValLoss,
                            lastTrainLoss: lastEval.train, lastValLoss: lastEval.val, dataSeed: dataGenerator.seed,
                            dataOffset: dataGenerator.offset, modelSeed: modelGenerator.seed, modelOffset: modelGenerator.offset,
-                           dataMeta: dataMeta, weights: model.stateDict(), optimizer: optimizer.stateDict(),
+                           dataMeta: dataMeta, weights: model.stateDict(),
+                           optimizer: zero.map { $0.gatherState(optimizer.stateDict(), fields: optimizer.stateFields, group: group!) } ?? optimizer.stateDict(),
                            streamCursor: trainStreams?.cursor, carried: carried)
     }
 
@@ -350,9 +362,13 @@ public final class Trainer {
                     }
                     if losses.val < bestValLoss || config.alwaysSaveCheckpoint {
                         bestValLoss = losses.val
-                        if iteration > 0 && writesFiles {
-                            try checkpointState(lastEval: losses).write(directory: config.outDir)
-                            onEvent(.checkpoint(iteration: iteration, path: (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)))
+                        // ZeRO: every rank takes part in gathering the optimizer state that rank 0 writes.
+                        if iteration > 0 && (writesFiles || zero != nil) {
+                            let state = checkpointState(lastEval: losses)
+                            if writesFiles {
+                                try state.write(directory: config.outDir)
+                                onEvent(.checkpoint(iteration: iteration, path: (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)))
+                            }
                         }
                     }
                 }

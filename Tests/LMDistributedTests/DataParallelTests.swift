@@ -124,6 +124,19 @@ final class DataParallelTests: XCTestCase {
         }
         let difference = try maxWeightDifference(one, two)
         XCTAssertLessThan(difference, Self.weightTolerance, "largest weight difference", file: file, line: line)
+        // The optimizer state too (under ZeRO the one rank 0 gathered from the owners): same entries, same values.
+        let x = try TrainingCheckpoint.load(file: one + "/" + TrainingCheckpoint.fileName).optimizer
+        let y = try TrainingCheckpoint.load(file: two + "/" + TrainingCheckpoint.fileName).optimizer
+        XCTAssertEqual(x.stepCount, y.stepCount, file: file, line: line)
+        XCTAssertEqual(Set(x.tensors.keys), Set(y.tensors.keys), file: file, line: line)
+        for (key, t) in x.tensors {
+            guard let u = y.tensors[key] else { continue }
+            let a = t.toDoubles(), b = u.toDoubles()
+            XCTAssertEqual(a.count, b.count, key, file: file, line: line)
+            for (p, q) in zip(a, b) where abs(p - q) > Double(Self.weightTolerance) {
+                XCTFail("\(key): \(p) vs \(q)", file: file, line: line); break
+            }
+        }
     }
 
     /// Two ranks with batch_size 4 (2 rows each) match one process with batch_size 4: losses at every step, eval losses,
@@ -144,6 +157,23 @@ final class DataParallelTests: XCTestCase {
         try assertSameRun(one, two)
         let trained = try losses(one).compactMap(\.train)
         XCTAssertLessThan(trained.last!, trained.first! - 0.1, "the run should learn something")
+    }
+
+    /// ZeRO stage 1: rank 0 keeps AdamW state for only part of the model, yet the run, and the full optimizer state in
+    /// its checkpoints, match one process; its checkpoint resumes on one process.
+    func testZeroStageOneMatchesOneProcessAndResumesOnOne() throws {
+        _ = try mpirun()
+        let one = dir + "/one", zero = dir + "/zero", switched = dir + "/zero-switched"
+        try train(ranks: nil, ["--config", try writeConfig("one", outDir: one)])
+        let result = try train(ranks: 2, ["--config", try writeConfig("zero", outDir: zero), "--zero_stage", "1"])
+        let line = try XCTUnwrap(result.stdout.split(separator: "\n").first { $0.hasPrefix("ZeRO stage 1: rank 0 keeps") }, result.stdout)
+        let numbers = line.split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(numbers.count, 3, String(line))  // "stage 1", owned, total
+        XCTAssertTrue(numbers[1] > 0 && numbers[1] * 10 < numbers[2] * 7, "rank 0 should own roughly half: \(line)")
+        try assertSameRun(one, zero)
+        try train(ranks: 2, ["--config", try writeConfig("zero-switched", outDir: switched, maxIters: 3), "--zero_stage", "1"])
+        try train(ranks: nil, ["--config", dir + "/zero-switched.json", "--max_iters", "6", "--resume"])
+        try assertSameRun(one, switched)
     }
 
     /// A checkpoint written by 2 ranks at step 3 resumes on 1 process to step 6 and ends where a 1-process run does.
