@@ -13,6 +13,9 @@ deps:
 	@pkg-config --exists fftw3 fftw3f || { \
 	  echo "==> installing libfftw3-dev (FFTs for S4D's long convolutions)"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libfftw3-dev pkg-config; }
+	@{ pkg-config --exists ompi-c && command -v mpirun >/dev/null; } || { \
+	  echo "==> installing libopenmpi-dev openmpi-bin (data-parallel training: mpirun -np N lmkit train)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libopenmpi-dev openmpi-bin pkg-config; }
 
 build: deps
 	$(SWIFT) build

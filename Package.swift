@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "LMTrain", dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMModels", "_LMSupport"], swiftSettings: numericFlags),
         .target(name: "LMNGram", dependencies: ["_LMSupport"], swiftSettings: numericFlags),
         .target(name: "LMWord2Vec", dependencies: ["LMKernels", "_LMSupport"], swiftSettings: numericFlags),
+        // Data-parallel training over Open MPI (`mpirun -np N lmkit train`); LMTrain only sees its DataParallelGroup seam.
+        .target(name: "LMDistributed", dependencies: ["_CMPI", "LMTensor", "LMTrain"], swiftSettings: numericFlags),
         .target(name: "LMBenchmarks",
                 dependencies: ["_CBLAS", "LMKernels", "LMTensor", "LMNN", "LMOptim", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain"],
                 path: "Benchmarks/LMBenchmarks", swiftSettings: numericFlags),
@@ -45,6 +47,8 @@ let package = Package(
         .systemLibrary(name: "_CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // FFTW 3, float and double: S4D's long convolutions (LMKernels/FFTConvolution.swift).
         .systemLibrary(name: "_CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
+        // Open MPI (`make` installs it when missing, like OpenBLAS and FFTW): LMDistributed's collectives.
+        .systemLibrary(name: "_CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         // Atomic writes, read-only mappings, strict JSON configs: Foundation only, `package` access (ConfigError and
         // StrictJSON are public because LMModels re-exports them).
         .target(name: "_LMSupport", swiftSettings: numericFlags),
@@ -52,7 +56,7 @@ let package = Package(
 
         // MARK: Executables
         .executableTarget(name: "lmkit",
-                          dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain", "LMBenchmarks",
+                          dependencies: ["LMTensor", "LMNN", "LMOptim", "LMCheckpoint", "LMTokenizers", "LMNGram", "LMWord2Vec", "LMModels", "LMTrain", "LMBenchmarks", "LMDistributed",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: numericFlags),
 
@@ -66,6 +70,7 @@ let package = Package(
         .testTarget(name: "LMNGramTests", dependencies: ["LMNGram", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMModelsTests", dependencies: ["LMModels", "LMOptim", "LMCheckpoint", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMTrainTests", dependencies: ["LMTrain", "LMModels", "_TestSupport"], swiftSettings: numericFlags),
+        .testTarget(name: "LMDistributedTests", dependencies: ["LMTrain", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "LMWord2VecTests", dependencies: ["LMWord2Vec", "_TestSupport"], swiftSettings: numericFlags),
         .testTarget(name: "_LMSupportTests", dependencies: ["_LMSupport"], swiftSettings: numericFlags),
     ]

@@ -63,18 +63,27 @@ extension Tensor {
             if expanded { order.append(t); continue }
             if !visited.insert(ObjectIdentifier(t)).inserted { continue }
             stack.append((t, true))
-            for input in t.gradNode?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
-                stack.append((input, false))
-            }
+            // Leaves are pushed before the other inputs, so they pop after them: each leaf lands in `order` just before
+            // its earliest consumer and the reverse walk reaches it right after that consumer's backward, when its
+            // gradient is complete (postAccumulateGradHook: data-parallel buckets start there). The order of the
+            // non-leaf nodes, and so every gradient sum, is what it would be without this.
+            let inputs = (t.gradNode?.inputs ?? []).filter { $0.requiresGrad && !visited.contains(ObjectIdentifier($0)) }
+            for input in inputs where input.gradNode == nil { stack.append((input, false)) }
+            for input in inputs where input.gradNode != nil { stack.append((input, false)) }
         }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
         noGrad {
             for t in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else {
+                    // A leaf whose gradient an op's backward wrote in place (linear's GradientTarget) is complete too.
+                    if t.gradNode == nil { t.postAccumulateGradHook?(t) }
+                    continue
+                }
                 guard let node = t.gradNode else {
                     // A leaf: accumulate into `grad`. `g` owns its storage (see below), so it is stored without a
                     // copy, unless it is (a view of) the caller's seed, which the caller still holds.
                     t.grad = t.grad.map { $0 + g } ?? (g.storage === start.storage ? g.clone() : g)
+                    t.postAccumulateGradHook?(t)  // reverse topological order: nothing more flows into t in this pass
                     continue
                 }
                 guard let rule = node.backward else {

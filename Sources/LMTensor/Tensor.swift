@@ -99,6 +99,9 @@ public final class Tensor: @unchecked Sendable {
     public var requiresGrad: Bool
     /// Accumulated gradient of a leaf (same shape and dtype).
     public var grad: Tensor?
+    /// Called by `backward()` right after this leaf's `grad` received its last contribution of that backward (PyTorch's
+    /// `register_post_accumulate_grad_hook`); data-parallel training starts a bucket's allreduce from it.
+    public var postAccumulateGradHook: ((Tensor) -> Void)?
     /// The operation that produced this tensor, while the graph is alive.
     public internal(set) var gradNode: GradNode?
 

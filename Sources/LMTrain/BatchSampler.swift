@@ -10,6 +10,14 @@ public final class BatchSampler {
     public let blockSize: Int
     /// The stream of window offsets; checkpoint `generator.offset` to resume the data order.
     public let generator: Generator
+    /// Data parallel: this rank keeps rows index, index + count, … of each batch of `batchSize` windows
+    /// (DistributedSampler's indices[rank::num_replicas]). Every rank draws all `batchSize` offsets, so the stream
+    /// does not depend on the number of ranks; `count` must divide `batchSize`.
+    public var shard = (index: 0, count: 1) {
+        didSet { precondition(shard.count > 0 && batchSize % shard.count == 0 && (0..<shard.count).contains(shard.index), "BatchSampler: shard \(shard) of \(batchSize) rows") }
+    }
+    /// Rows `next()` returns: batchSize / shard.count.
+    public var rowsPerBatch: Int { batchSize / shard.count }
 
     /// Fails when the file has no window of `blockSize + 1` tokens.
     public init(tokens: TokenFile, batchSize: Int, blockSize: Int, generator: Generator) throws {
@@ -25,10 +33,11 @@ public final class BatchSampler {
         self.generator = generator
     }
 
-    /// The next batch: inputs and targets, row-major [batchSize, blockSize].
+    /// The next batch: inputs and targets, row-major [rowsPerBatch, blockSize].
     public func next() -> (inputs: [Int], targets: [Int]) {
-        let offsets = generator.integers(batchSize, low: 0, high: tokens.count - blockSize)
-        var inputs = [Int](repeating: 0, count: batchSize * blockSize), targets = inputs
+        let drawn = generator.integers(batchSize, low: 0, high: tokens.count - blockSize)
+        let offsets = shard.count == 1 ? drawn : stride(from: shard.index, to: batchSize, by: shard.count).map { drawn[$0] }
+        var inputs = [Int](repeating: 0, count: offsets.count * blockSize), targets = inputs
         inputs.withUnsafeMutableBufferPointer { x in
             targets.withUnsafeMutableBufferPointer { y in
                 for (row, start) in offsets.enumerated() {

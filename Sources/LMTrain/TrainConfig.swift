@@ -66,6 +66,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Recompute each block's activations in backward instead of keeping them (torch.utils.checkpoint per block):
     /// the same gradients, less memory, one more forward pass of the blocks per step.
     public var gradientCheckpointing = false
+    // data parallel (`mpirun -np N lmkit train`; Docs/Distributed.md). batch_size stays the global micro-batch.
+    /// Gradients are averaged in buckets of about this many megabytes (10^6 bytes), each sent as soon as backward
+    /// has produced it (PyTorch DDP's bucket_cap_mb).
+    public var ddpBucketCapMB = 25.0
+    /// 1: ZeRO stage 1, each rank keeps the AdamW state of only its share of the parameters (ZeroRedundancy.swift);
+    /// 0: every rank keeps all of it (DDP). DeepSpeed's zero_optimization.stage; stages 2 and 3 are not implemented.
+    public var zeroStage = 0
 
     public init() {}
 
@@ -78,6 +85,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
         case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing"
+        case ddpBucketCapMB = "ddp_bucket_cap_mb", zeroStage = "zero_stage"
     }
 
     /// The value type of each key, for parsing `--key value` overrides.
@@ -90,12 +98,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
         .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool,
+        .ddpBucketCapMB: .double, .zeroStage: .int,
     ]
 
     /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
     static let nanoGPTOnlyKeys: [String: String] = [
         "device": "LMKit trains on the CPU; remove it", "dtype": "LMKit trains in float32; remove it",
-        "compile": "there is no compile step; remove it", "backend": "there is no distributed backend; remove it",
+        "compile": "there is no compile step; remove it", "backend": "data parallelism runs over MPI: start `mpirun -np N lmkit train`; remove it",
         "wandb_log": "remove it (the loss curve goes to out_dir/loss.csv and loss.svg)", "wandb_project": "remove it",
         "wandb_run_name": "remove it", "dataset": "use data_dir (the directory `lmkit prepare` wrote)",
     ]
@@ -163,6 +172,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         minLR = try value(.minLR, d.minLR)
         seed = try value(.seed, d.seed)
         gradientCheckpointing = try value(.gradientCheckpointing, d.gradientCheckpointing)
+        ddpBucketCapMB = try value(.ddpBucketCapMB, d.ddpBucketCapMB)
+        zeroStage = try value(.zeroStage, d.zeroStage)
         try validate()
     }
 
@@ -188,6 +199,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         where !(v >= 0 && v.isFinite) { throw fail(key, "must be a finite number ≥ 0, got \(v)") }
         for (key, v) in [(CodingKeys.beta1, beta1), (.beta2, beta2)] where !(v >= 0 && v < 1) {
             throw fail(key, "must be in [0, 1), got \(v)")
+        }
+        guard ddpBucketCapMB > 0 && ddpBucketCapMB <= 1e5 else {
+            throw fail(.ddpBucketCapMB, "must be a number of megabytes in (0, 100000], got \(ddpBucketCapMB)")
+        }
+        guard zeroStage == 0 || zeroStage == 1 else {
+            throw fail(.zeroStage, "must be 0 (DDP) or 1 (optimizer state sharded over the ranks), got \(zeroStage); stages 2 and 3 are not implemented")
         }
         if decayLR && lrDecayIters <= warmupIters {
             throw fail(.lrDecayIters, "must be greater than warmup_iters (\(warmupIters)) when decay_lr is true, got \(lrDecayIters)")

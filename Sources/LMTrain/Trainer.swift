@@ -56,6 +56,12 @@ public final class Trainer {
     public let trainStreams: StreamSampler?
     /// sft_data: training and validation examples, sampled instead of the token files' windows.
     public let sft: (train: SFTExamples, val: SFTExamples)?
+    /// Data parallel (DataParallel.swift): the ranks this process trains with; nil trains alone.
+    public let group: (any DataParallelGroup)?
+    /// Data parallel: the gradient averager (nil when training alone).
+    public private(set) var reducer: (any GradientReducer)?
+    /// zero_stage 1 under a group: which rank keeps which parameter's optimizer state.
+    private var zero: ZeroRedundancy?
     private var carried: [String: Tensor] = [:]
     /// Optimizer steps done (nanoGPT's iter_num).
     public private(set) var iteration = 0
@@ -72,8 +78,19 @@ public final class Trainer {
     private var pendingMessages: [String] = []
 
     /// Sets up a run from `config`: a fresh model (init_from "scratch") or the state in out_dir/ckpt.safetensors
-    /// (init_from "resume"; the checkpoint's model config wins, as in nanoGPT).
-    public init(config: TrainConfig) throws {
+    /// (init_from "resume"; the checkpoint's model config wins, as in nanoGPT). With a `group` of N ranks, each trains
+    /// on its share of every batch_size batch and gradients are averaged (DataParallel.swift).
+    public init(config: TrainConfig, group: (any DataParallelGroup)? = nil) throws {
+        let ranks = group?.size ?? 1, rank = group?.rank ?? 0
+        if ranks > 1 {
+            guard config.batchSize % ranks == 0 else {
+                let lower = config.batchSize / ranks * ranks, upper = lower + ranks
+                throw TrainError.invalidInput("batch_size \(config.batchSize) is the global micro-batch, split evenly over the \(ranks) ranks of mpirun -np \(ranks); it must be a multiple of \(ranks) (e.g. \(lower > 0 ? "\(lower) or " : "")\(upper))")
+            }
+            guard config.dataOrder == "random" && config.sftData == nil else {
+                throw TrainError.invalidInput("data parallel training (mpirun -np \(ranks)) shards random windows of the token files; \(config.sftData != nil ? "sft_data" : "data_order \"streams\"") trains on one rank only")
+            }
+        }
         let trainPath = (config.dataDir as NSString).appendingPathComponent("train.bin")
         let valPath = (config.dataDir as NSString).appendingPathComponent("val.bin")
         let trainTokens = try TokenFile(path: trainPath), valTokens = try TokenFile(path: valPath)
@@ -108,10 +125,12 @@ public final class Trainer {
         }
         self.config = config
         self.modelConfig = modelConfig
-        modelGenerator = Generator(seed: checkpoint?.modelSeed ?? config.seed)
+        self.group = group
+        // Dropout differs per rank (nanoGPT's seed + seed_offset); the initial weights are rank 0's (broadcast below).
+        modelGenerator = Generator(seed: (checkpoint?.modelSeed ?? config.seed) &+ UInt64(rank))
         dataGenerator = Generator(seed: checkpoint?.dataSeed ?? config.seed &+ 1)
         // Refuse what cannot fit before anything is allocated (batch, model, optimizer state).
-        let tokens = Double(config.batchSize) * Double(config.blockSize)
+        let tokens = Double(config.batchSize / ranks) * Double(config.blockSize)
         guard tokens <= Double(Int.max / 16) else {
             throw TrainError.invalidInput("batch_size \(config.batchSize) × block_size \(config.blockSize) tokens per micro-batch is beyond any machine's memory")
         }
@@ -135,6 +154,8 @@ public final class Trainer {
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
+        trainBatches.shard = (rank, ranks)
+        valBatches.shard = (rank, ranks)
         if config.dataOrder == "streams" {
             guard model is any CarriedStateTraining else {
                 throw TrainError.invalidInput("data_order \"streams\" needs a model that carries state between windows (lstm, gru, rnn); model_type \"\(type(of: modelConfig).modelType)\" does not")
@@ -168,6 +189,18 @@ public final class Trainer {
                 pendingMessages.append("the model keys \(keys.joined(separator: ", ")) differ from the checkpoint's; the checkpoint's architecture is used")
             }
         }
+        if let group, ranks > 1 {
+            group.broadcast(model.parameters(), root: 0)
+            reducer = group.makeGradientReducer(parameters: model.parameters(), bucketBytes: Int(config.ddpBucketCapMB * 1e6))
+            if config.zeroStage == 1 {
+                let zero = ZeroRedundancy(parameters: model.namedParameters(), rank: rank, ranks: ranks)
+                try optimizer.loadStateDict(zero.localShare(of: optimizer.stateDict()))  // a resumed full state: keep this rank's share
+                self.zero = zero
+                let share = zero.ownedShare
+                pendingMessages.append("ZeRO stage 1: rank 0 keeps the optimizer state of \(share.owned) of \(share.total) parameter values")
+            }
+            pendingMessages.append("data parallel over \(ranks) ranks: \(config.batchSize / ranks) of each batch_size \(config.batchSize) rows per rank, gradients averaged in buckets of \(config.ddpBucketCapMB) MB")
+        }
     }
 
     /// nanoGPT's estimate_loss(): mean loss of eval_iters batches per split, in eval mode, without gradients. A model
@@ -187,7 +220,11 @@ public final class Trainer {
                         total += Double(model.loss(batch, generator: modelGenerator).item())
                     }
                 }
-                return (total / Double(config.evalIters), reported ? correct / Double(max(count, 1)) : nil)
+                // Data parallel: every rank evaluated its share of the same batches; average over all of them.
+                var sums = [total, correct, Double(count)]
+                if let group, group.size > 1 { group.allreduceSum(&sums) }
+                let ranks = Double(group?.size ?? 1)
+                return (sums[0] / (Double(config.evalIters) * ranks), reported ? sums[1] / Swift.max(sums[2], 1) : nil)
             }
             if let sft {
                 let train = mean { sft.train.batch(config.batchSize, generator: dataGenerator) }
@@ -234,14 +271,16 @@ public final class Trainer {
     /// The next batch of `sampler` (nanoGPT's get_batch: inputs and the next tokens).
     func batch(_ sampler: BatchSampler) -> TokenBatch {
         let (x, y) = sampler.next()
-        return TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize)
+        return TokenBatch(inputs: x, targets: y, batch: sampler.rowsPerBatch, length: config.blockSize)
     }
 
     /// One optimizer step at the current lr: gradient_accumulation_steps micro-batches, clip, AdamW. Returns the mean loss.
     func step() -> Double {
         let accumulation = config.gradientAccumulationSteps
         var total = 0.0
-        for _ in 0..<accumulation {
+        for micro in 0..<accumulation {
+            // Data parallel: only the last micro-step's backward communicates (DDP's no_sync before it).
+            reducer?.prepareBackward(synchronize: micro == accumulation - 1)
             let loss: Tensor
             if let streams = trainStreams, let stateful = model as? any CarriedStateTraining {
                 // Truncated BPTT: this window continues the last one's state (dropped when the streams restart).
@@ -255,12 +294,20 @@ public final class Trainer {
             total += Double(loss.item())
             (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
         }
+        reducer?.finishBackward()
+        var mean = [total / Double(accumulation)]
+        if let group, group.size > 1 {
+            group.allreduceSum(&mean)
+            mean[0] /= Double(group.size)
+        }
         if config.gradClip != 0 {
             _ = try? GradientClipping.clipGradientNorm(model.parameters(), maxNorm: config.gradClip)
         }
+        zero?.dropForeignGradients()
         optimizer.step()
+        if let zero, let group { zero.gatherParameters(group) }
         optimizer.zeroGrad()
-        return total / Double(accumulation)
+        return mean[0]
     }
 
     /// The state to checkpoint now (after the eval at `iteration`).
@@ -268,7 +315,8 @@ public final class Trainer {
         TrainingCheckpoint(modelConfig: modelConfig, trainConfig: config, iteration: iteration, bestValLoss: bestValLoss,
                            lastTrainLoss: lastEval.train, lastValLoss: lastEval.val, dataSeed: dataGenerator.seed,
                            dataOffset: dataGenerator.offset, modelSeed: modelGenerator.seed, modelOffset: modelGenerator.offset,
-                           dataMeta: dataMeta, weights: model.stateDict(), optimizer: optimizer.stateDict(),
+                           dataMeta: dataMeta, weights: model.stateDict(),
+                           optimizer: zero.map { $0.gatherState(optimizer.stateDict(), fields: optimizer.stateFields, group: group!) } ?? optimizer.stateDict(),
                            streamCursor: trainStreams?.cursor, carried: carried)
     }
 
@@ -276,6 +324,7 @@ public final class Trainer {
     public func run() throws -> TrainResult {
         var outDirLock: DirectoryLock?
         defer { outDirLock?.release() }
+        let writesFiles = self.writesFiles && (group?.rank ?? 0) == 0  // data parallel: rank 0 writes for all
         if writesFiles {
             do { try FileManager.default.createDirectory(atPath: config.outDir, withIntermediateDirectories: true) } catch {
                 throw TrainError.invalidInput("\(config.outDir): cannot create out_dir (\(error.localizedDescription))")
@@ -316,9 +365,13 @@ public final class Trainer {
                     }
                     if losses.val < bestValLoss || config.alwaysSaveCheckpoint {
                         bestValLoss = losses.val
-                        if iteration > 0 && writesFiles {
-                            try checkpointState(lastEval: losses).write(directory: config.outDir)
-                            onEvent(.checkpoint(iteration: iteration, path: (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)))
+                        // ZeRO: every rank takes part in gathering the optimizer state that rank 0 writes.
+                        if iteration > 0 && (writesFiles || zero != nil) {
+                            let state = checkpointState(lastEval: losses)
+                            if writesFiles {
+                                try state.write(directory: config.outDir)
+                                onEvent(.checkpoint(iteration: iteration, path: (config.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)))
+                            }
                         }
                     }
                 }
@@ -330,7 +383,9 @@ public final class Trainer {
                 if let pending = pendingVal { lossLog?.append(LossRow(step: iteration, trainLoss: nil, valLoss: pending, learningRate: lr, tokensPerSecond: nil)) }
                 break
             }
-            if shouldStop() {
+            var stop = [shouldStop() ? 1.0 : 0]
+            if let group, group.size > 1 { group.allreduceSum(&stop) }  // all ranks stop at the same step or none does
+            if stop[0] > 0 {
                 interrupted = true
                 break
             }

@@ -41,6 +41,7 @@ struct BenchCommand: ParsableCommand {
             BenchBERTCommand.self,
             BenchRNNCommand.self,
             BenchSSMCommand.self,
+            BenchAllreduceCommand.self,
         ])
 }
 

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import LMTrain
 import LMBenchmarks
+import LMDistributed
 import LMTokenizers
 
 /// Set by SIGINT; read by the training loop between steps.
@@ -34,11 +35,25 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Eval and checkpoint lines appear at once in a log file or `| tee`, not when a 4 KB buffer fills.
         setvbuf(stdout, nil, _IOLBF, 0)
+        // Under mpirun: rank 0 prints for the job; any rank's error stops every rank with its message (Docs/Distributed.md).
+        let world = MPIWorld.launched
+        if let world, world.rank != 0 { _ = freopen("/dev/null", "w", stdout) }
+        defer { world?.finalize() }  // reached only when every rank ends the same way (done, or Ctrl-C at the same step)
         try reportingErrors {
+            do { try train(group: world) } catch {
+                // Another rank would wait forever in its next collective: end them all, saying which rank failed and why.
+                if let world, world.size > 1, !(error is ExitCode) { world.abort("\(error)") }
+                throw error
+            }
+        }
+    }
+
+    private func train(group: MPIWorld?) throws {
+        do {
             var resolved = try TrainConfig.load(path: config, overrides: overrides)
             if resume { resolved.initFrom = "resume" }
             print("config:\n\(resolved.jsonString())")
-            let trainer = try Trainer(config: resolved)
+            let trainer = try Trainer(config: resolved, group: group)
             if let meta = trainer.dataMeta {
                 // The tokenizer travels into out_dir for eval and sample: say now if it will not load there.
                 do {
@@ -88,6 +103,12 @@ struct TrainCommand: ParsableCommand {
             }
             let result = try trainer.run()
             bar.finish()
+            if let reducer = trainer.reducer {
+                let started = reducer.bucketsStarted
+                print("gradient buckets: \(started.duringBackward) of \(started.total) started while backward was running; "
+                      + String(format: "%.3f s waiting for them after backward (%.3f s per step)", reducer.exposedSeconds,
+                               reducer.exposedSeconds / Double(max(stepsDone, 1))))
+            }
             if result.interrupted {
                 let checkpoint = (resolved.outDir as NSString).appendingPathComponent(TrainingCheckpoint.fileName)
                 if FileManager.default.fileExists(atPath: checkpoint) {

@@ -114,3 +114,39 @@ extension GradientOwnershipTests {
         XCTAssertEqual(seed.toArray(), [1, 1, 1, 1])
     }
 }
+
+/// `postAccumulateGradHook` (PyTorch's register_post_accumulate_grad_hook), which data-parallel training uses to
+/// start a bucket's allreduce during backward: once per leaf per backward, after the last contribution, last layer
+/// first, including the weights `linear` writes in place instead of returning to autograd.
+final class PostAccumulateGradHookTests: XCTestCase {
+    func testHookSeesTheFinalGradientOncePerBackwardInReverseOrder() {
+        let w1 = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3], requiresGrad: true)
+        let w2 = Tensor([0.5, -1, 2, 1], shape: [2, 2], requiresGrad: true)
+        let b2 = Tensor([0.1, 0.2], shape: [2], requiresGrad: true)
+        let shared = Tensor([2], shape: [1], requiresGrad: true)  // used early and late: complete only at the end
+        var seen: [(String, [Float])] = []
+        for (name, p) in [("w1", w1), ("w2", w2), ("b2", b2), ("shared", shared)] {
+            p.postAccumulateGradHook = { t in
+                let g = t.grad!.contiguous()
+                seen.append((name, (0..<g.count).map { g.pointer(Float.self)[$0] }))
+            }
+        }
+        let x = Tensor([1, -1, 2, 0.5, 1, -2], shape: [2, 3])
+        let h = x.linear(w1, bias: nil) * shared        // [2, 2]; linear writes w1's gradient in place
+        let y = (h.linear(w2, bias: b2) * shared).sum()
+        y.backward()
+        XCTAssertEqual(seen.map(\.0).sorted(), ["b2", "shared", "w1", "w2"], "each leaf exactly once")
+        XCTAssertEqual(seen.last?.0 == "shared" || seen.last?.0 == "w1", true, "the first layer's leaves come last: \(seen.map(\.0))")
+        XCTAssertLessThan(seen.firstIndex { $0.0 == "w2" }!, seen.firstIndex { $0.0 == "w1" }!)
+        for (name, values) in seen {
+            let p = ["w1": w1, "w2": w2, "b2": b2, "shared": shared][name]!
+            let g = p.grad!.contiguous()
+            XCTAssertEqual(values, (0..<g.count).map { g.pointer(Float.self)[$0] }, "\(name): the hook saw the final gradient")
+        }
+        // A second backward fires again, with the accumulated gradient.
+        seen = []
+        (x.linear(w1, bias: nil) * shared).linear(w2, bias: b2).sum().backward()
+        XCTAssertEqual(seen.count, 4)
+        for p in [w1, w2, b2, shared] { p.postAccumulateGradHook = nil }
+    }
+}
