@@ -66,6 +66,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Recompute each block's activations in backward instead of keeping them (torch.utils.checkpoint per block):
     /// the same gradients, less memory, one more forward pass of the blocks per step.
     public var gradientCheckpointing = false
+    /// nanoGPT's dtype: "float32", "bfloat16" or "float16". The low-precision ones train under Autocast (products read
+    /// bfloat16/float16 inputs and accumulate in float32; weights, gradients and AdamW state stay float32); "float16"
+    /// adds a GradScaler (dynamic loss scaling, torch's defaults) whose state goes into checkpoints.
+    public var dtype = "float32"
 
     public init() {}
 
@@ -77,7 +81,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case model
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
-        case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing"
+        case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing", dtype
     }
 
     /// The value type of each key, for parsing `--key value` overrides.
@@ -89,12 +93,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         .sftData: .string, .sftValData: .string, .sftEOS: .string,
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
-        .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool,
+        .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool, .dtype: .string,
     ]
 
     /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
     static let nanoGPTOnlyKeys: [String: String] = [
-        "device": "LMKit trains on the CPU; remove it", "dtype": "LMKit trains in float32; remove it",
+        "device": "LMKit trains on the CPU; remove it",
         "compile": "there is no compile step; remove it", "backend": "there is no distributed backend; remove it",
         "wandb_log": "remove it (the loss curve goes to out_dir/loss.csv and loss.svg)", "wandb_project": "remove it",
         "wandb_run_name": "remove it", "dataset": "use data_dir (the directory `lmkit prepare` wrote)",
@@ -163,6 +167,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         minLR = try value(.minLR, d.minLR)
         seed = try value(.seed, d.seed)
         gradientCheckpointing = try value(.gradientCheckpointing, d.gradientCheckpointing)
+        dtype = try value(.dtype, d.dtype)
         try validate()
     }
 
@@ -198,6 +203,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard dataOrder == "random" || dataOrder == "streams" else {
             throw fail(.dataOrder, "must be \"random\" or \"streams\", got \"\(dataOrder)\"")
         }
+        guard Self.dtypes.contains(dtype) else {
+            throw fail(.dtype, "must be \"float32\", \"bfloat16\" or \"float16\", got \"\(dtype)\"")
+        }
         guard !outDir.isEmpty else { throw fail(.outDir, "must not be empty") }
         for (key, value) in [(CodingKeys.sftValData, sftValData), (.sftEOS, sftEOS)] where value != nil && sftData == nil {
             throw fail(key, "needs sft_data (the training examples)")
@@ -207,6 +215,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         // vocabulary is not known yet; 1 stands in for it, and 0 for the [CLS]/[SEP] ids a WordPiece vocabulary fills in).
         _ = try modelConfig(vocabularySize: 1, defaults: model.modelType == BERTConfig.modelType ? ["cls_token_id": 0, "sep_token_id": 0] : [:])
     }
+
+    /// The values of `dtype` (nanoGPT's).
+    static let dtypes = ["float32", "bfloat16", "float16"]
 
     /// The model's architecture: the `model` section decoded by its family, with vocab_size (the data's vocabulary)
     /// and the family's other training defaults filled in where the section leaves them out. A given vocab_size must
