@@ -69,7 +69,8 @@ extension Tensor {
         let wideW = w.detach().autocastOperand(low, keepingHalf: false).wide
         Tensor.linearRows(Float.self, wideX, (false, I), wideW, (false, I), b, rows: 0..<N, into: out.pointer(Float.self))
         let inputs = b.map { [self, w, $0] } ?? [self, w]
-        let xRequiresGrad = requiresGrad, half = saved!
+        // The closure must not capture `self` (nor `inputs`): the float32 input is freed after forward.
+        let xRequiresGrad = requiresGrad, half = saved!, inputCount = inputs.count
         return Tensor.record("linear", inputs: inputs, output: out) { g in
             let gr = g.contiguous().autocastOperand(low, keepingHalf: false).wide.pointer(Float.self)
             let dx = xRequiresGrad ? Tensor(uninitialized: [N, I], dtype: .float32) : nil
@@ -94,7 +95,7 @@ extension Tensor {
             } else {
                 inputGradient(); parameterGradients()
             }
-            return [dx, dW?.returned, db?.returned].prefix(inputs.count).map { $0 }
+            return [dx, dW?.returned, db?.returned].prefix(inputCount).map { $0 }
         }
     }
 
