@@ -72,7 +72,10 @@ extension Tensor {
         // The closure must not capture `self` (nor `inputs`): the float32 input is freed after forward.
         let xRequiresGrad = requiresGrad, half = saved!, inputCount = inputs.count
         return Tensor.record("linear", inputs: inputs, output: out) { g in
-            let gr = g.contiguous().autocastOperand(low, keepingHalf: false).wide.pointer(Float.self)
+            // Bound to a tensor that lives to the end of the closure: a pointer into a temporary would dangle once
+            // the temporary's storage went back to the BufferPool and was handed to dx or dW.
+            let roundedG = g.contiguous().autocastOperand(low, keepingHalf: false).wide
+            let gr = roundedG.pointer(Float.self)
             let dx = xRequiresGrad ? Tensor(uninitialized: [N, I], dtype: .float32) : nil
             let dW = w.requiresGrad ? GradientTarget(w) : nil
             let db = b?.requiresGrad == true ? GradientTarget(b!) : nil
@@ -95,6 +98,7 @@ extension Tensor {
             } else {
                 inputGradient(); parameterGradients()
             }
+            withExtendedLifetime((roundedG, roundedW, roundedX)) {}
             return [dx, dW?.returned, db?.returned].prefix(inputCount).map { $0 }
         }
     }
@@ -111,6 +115,7 @@ extension Tensor {
         let base = wide.pointer(Float.self)
         Attention.forward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: out.pointer(Float.self),
                           lse: lse.pointer(Float.self), layout: layout)
+        withExtendedLifetime(wide) {}
         guard gradModeEnabled && qkv.requiresGrad else { return out }
         let savedOut = out.to(low), qkvShape = qkv.shape
         return record("packed_self_attention", inputs: [qkv], output: out) { g in
@@ -121,6 +126,7 @@ extension Tensor {
             Attention.backward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: o.pointer(Float.self),
                                lse: lse.pointer(Float.self), dOut: gr.pointer(Float.self), dQ: d, dK: d + kOffset, dV: d + vOffset,
                                layout: layout)
+            withExtendedLifetime((x, o, gr)) {}
             return [dx]
         }
     }

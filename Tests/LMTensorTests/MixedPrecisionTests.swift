@@ -145,6 +145,32 @@ final class MixedPrecisionTests: XCTestCase {
         }
     }
 
+    /// Shapes where x, W, g and their gradients share buffer sizes (a GPT's square projections), so a scratch buffer
+    /// released too early would be handed to another operand; the same leaf weight used twice accumulates.
+    func testAutocastLinearOnSquareShapesAndSharedWeights() {
+        let gen = Generator(seed: 9)
+        for (N, I, O) in [(32, 32, 32), (64, 48, 48), (16, 40, 16)] {
+            for low in [DType.bfloat16, .float16] {
+                let xv = Tensor.randn([N, I], generator: gen).toDoubles().map { Double(Float($0)) }
+                let wv = Tensor.randn([O, I], generator: gen).toDoubles().map { Double(Float($0)) }
+                let gv = Tensor.randn([N, O], generator: gen).toDoubles().map { Double(Float($0)) }
+                let x = Tensor(xv.map(Float.init), shape: [N, I], requiresGrad: true)
+                let w = Tensor(wv.map(Float.init), shape: [O, I], requiresGrad: true)
+                let g = Tensor(gv.map(Float.init), shape: [N, O])
+                let y = Autocast.with(low) { (x * 1).linear(w, bias: nil) }
+                y.backward(g)
+                let ref = reference(xv, wv, [Double](repeating: 0, count: O), gv, N: N, I: I, O: O, low: low)
+                assertClose(y, ref.y, rtol: 1e-5, atol: 1e-4)
+                assertClose(x.grad!, ref.dx, rtol: 1e-5, atol: 1e-4)
+                assertClose(w.grad!, ref.dw, rtol: 1e-5, atol: 1e-4)
+                // A second use of the same weight adds its gradient into the same `.grad`.
+                let dw1 = w.grad!.toDoubles()
+                Autocast.with(low) { x.linear(w, bias: nil) }.backward(g)
+                assertClose(w.grad!, zip(dw1, ref.dw).map { $0 + $1 }, rtol: 1e-5, atol: 1e-4)
+            }
+        }
+    }
+
     func testAutocastLinearKeepsHalfCopyAndFreesTheFloat32Input() {
         let g = Generator(seed: 3)
         let w = Tensor.randn([8, 32], generator: g).requiringGrad()
