@@ -16,7 +16,7 @@ for dt in dtypes:
     val = [(int(r["step"]), float(r["val_loss"])) for r in rows if r["val_loss"]]
     runs[dt] = (train, val)
 
-fig, ax = plt.subplots(figsize=(8, 5))
+fig, (ax, dax) = plt.subplots(2, 1, figsize=(8, 7.5), height_ratios=[2, 1], sharex=True)
 colors = {"float32": "black", "bfloat16": "tab:blue", "float16": "tab:orange"}
 for dt, (train, val) in runs.items():
     k = 25  # moving average of the per-step train loss
@@ -24,9 +24,18 @@ for dt, (train, val) in runs.items():
     ys = [sum(l for _, l in train[i - k + 1:i + 1]) / k for i in range(k - 1, len(train))]
     ax.plot(xs, ys, color=colors[dt], lw=1, alpha=0.8, label=f"{dt} train (mean of {k})")
     ax.plot([s for s, _ in val], [l for _, l in val], "o--", color=colors[dt], ms=4, label=f"{dt} val")
-ax.set_xlabel("step")
 ax.set_ylabel("loss (nats/char)")
-ax.set_title("configs/demo.json (GPT 4x128, shakespeare-char): float32 vs autocast bfloat16 / float16")
+# The curves overlap at this scale: the lower panel shows each low-precision run's per-step train loss minus float32's.
+base = dict(runs["float32"][0])
+for dt in dtypes[1:]:
+    diffs = [(s, l - base[s]) for s, l in runs[dt][0] if s in base]
+    dax.plot([s for s, _ in diffs], [d for _, d in diffs], color=colors[dt], lw=0.6, alpha=0.8, label=f"{dt} − float32 (train, per step)")
+dax.axhline(0, color="black", lw=0.5)
+dax.set_xlabel("step")
+dax.set_ylabel("loss difference")
+dax.grid(alpha=0.3)
+dax.legend(fontsize=8)
+ax.set_title("configs/demo.json (GPT 4x128, shakespeare-char): float32, bfloat16, float16")
 ax.set_ylim(1.3, 3.0)
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
