@@ -213,6 +213,23 @@ final class MixedPrecisionTests: XCTestCase {
         }
     }
 
+    /// A checkpointed block replays in the forward's precision even when backward runs outside the autocast scope
+    /// (torch.utils.checkpoint restores the autocast state too): gradients equal the plain graph's bit for bit.
+    func testCheckpointReplaysUnderTheForwardsAutocast() {
+        let gen = Generator(seed: 21)
+        let w1 = Tensor.randn([24, 16], generator: gen).requiringGrad(), w2 = Tensor.randn([16, 24], generator: gen).requiringGrad()
+        let xv = Tensor.randn([10, 16], generator: gen).toArray(), upstream = Tensor.randn([10, 16], generator: gen)
+        func body(_ t: [Tensor]) -> Tensor { t[0].linear(w1, bias: nil).gelu().linear(w2, bias: nil) }
+        func grads(checkpointed: Bool) -> [[UInt32]] {
+            w1.zeroGrad(); w2.zeroGrad()
+            let x = Tensor(xv, shape: [10, 16], requiresGrad: true)
+            let y = Autocast.with(.bfloat16) { checkpointed ? Tensor.checkpoint([x], body) : body([x]) }
+            y.backward(upstream)
+            return [x.grad!, w1.grad!, w2.grad!].map { $0.toArray().map(\.bitPattern) }
+        }
+        XCTAssertEqual(grads(checkpointed: true), grads(checkpointed: false))
+    }
+
     func testAutocastScopeNestsAndLeavesFloat64Alone() {
         XCTAssertNil(Autocast.dtype)
         Autocast.with(.bfloat16) {

@@ -48,7 +48,8 @@ final class MixedPrecisionTrainingTests: XCTestCase {
         XCTAssertTrue(bf16.messages.contains { $0.hasPrefix("dtype bfloat16") }, "\(bf16.messages)")
         XCTAssertNil(bf16.trainer.gradScaler)
         XCTAssertNotEqual(bf16.losses, f32.losses, "bfloat16 products must change the numbers")
-        XCTAssertEqual(bf16.vals.last!, f32.vals.last!, accuracy: 0.1, "final val loss \(bf16.vals) vs \(f32.vals)")
+        // Observed: 1.4560 vs 1.4562; the demo (BENCHMARKS.md) 1.9776 vs 1.9779.
+        XCTAssertEqual(bf16.vals.last!, f32.vals.last!, accuracy: 0.01, "final val loss \(bf16.vals) vs \(f32.vals)")
         XCTAssertLessThan(bf16.vals.last!, bf16.vals.first! - 0.8)
         // Master weights stay float32.
         XCTAssertTrue(bf16.trainer.model.namedParameters().allSatisfy { $0.1.dtype == .float32 })
