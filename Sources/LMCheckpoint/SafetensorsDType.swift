@@ -2,6 +2,8 @@
 // Decoding covers every dtype of safetensors 0.4-0.8 except the sub-byte F4/F6 and F8_E8M0 types; encoding writes
 // F64, F32, F16 and BF16 (round to nearest even, as torch does). Follows huggingface/safetensors: safetensors/src/tensor.rs.
 
+import LMTensor
+
 /// A safetensors element type, spelled as in the file header (`"F32"`, `"BF16"`, …).
 ///
 /// The declaration order is the Rust library's `Dtype` order; its writer stores tensors by descending dtype and
@@ -50,6 +52,19 @@ public enum SafetensorsDType: String, CaseIterable, Sendable, Comparable {
     public static func < (a: SafetensorsDType, b: SafetensorsDType) -> Bool { a.rank < b.rank }
 }
 
+extension DType {
+    /// The tensor dtype that holds a safetensors float type unchanged (F32, F64, F16, BF16), or nil.
+    public init?(_ stored: SafetensorsDType) {
+        switch stored {
+        case .float32: self = .float32
+        case .float64: self = .float64
+        case .float16: self = .float16
+        case .bfloat16: self = .bfloat16
+        default: return nil
+        }
+    }
+}
+
 // MARK: - Decoding
 
 /// float8 e4m3fn (the "fn" variant torch and safetensors use): bias 7, no infinities, 0x7F/0xFF are NaN.
@@ -74,8 +89,7 @@ func decodeElements<T: BinaryFloatingPoint>(_ dtype: SafetensorsDType, from sour
         for i in 0..<count { destination[i] = T(Float(source.loadUnaligned(fromByteOffset: 2 * i, as: Float16.self))) }
     case .bfloat16:
         for i in 0..<count {
-            let bits = source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
-            destination[i] = T(Float(bitPattern: UInt32(bits) << 16))
+            destination[i] = T(HalfPrecision.float(bfloat16: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
         }
     case .float8E5M2:
         // e5m2 is the top byte of an IEEE half.
@@ -110,13 +124,6 @@ func decodeElements<T: BinaryFloatingPoint>(_ dtype: SafetensorsDType, from sour
 
 // MARK: - Encoding
 
-/// Rounds a Float to bfloat16 bits, nearest even; NaN stays a quiet NaN with its sign (torch gives 0x7FC0).
-@inline(__always) func bfloat16Bits(_ value: Float) -> UInt16 {
-    let bits = value.bitPattern
-    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-    return UInt16(truncatingIfNeeded: (bits &+ (((bits >> 16) & 1) &+ 0x7FFF)) >> 16)
-}
-
 /// Writes `count` Float values as `dtype` (F32, F64, F16 or BF16) to `destination`.
 func encodeElements(_ values: UnsafePointer<Float>, count: Int, as dtype: SafetensorsDType, into destination: UnsafeMutableRawPointer) {
     switch dtype {
@@ -127,7 +134,7 @@ func encodeElements(_ values: UnsafePointer<Float>, count: Int, as dtype: Safete
     case .float16:
         for i in 0..<count { destination.storeBytes(of: Float16(values[i]), toByteOffset: 2 * i, as: Float16.self) }
     case .bfloat16:
-        for i in 0..<count { destination.storeBytes(of: bfloat16Bits(values[i]), toByteOffset: 2 * i, as: UInt16.self) }
+        for i in 0..<count { destination.storeBytes(of: HalfPrecision.bfloat16Bits(values[i]), toByteOffset: 2 * i, as: UInt16.self) }
     default:
         preconditionFailure("encodeElements: \(dtype.rawValue) is not a float output type (checked by the writer)")
     }

@@ -217,12 +217,24 @@ public final class SafetensorsFile: @unchecked Sendable {
                                   byteCount: entry.dataOffsets.count, owner: mapping)
             return Tensor(storage: storage, dtype: .float32, shape: entry.shape)
         }
+        if dtype.isLowPrecision {
+            // F16/BF16 entries are copied bit for bit; anything else is decoded to float32 and rounded.
+            if DType(entry.dtype) == dtype {
+                let result = Tensor(uninitialized: entry.shape, dtype: dtype)
+                withRawBytes(of: entry) { raw in
+                    if let source = raw.baseAddress { UnsafeMutableRawPointer(result.halfBits()).copyMemory(from: source, byteCount: raw.count) }
+                }
+                return result
+            }
+            return tensor(for: entry, as: .float32).to(dtype)
+        }
         let result = Tensor(zeros: entry.shape, dtype: dtype)
         withRawBytes(of: entry) { raw in
             guard let source = raw.baseAddress else { return }
             switch dtype {
             case .float32: decodeElements(entry.dtype, from: source, count: entry.elementCount, into: result.pointer(Float.self))
             case .float64: decodeElements(entry.dtype, from: source, count: entry.elementCount, into: result.pointer(Double.self))
+            default: unsupportedDType()
             }
         }
         return result

@@ -118,17 +118,19 @@ public struct SafetensorsWriter {
                 case .stored(let file, let entry):
                     try file.withRawBytes(of: entry) { try writeAll($0) }
                 case .tensor(let tensor):
-                    let source = tensor.contiguous()
+                    var source = tensor.contiguous()
                     // Same element type: write straight from the tensor's memory (a borrowed mapping included), no copy.
-                    if (source.dtype == .float32 && item.dtype == .float32) || (source.dtype == .float64 && item.dtype == .float64) {
+                    if DType(item.dtype) == source.dtype {
                         try writeAll(UnsafeRawBufferPointer(start: source.storage.base + source.offset * source.dtype.byteSize, count: byteCount))
                         continue
                     }
+                    if source.dtype.isLowPrecision { source = source.to(.float32) }  // then rounded again only if item.dtype is the other half
                     let buffer = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(byteCount, 1), alignment: 64)
                     defer { buffer.deallocate() }
                     switch source.dtype {
                     case .float32: encodeElements(UnsafePointer(source.pointer(Float.self)), count: source.count, as: item.dtype, into: buffer)
                     case .float64: encodeElements(UnsafePointer(source.pointer(Double.self)), count: source.count, as: item.dtype, into: buffer)
+                    default: unsupportedDType()
                     }
                     try writeAll(UnsafeRawBufferPointer(start: buffer, count: byteCount))
                 }

@@ -119,18 +119,27 @@ public func loadStateDict(_ stateDict: [String: Tensor], fromFile path: String, 
 func copy(_ entry: SafetensorsEntry, of file: SafetensorsFile, into destination: Tensor) {
     let count = entry.elementCount
     guard count > 0 else { return }
+    if destination.dtype.isLowPrecision {
+        // Decoded (or copied, for the same half type) as a tensor of that dtype, then stored bit for bit.
+        precondition(destination.isContiguous, "loadStateDict: a float16/bfloat16 destination must be contiguous")
+        let decoded = file.tensor(for: entry, as: destination.dtype)
+        destination.halfBits().update(from: decoded.halfBits(), count: count)
+        return
+    }
     file.withRawBytes(of: entry) { raw in
         let source = raw.baseAddress!
         if destination.isContiguous {
             switch destination.dtype {
             case .float32: decodeElements(entry.dtype, from: source, count: count, into: destination.pointer(Float.self))
             case .float64: decodeElements(entry.dtype, from: source, count: count, into: destination.pointer(Double.self))
+            default: unsupportedDType()
             }
             return
         }
         switch destination.dtype {
         case .float32: scatterDecoded(entry, source, into: destination, as: Float.self)
         case .float64: scatterDecoded(entry, source, into: destination, as: Double.self)
+        default: unsupportedDType()
         }
     }
 }

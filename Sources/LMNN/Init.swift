@@ -46,6 +46,7 @@ public enum Init {
         case .float64:
             let p = tensor.pointer(Double.self)
             for i in values.indices { p[i] = values[i] }
+        default: unsupportedDType()
         }
     }
 

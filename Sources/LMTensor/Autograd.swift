@@ -2,6 +2,10 @@
 // inputs and a closure mapping the output gradient to input gradients (written beside the op's forward, in Ops/).
 // `backward()` walks the graph in reverse topological order, accumulates gradients and, unless `retainGraph`,
 // drops each node once used so saved activations are freed as early as possible.
+// A node refers to a computed (non-leaf) input through a storage-free stand-in that carries only its shape and its
+// own node (torch's Edge): the input's values stay alive only if the op's backward captured them (a saved tensor), so
+// an activation no backward needs is freed as soon as forward is done with it. Without this every intermediate tensor
+// lived until backward, and saving a bfloat16 copy under Autocast would have added memory instead of replacing it.
 import Foundation
 
 public final class GradNode {
@@ -39,9 +43,22 @@ extension Tensor {
     static func record(_ name: String, inputs: [Tensor], output: Tensor, backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard gradModeEnabled, inputs.contains(where: { $0.requiresGrad }) else { return output }
         output.requiresGrad = true
-        output.gradNode = GradNode(name: name, inputs: inputs, backward: backward)
+        output.gradNode = GradNode(name: name, inputs: inputs.map { $0.gradNode == nil ? $0 : $0.graphEdge() }, backward: backward)
         return output
     }
+
+    /// Storage shared by every graph edge (no bytes).
+    private static let edgeStorage = Storage(byteCount: 0)
+
+    /// A stand-in for this computed tensor in a consumer's node: same shape, dtype and node, no storage.
+    private func graphEdge() -> Tensor {
+        let edge = Tensor(storage: Tensor.edgeStorage, dtype: dtype, shape: shape, strides: strides, offset: 0, requiresGrad: true)
+        edge.gradNode = gradNode
+        return edge
+    }
+
+    /// Backward's identity of a graph vertex: a computed tensor is its node (shared with its edges), a leaf itself.
+    private static func vertex(_ t: Tensor) -> ObjectIdentifier { t.gradNode.map(ObjectIdentifier.init) ?? ObjectIdentifier(t) }
 
     /// Back-propagates from this tensor. Without `seed` the tensor must hold one element (gradient 1).
     /// Leaf tensors with `requiresGrad` accumulate into `grad`.
@@ -61,20 +78,20 @@ extension Tensor {
         var stack: [(Tensor, Bool)] = [(self, false)]
         while let (t, expanded) = stack.popLast() {
             if expanded { order.append(t); continue }
-            if !visited.insert(ObjectIdentifier(t)).inserted { continue }
+            if !visited.insert(Tensor.vertex(t)).inserted { continue }
             stack.append((t, true))
             // Leaves are pushed before the other inputs, so they pop after them: each leaf lands in `order` just before
             // its earliest consumer and the reverse walk reaches it right after that consumer's backward, when its
             // gradient is complete (postAccumulateGradHook: data-parallel buckets start there). The order of the
             // non-leaf nodes, and so every gradient sum, is what it would be without this.
-            let inputs = (t.gradNode?.inputs ?? []).filter { $0.requiresGrad && !visited.contains(ObjectIdentifier($0)) }
+            let inputs = (t.gradNode?.inputs ?? []).filter { $0.requiresGrad && !visited.contains(Tensor.vertex($0)) }
             for input in inputs where input.gradNode == nil { stack.append((input, false)) }
             for input in inputs where input.gradNode != nil { stack.append((input, false)) }
         }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
+        var grads: [ObjectIdentifier: Tensor] = [Tensor.vertex(self): start]
         noGrad {
             for t in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else {
+                guard let g = grads.removeValue(forKey: Tensor.vertex(t)) else {
                     // A leaf whose gradient an op's backward wrote in place (linear's GradientTarget) is complete too.
                     if t.gradNode == nil { t.postAccumulateGradHook?(t) }
                     continue
@@ -98,7 +115,7 @@ extension Tensor {
                     guard input.requiresGrad, var gi = gi?.contiguous() else { continue }
                     if !handedOut.insert(ObjectIdentifier(gi.storage)).inserted { gi = gi.clone() }
                     precondition(gi.shape == input.shape, "backward of \(node.name): gradient shape \(gi.shape) for input of shape \(input.shape)")
-                    let key = ObjectIdentifier(input)
+                    let key = Tensor.vertex(input)
                     grads[key] = grads[key].map { $0 + gi } ?? gi
                 }
                 if !retainGraph { node.backward = nil; node.inputs = [] }

@@ -1,14 +1,30 @@
 // Tensor: a strided view (shape, strides, offset) over reference-counted Storage, plus the autograd hooks.
 // Views (reshape of contiguous data, transpose/permute, slice, expand) share storage and copy nothing.
-// Compute dtypes are float32 (the product) and float64 (gradient checks); storage is raw bytes so reduced-precision
-// storage (f16/bf16) can be added without changing the view logic.
+// Compute dtypes are float32 (the product) and float64 (gradient checks). float16 and bfloat16 are storage only
+// (mixed precision, Autocast.swift; checkpoints): they convert with `to(_:)`, copy, view and print, and every op that
+// computes stops with `unsupportedDType()` naming itself.
 @_exported import LMKernels
 import Foundation
 
 /// Element type of a tensor's storage.
 public enum DType: String, Sendable, Codable {
     case float32, float64
-    public var byteSize: Int { self == .float32 ? 4 : 8 }
+    /// IEEE half (torch.float16) and bfloat16 (torch.bfloat16), stored as their 16-bit patterns.
+    case float16, bfloat16
+    public var byteSize: Int {
+        switch self {
+        case .float32: return 4
+        case .float64: return 8
+        case .float16, .bfloat16: return 2
+        }
+    }
+    /// float16 or bfloat16: storage only, no arithmetic.
+    public var isLowPrecision: Bool { self == .float16 || self == .bfloat16 }
+}
+
+/// The end of an op that computes in float32/float64 only, reached with float16/bfloat16 storage.
+@inline(never) public func unsupportedDType(_ function: String = #function) -> Never {
+    preconditionFailure("\(function): float16/bfloat16 tensors are storage only; convert with .to(.float32), or compute in float32 under Autocast")
 }
 
 /// Raw bytes owned by LMKit (64-byte aligned, from `BufferPool`) or borrowed from an owner that keeps them alive
@@ -170,6 +186,12 @@ public final class Tensor: @unchecked Sendable {
         return storage.base.assumingMemoryBound(to: T.self) + offset
     }
 
+    /// Pointer to element (0, …, 0) as 16-bit patterns, for float16/bfloat16 storage.
+    public func halfBits() -> UnsafeMutablePointer<UInt16> {
+        precondition(dtype.isLowPrecision, "Tensor.halfBits: a \(dtype) tensor has no 16-bit storage")
+        return storage.base.assumingMemoryBound(to: UInt16.self) + offset
+    }
+
     /// Dimension index with negative values counting from the end; stops with the op name if out of range.
     public func axis(_ a: Int, _ op: String) -> Int {
         let r = a < 0 ? a + rank : a
@@ -183,6 +205,7 @@ public final class Tensor: @unchecked Sendable {
         switch dtype {
         case .float32: return Array(UnsafeBufferPointer(start: c.pointer(Float.self), count: count))
         case .float64: return UnsafeBufferPointer(start: c.pointer(Double.self), count: count).map(Float.init)
+        case .float16, .bfloat16: return c.to(.float32).toArray()
         }
     }
 
@@ -192,6 +215,7 @@ public final class Tensor: @unchecked Sendable {
         switch dtype {
         case .float32: return UnsafeBufferPointer(start: c.pointer(Float.self), count: count).map(Double.init)
         case .float64: return Array(UnsafeBufferPointer(start: c.pointer(Double.self), count: count))
+        case .float16, .bfloat16: return c.to(.float32).toDoubles()
         }
     }
 

@@ -39,6 +39,8 @@ public struct TrainingCheckpoint {
     /// data_order "streams": the stream sampler's next window and the model's carried state (`carried.` tensors).
     public var streamCursor: Int? = nil
     public var carried: [String: Tensor] = [:]
+    /// dtype float16: the GradScaler's scale, growth tracker and skipped-step count.
+    public var gradScaler: GradScaler.State? = nil
 
     /// Writes `directory/ckpt.safetensors` (resume), then `directory/model.safetensors` (weights) and `directory/config.json`
     /// (the model config with its model_type), each atomically.
@@ -54,6 +56,11 @@ public struct TrainingCheckpoint {
         metadata["model_seed"] = String(modelSeed)
         metadata["model_offset"] = String(modelOffset)
         if let streamCursor { metadata["stream_cursor"] = String(streamCursor) }
+        if let gradScaler {
+            metadata["grad_scaler_scale"] = Self.exact(Double(gradScaler.scale))
+            metadata["grad_scaler_growth_tracker"] = String(gradScaler.growthTracker)
+            metadata["grad_scaler_skipped_steps"] = String(gradScaler.skippedSteps)
+        }
         var writer = SafetensorsWriter(metadata: metadata)
         for (name, tensor) in weights { try writer.add(name, tensor) }
         for (name, tensor) in carried { try writer.add("carried." + name, tensor) }
@@ -137,7 +144,12 @@ public struct TrainingCheckpoint {
             dataSeed: try integer("data_seed", UInt64.self), dataOffset: try integer("data_offset", UInt64.self),
             modelSeed: try integer("model_seed", UInt64.self), modelOffset: try integer("model_offset", UInt64.self),
             dataMeta: dataMeta, weights: weights, optimizer: optimizer,
-            streamCursor: try m["stream_cursor"].map { _ in try integer("stream_cursor", Int.self) }, carried: carried)
+            streamCursor: try m["stream_cursor"].map { _ in try integer("stream_cursor", Int.self) }, carried: carried,
+            gradScaler: try m["grad_scaler_scale"].map { _ in
+                GradScaler.State(scale: Float(try parseExact(m["grad_scaler_scale"], key: "grad_scaler_scale", file: path)),
+                                 growthTracker: try integer("grad_scaler_growth_tracker", Int.self),
+                                 skippedSteps: try integer("grad_scaler_skipped_steps", Int.self))
+            })
     }
 }
 

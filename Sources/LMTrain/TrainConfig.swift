@@ -73,6 +73,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// 1: ZeRO stage 1, each rank keeps the AdamW state of only its share of the parameters (ZeroRedundancy.swift);
     /// 0: every rank keeps all of it (DDP). DeepSpeed's zero_optimization.stage; stages 2 and 3 are not implemented.
     public var zeroStage = 0
+    /// nanoGPT's dtype: "float32", "bfloat16" or "float16". The low-precision ones train under Autocast (products read
+    /// bfloat16/float16 inputs and accumulate in float32; weights, gradients and AdamW state stay float32); "float16"
+    /// adds a GradScaler (dynamic loss scaling, torch's defaults) whose state goes into checkpoints.
+    public var dtype = "float32"
 
     public init() {}
 
@@ -84,7 +88,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case model
         case learningRate = "learning_rate", maxIters = "max_iters", weightDecay = "weight_decay", beta1, beta2
         case gradClip = "grad_clip", decayLR = "decay_lr", warmupIters = "warmup_iters", lrDecayIters = "lr_decay_iters"
-        case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing"
+        case minLR = "min_lr", seed, gradientCheckpointing = "gradient_checkpointing", dtype
         case ddpBucketCapMB = "ddp_bucket_cap_mb", zeroStage = "zero_stage"
     }
 
@@ -97,13 +101,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         .sftData: .string, .sftValData: .string, .sftEOS: .string,
         .learningRate: .double, .maxIters: .int, .weightDecay: .double,
         .beta1: .double, .beta2: .double, .gradClip: .double, .decayLR: .bool, .warmupIters: .int, .lrDecayIters: .int,
-        .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool,
+        .minLR: .double, .seed: .unsigned, .gradientCheckpointing: .bool, .dtype: .string,
         .ddpBucketCapMB: .double, .zeroStage: .int,
     ]
 
     /// nanoGPT train.py keys that have no meaning in LMKit, with what to do instead.
     static let nanoGPTOnlyKeys: [String: String] = [
-        "device": "LMKit trains on the CPU; remove it", "dtype": "LMKit trains in float32; remove it",
+        "device": "LMKit trains on the CPU; remove it",
         "compile": "there is no compile step; remove it", "backend": "data parallelism runs over MPI: start `mpirun -np N lmkit train`; remove it",
         "wandb_log": "remove it (the loss curve goes to out_dir/loss.csv and loss.svg)", "wandb_project": "remove it",
         "wandb_run_name": "remove it", "dataset": "use data_dir (the directory `lmkit prepare` wrote)",
@@ -174,6 +178,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         gradientCheckpointing = try value(.gradientCheckpointing, d.gradientCheckpointing)
         ddpBucketCapMB = try value(.ddpBucketCapMB, d.ddpBucketCapMB)
         zeroStage = try value(.zeroStage, d.zeroStage)
+        dtype = try value(.dtype, d.dtype)
         try validate()
     }
 
@@ -215,6 +220,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard dataOrder == "random" || dataOrder == "streams" else {
             throw fail(.dataOrder, "must be \"random\" or \"streams\", got \"\(dataOrder)\"")
         }
+        guard Self.dtypes.contains(dtype) else {
+            throw fail(.dtype, "must be \"float32\", \"bfloat16\" or \"float16\", got \"\(dtype)\"")
+        }
         guard !outDir.isEmpty else { throw fail(.outDir, "must not be empty") }
         for (key, value) in [(CodingKeys.sftValData, sftValData), (.sftEOS, sftEOS)] where value != nil && sftData == nil {
             throw fail(key, "needs sft_data (the training examples)")
@@ -224,6 +232,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         // vocabulary is not known yet; 1 stands in for it, and 0 for the [CLS]/[SEP] ids a WordPiece vocabulary fills in).
         _ = try modelConfig(vocabularySize: 1, defaults: model.modelType == BERTConfig.modelType ? ["cls_token_id": 0, "sep_token_id": 0] : [:])
     }
+
+    /// The values of `dtype` (nanoGPT's).
+    static let dtypes = ["float32", "bfloat16", "float16"]
 
     /// The model's architecture: the `model` section decoded by its family, with vocab_size (the data's vocabulary)
     /// and the family's other training defaults filled in where the section leaves them out. A given vocab_size must

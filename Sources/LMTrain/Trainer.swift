@@ -5,6 +5,9 @@
 // (nanoGPT runs one more step after its last checkpoint, which is never saved); a resumed run skips the eval at its
 // first step because the checkpoint already holds it, which is what makes resume bit-identical (nanoGPT re-evaluates
 // and so draws different batches afterwards). The logged train loss is the mean over micro-steps.
+// dtype bfloat16/float16 (nanoGPT's `ctx = torch.amp.autocast(...)` and `scaler = torch.cuda.amp.GradScaler(...)`):
+// forward passes (training and eval) run under Autocast; float16 scales the loss and unscales before clipping, and a
+// step with inf/NaN gradients is skipped (logged) while the iteration and its lr schedule move on, as in nanoGPT.
 import Foundation
 import _LMSupport
 import LMModels
@@ -45,6 +48,10 @@ public final class Trainer {
     public let modelConfig: any ModelConfiguration
     public let model: any LanguageModel
     public let optimizer: AdamW
+    /// Products' dtype under Autocast (config dtype bfloat16/float16), nil for float32.
+    public let autocastDType: DType?
+    /// dtype float16: dynamic loss scaling (its state is in checkpoints).
+    public let gradScaler: GradScaler?
     public let dataMeta: DataMeta?
     /// Init and dropout randomness (shared by every Dropout layer of the model).
     public let modelGenerator: Generator
@@ -152,6 +159,12 @@ public final class Trainer {
         let groups = ParameterGroup.decayAndNoDecay(model.namedParameters(), learningRate: config.learningRate, weightDecay: config.weightDecay,
                                                     exempt: model.noWeightDecayParameterNames())
         optimizer = AdamW(groups: groups, beta1: config.beta1, beta2: config.beta2)
+        autocastDType = config.dtype == "float32" ? nil : DType(rawValue: config.dtype)
+        gradScaler = config.dtype == "float16" ? GradScaler() : nil
+        if let low = autocastDType {
+            pendingMessages.append("dtype \(low): products in \(low) with float32 accumulation, float32 weights and optimizer state" +
+                                   (gradScaler == nil ? "" : "; loss scaling from \(Int(gradScaler!.scale))"))
+        }
         trainBatches = try BatchSampler(tokens: trainTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         valBatches = try BatchSampler(tokens: valTokens, batchSize: config.batchSize, blockSize: config.blockSize, generator: dataGenerator)
         trainBatches.shard = (rank, ranks)
@@ -173,6 +186,7 @@ public final class Trainer {
             do {
                 try model.load(checkpoint.weights, source: TrainingCheckpoint.fileName)
                 try optimizer.loadStateDict(checkpoint.optimizer)
+                if let gradScaler, let state = checkpoint.gradScaler { try gradScaler.load(state) }
             } catch { throw TrainError.invalidInput("\(config.outDir)/\(TrainingCheckpoint.fileName): \(error)") }
             modelGenerator.offset = checkpoint.modelOffset
             dataGenerator.offset = checkpoint.dataOffset
@@ -209,7 +223,7 @@ public final class Trainer {
         model.eval()
         defer { model.train() }
         let reporting = model as? any AccuracyReporting
-        return noGrad {
+        return Autocast.with(autocastDType) { noGrad {
             func mean(_ next: () -> TokenBatch) -> (loss: Double, accuracy: Double?) {
                 var total = 0.0, correct = 0.0, count = 0, reported = false
                 for _ in 0..<config.evalIters {
@@ -233,7 +247,7 @@ public final class Trainer {
             let train = mean { batch(trainBatches) }, val = mean { batch(valBatches) }
             guard let trainAccuracy = train.accuracy, let valAccuracy = val.accuracy else { return (train.loss, val.loss, nil) }
             return (train.loss, val.loss, (trainAccuracy, valAccuracy))
-        }
+        } }
     }
 
     /// sft_data (and sft_val_data, else the last 10 % of sft_data's examples) tokenized with data_dir's tokenizer,
@@ -281,18 +295,22 @@ public final class Trainer {
         for micro in 0..<accumulation {
             // Data parallel: only the last micro-step's backward communicates (DDP's no_sync before it).
             reducer?.prepareBackward(synchronize: micro == accumulation - 1)
-            let loss: Tensor
-            if let streams = trainStreams, let stateful = model as? any CarriedStateTraining {
-                // Truncated BPTT: this window continues the last one's state (dropped when the streams restart).
-                let (x, y, restart) = streams.next()
-                if restart { carried = [:] }
-                (loss, carried) = stateful.loss(TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize),
-                                                generator: modelGenerator, carried: carried)
-            } else {
-                loss = model.loss(sft?.train.batch(config.batchSize, generator: dataGenerator) ?? batch(trainBatches), generator: modelGenerator)
+            func forward() -> Tensor {
+                if let streams = trainStreams, let stateful = model as? any CarriedStateTraining {
+                    // Truncated BPTT: this window continues the last one's state (dropped when the streams restart).
+                    let (x, y, restart) = streams.next()
+                    if restart { carried = [:] }
+                    let (loss, state) = stateful.loss(TokenBatch(inputs: x, targets: y, batch: config.batchSize, length: config.blockSize),
+                                                      generator: modelGenerator, carried: carried)
+                    carried = state
+                    return loss
+                }
+                return model.loss(sft?.train.batch(config.batchSize, generator: dataGenerator) ?? batch(trainBatches), generator: modelGenerator)
             }
+            var loss = Autocast.with(autocastDType, forward)
             total += Double(loss.item())
-            (accumulation == 1 ? loss : loss / Double(accumulation)).backward()
+            if accumulation > 1 { loss = loss / Double(accumulation) }
+            (gradScaler?.scaled(loss) ?? loss).backward()
         }
         reducer?.finishBackward()
         var mean = [total / Double(accumulation)]
@@ -300,11 +318,19 @@ public final class Trainer {
             group.allreduceSum(&mean)
             mean[0] /= Double(group.size)
         }
+        gradScaler?.unscale(optimizer)  // before clipping, so grad_clip applies to the true gradients
         if config.gradClip != 0 {
             _ = try? GradientClipping.clipGradientNorm(model.parameters(), maxNorm: config.gradClip)
         }
         zero?.dropForeignGradients()
-        optimizer.step()
+        if let gradScaler {
+            if !gradScaler.step(optimizer) {
+                onEvent(.message("step \(iteration): inf/NaN gradients at loss scale \(Int(gradScaler.scale)), optimizer step skipped (\(gradScaler.skippedSteps) so far)"))
+            }
+            gradScaler.update()
+        } else {
+            optimizer.step()
+        }
         if let zero, let group { zero.gatherParameters(group) }
         optimizer.zeroGrad()
         return mean[0]
@@ -317,7 +343,7 @@ public final class Trainer {
                            dataOffset: dataGenerator.offset, modelSeed: modelGenerator.seed, modelOffset: modelGenerator.offset,
                            dataMeta: dataMeta, weights: model.stateDict(),
                            optimizer: zero.map { $0.gatherState(optimizer.stateDict(), fields: optimizer.stateFields, group: group!) } ?? optimizer.stateDict(),
-                           streamCursor: trainStreams?.cursor, carried: carried)
+                           streamCursor: trainStreams?.cursor, carried: carried, gradScaler: gradScaler?.state)
     }
 
     /// Runs until max_iters (or eval_only, or `shouldStop`). Files go to out_dir.
@@ -357,6 +383,7 @@ public final class Trainer {
                     let estimate = estimateLoss()
                     losses = (estimate.train, estimate.val)
                     onEvent(.eval(iteration: iteration, trainLoss: losses.train, valLoss: losses.val))
+                    if let gradScaler { onEvent(.message("loss scale \(Int(gradScaler.scale)), \(gradScaler.skippedSteps) steps skipped so far")) }
                     if let accuracy = estimate.maskedAccuracy {
                         onEvent(.maskedAccuracy(iteration: iteration, train: accuracy.train, val: accuracy.val))
                     }

@@ -1,16 +1,17 @@
 // Element conversions: bf16 rounding (nearest even, NaN kept), F16 via F16C, and the float8 decoders' edge values.
 import XCTest
 @testable import LMCheckpoint
+import LMTensor
 
 final class SafetensorsDTypeTests: XCTestCase {
     func testBFloat16RoundsToNearestEvenAndKeepsNaN() {
-        XCTAssertEqual(bfloat16Bits(1), 0x3F80)
-        XCTAssertEqual(bfloat16Bits(Float(bitPattern: 0x3F80_8000)), 0x3F80)   // tie, even stays
-        XCTAssertEqual(bfloat16Bits(Float(bitPattern: 0x3F81_8000)), 0x3F82)   // tie, odd rounds up
-        XCTAssertEqual(bfloat16Bits(Float(bitPattern: 0x3F80_8001)), 0x3F81)
-        XCTAssertEqual(bfloat16Bits(.infinity), 0x7F80)
-        XCTAssertEqual(bfloat16Bits(Float(bitPattern: 0x7F80_0001)) & 0x7FC0, 0x7FC0)  // signalling NaN must not become inf
-        XCTAssertEqual(bfloat16Bits(Float.greatestFiniteMagnitude), 0x7F80)      // rounds up to inf, like torch
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(1), 0x3F80)
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x3F80_8000)), 0x3F80)   // tie, even stays
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x3F81_8000)), 0x3F82)   // tie, odd rounds up
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x3F80_8001)), 0x3F81)
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(.infinity), 0x7F80)
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(Float(bitPattern: 0x7F80_0001)) & 0x7FC0, 0x7FC0)  // signalling NaN must not become inf
+        XCTAssertEqual(HalfPrecision.bfloat16Bits(Float.greatestFiniteMagnitude), 0x7F80)      // rounds up to inf, like torch
     }
 
     func testFloat8Decoders() {

@@ -20,6 +20,12 @@ extension Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4 && k.shape == v.shape && q.shape[0] == k.shape[0] &&
                      q.shape[3] == k.shape[3] && k.shape[1] > 0 && q.shape[1] % k.shape[1] == 0 && q.dtype == k.dtype && k.dtype == v.dtype,
                      "scaled_dot_product_attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, H, Tq, D], [B, Hkv, Tk, D] with H a multiple of Hkv")
+        if let low = Autocast.lowPrecision(for: q.dtype) {  // Autocast.swift
+            return Autocast.with(nil) {
+                scaledDotProductAttention(q.autocastRounded(low), k.autocastRounded(low), v.autocastRounded(low), mask: mask, causal: causal,
+                                          keyLengths: keyLengths, window: window, scale: scale, blockLength: blockLength)
+            }
+        }
         let shape = AttentionShape(batch: q.shape[0], heads: q.shape[1], kvHeads: k.shape[1], queryLength: q.shape[2],
                                    keyLength: k.shape[2], headSize: q.shape[3], scale: scale, causal: causal,
                                    keyLengths: keyLengths, window: window, blockLength: blockLength)
@@ -36,7 +42,7 @@ extension Tensor {
                               mask: mc.map { UnsafePointer($0.pointer(T.self)) }, out: out.pointer(T.self), lse: lse.pointer(T.self),
                               layout: layout)
         }
-        switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return record("scaled_dot_product_attention", inputs: [qr, kr, vr], output: out) { g in
             let dq = Tensor(uninitialized: qr.shape, dtype: qr.dtype)
             let dk = Tensor(uninitialized: kr.shape, dtype: kr.dtype), dv = Tensor(uninitialized: vr.shape, dtype: vr.dtype)
@@ -46,7 +52,7 @@ extension Tensor {
                                    dOut: g.pointer(T.self), dQ: dq.pointer(T.self), dK: dk.pointer(T.self), dV: dv.pointer(T.self),
                                    layout: layout)
             }
-            switch qr.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch qr.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dq, dk, dv]
         }
     }
@@ -69,6 +75,9 @@ extension Tensor {
         let merged = AttentionStrides(batch: T * heads * D, head: D, row: heads * D)
         let layout = AttentionLayout(shape, q: packed, k: packed, v: packed, out: merged, dQ: packed, dK: packed, dV: packed)
         let kOffset = heads * D, vOffset = (heads + kvHeads) * D
+        if let low = Autocast.lowPrecision(for: x.dtype) {  // Autocast.swift
+            return packedSelfAttentionAutocast(x, low, heads: heads, shape, layout, kOffset: kOffset, vOffset: vOffset)
+        }
         let out = Tensor(uninitialized: [B, T, heads, D], dtype: x.dtype)
         let lse = Tensor(uninitialized: [B, heads, T], dtype: x.dtype)
         func run<T: KernelScalar>(_: T.Type) {
@@ -76,7 +85,7 @@ extension Tensor {
             Attention.forward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: out.pointer(T.self),
                               lse: lse.pointer(T.self), layout: layout)
         }
-        switch x.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch x.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return record("packed_self_attention", inputs: [x], output: out) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)  // every element is written by the kernel
             func back<T: KernelScalar>(_: T.Type) {
@@ -85,7 +94,7 @@ extension Tensor {
                                    lse: lse.pointer(T.self), dOut: g.pointer(T.self), dQ: d, dK: d + kOffset, dV: d + vOffset,
                                    layout: layout)
             }
-            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dx]
         }
     }

@@ -11,6 +11,7 @@ extension Tensor {
     public static func checkpoint(_ inputs: [Tensor], generators: [Generator] = [], _ body: @escaping ([Tensor]) -> Tensor) -> Tensor {
         guard gradModeEnabled else { return body(inputs) }
         let before = generators.map(\.offset)
+        let autocast = Autocast.dtype  // the replay computes in the forward's precision, wherever backward is called
         let output = noGrad { body(inputs) }
         let after = generators.map(\.offset)
         output.requiresGrad = true
@@ -18,7 +19,7 @@ extension Tensor {
             for (generator, offset) in zip(generators, before) { generator.offset = offset }
             let replayInputs = inputs.map { $0.detach().requiringGrad($0.requiresGrad) }
             gradModeEnabled = true
-            let replayed = body(replayInputs)
+            let replayed = Autocast.with(autocast) { body(replayInputs) }
             gradModeEnabled = false  // backward closures run under noGrad
             for (generator, offset) in zip(generators, after) { generator.offset = offset }
             if replayed.requiresGrad { replayed.backward(g) }

@@ -11,6 +11,8 @@ extension Tensor {
         switch dtype {
         case .float32: t.pointer(Float.self).update(repeating: Float(value), count: t.count)
         case .float64: t.pointer(Double.self).update(repeating: value, count: t.count)
+        case .float16: t.halfBits().update(repeating: HalfPrecision.float16Bits(Float(value)), count: t.count)
+        case .bfloat16: t.halfBits().update(repeating: HalfPrecision.bfloat16Bits(Float(value)), count: t.count)
         }
         return t
     }
@@ -35,19 +37,29 @@ extension Tensor {
         return Tensor(doubles: values, shape: [rows, cols]).to(dtype)
     }
 
-    /// The same values converted to `dtype` (a new tensor unless the dtype already matches). Differentiable.
+    /// The same values converted to `dtype` (a new tensor unless the dtype already matches). Differentiable: the
+    /// gradient is converted back to this tensor's dtype (torch's `.to(dtype)`). Narrowing rounds to nearest even;
+    /// float64 reaches float16/bfloat16 through float32 (two roundings; torch rounds float64 → half once, which differs
+    /// only for values within 2^-29 relative of a half tie).
     public func to(_ target: DType) -> Tensor {
         if target == dtype { return self }
         let src = contiguous()
-        let out = Tensor(zeros: shape, dtype: target)
+        let out = Tensor(uninitialized: shape, dtype: target)
+        let n = count
         switch (dtype, target) {
         case (.float32, .float64):
             let s = src.pointer(Float.self), d = out.pointer(Double.self)
-            for i in 0..<count { d[i] = Double(s[i]) }
+            for i in 0..<n { d[i] = Double(s[i]) }
         case (.float64, .float32):
             let s = src.pointer(Double.self), d = out.pointer(Float.self)
-            for i in 0..<count { d[i] = Float(s[i]) }
-        default: break
+            for i in 0..<n { d[i] = Float(s[i]) }
+        case (.float32, .bfloat16): HalfPrecision.toBFloat16(src.pointer(Float.self), out.halfBits(), n)
+        case (.float32, .float16): HalfPrecision.toFloat16(src.pointer(Float.self), out.halfBits(), n)
+        case (.bfloat16, .float32): HalfPrecision.fromBFloat16(src.halfBits(), out.pointer(Float.self), n)
+        case (.float16, .float32): HalfPrecision.fromFloat16(src.halfBits(), out.pointer(Float.self), n)
+        default:
+            // float64 ↔ half and float16 ↔ bfloat16 go through float32.
+            return to(.float32).to(target)
         }
         let from = dtype
         return Tensor.record("to", inputs: [self], output: out) { g in [g.to(from)] }
@@ -59,6 +71,7 @@ extension Tensor {
         switch dtype {
         case .float32: copyStrided(Float.self, into: out)
         case .float64: copyStrided(Double.self, into: out)
+        case .float16, .bfloat16: copyStrided(UInt16.self, into: out)
         }
         return Tensor.record("clone", inputs: [self], output: out) { g in [g] }
     }
@@ -67,8 +80,9 @@ extension Tensor {
     public func contiguous() -> Tensor { isContiguous ? self : clone() }
 
     /// Copies this tensor's elements (any strides) into `out`, a contiguous tensor of the same shape and dtype.
-    func copyStrided<T: KernelScalar>(_: T.Type, into out: Tensor) {
-        let src = pointer(T.self), dst = out.pointer(T.self)
+    func copyStrided<T>(_: T.Type, into out: Tensor) {
+        precondition(MemoryLayout<T>.size == dtype.byteSize && out.dtype == dtype, "copyStrided: \(T.self) for a \(dtype) tensor")
+        let src = storage.base.assumingMemoryBound(to: T.self) + offset, dst = out.storage.base.assumingMemoryBound(to: T.self) + out.offset
         let (n, sInner) = innerExtent
         let outStrides = out.strides
         forEachRow(shape, strides, outStrides, outStrides) { o0, o1, _ in

@@ -17,7 +17,7 @@ extension Tensor {
         func run<T: KernelScalar>(_: T.Type) {
             Activations.map(x.pointer(T.self), y.pointer(T.self), count) { f.value($0) }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record(f.name, inputs: [x], output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
             func back<T: KernelScalar>(_: T.Type) {
@@ -29,7 +29,7 @@ extension Tensor {
                     }
                 }
             }
-            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dx]
         }
     }
@@ -149,12 +149,14 @@ extension Tensor {
         switch dtype {
         case .float32: GELUKernel.forward(x.pointer(Float.self), y.pointer(Float.self), count, erf: exact)
         case .float64: GELUKernel.forward(x.pointer(Double.self), y.pointer(Double.self), count, erf: exact)
+        default: unsupportedDType()
         }
         return Tensor.record("gelu", inputs: [x], output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
             switch x.dtype {
             case .float32: GELUKernel.backward(x.pointer(Float.self), g.pointer(Float.self), dx.pointer(Float.self), x.count, erf: exact)
             case .float64: GELUKernel.backward(x.pointer(Double.self), g.pointer(Double.self), dx.pointer(Double.self), x.count, erf: exact)
+            default: unsupportedDType()
             }
             return [dx]
         }
@@ -194,7 +196,7 @@ extension Tensor {
                 else { for i in 0..<n { po[i] = f(pa[i * ia], pb[i * ib]) } }
             }
         }
-        switch a.dtype { case .float32: run(Float.self, f32); case .float64: run(Double.self, f64) }
+        switch a.dtype { case .float32: run(Float.self, f32); case .float64: run(Double.self, f64); default: unsupportedDType() }
         return out
     }
 

@@ -21,7 +21,7 @@ extension Tensor {
                 (dst + (o * k + j) * inner).update(from: src + (o * n + i) * inner, count: inner)
             } }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record("index_select", inputs: [x], output: out) { g in [g.indexAdd(axis: a, indices: indices, size: n)] }
     }
 
@@ -45,7 +45,7 @@ extension Tensor {
                 for c in 0..<inner { d[c] += s[c] }
             } }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record("index_add", inputs: [x], output: out) { g in [g.indexSelect(axis: a, indices: indices)] }
     }
 
@@ -79,7 +79,7 @@ extension Tensor {
             let src = x.pointer(T.self), dst = out.pointer(T.self)
             for (p, s) in sourceOffsets.enumerated() { dst[p] = src[s] }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let inputShape = shape
         return Tensor.record("gather", inputs: [x], output: out) { g in
             let dx = Tensor(zeros: inputShape, dtype: g.dtype)
@@ -87,7 +87,7 @@ extension Tensor {
                 let gp = g.pointer(T.self), dp = dx.pointer(T.self)
                 for (p, s) in sourceOffsets.enumerated() { dp[s] += gp[p] }
             }
-            switch g.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch g.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dx]
         }
     }
@@ -103,7 +103,7 @@ extension Tensor {
             let cp = c.pointer(T.self), ap = ae.pointer(T.self), bp = be.pointer(T.self), op = out.pointer(T.self)
             for i in 0..<out.count { op[i] = cp[i] != 0 ? ap[i] : bp[i] }
         }
-        switch a.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch a.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return record("where", inputs: [a, b], output: out) { g in
             let zero = g.scalarLike(0)
             return [a.requiresGrad ? Tensor.where(c, g, zero).sumToShape(a.shape) : nil,
@@ -133,7 +133,7 @@ extension Tensor {
         var ranges: [Range<Int>] = []
         for t in tensors {
             let region = out.slice(a, start, start + t.shape[a])
-            switch t.dtype { case .float32: t.copyStrided(Float.self, into: region); case .float64: t.copyStrided(Double.self, into: region) }
+            switch t.dtype { case .float32: t.copyStrided(Float.self, into: region); case .float64: t.copyStrided(Double.self, into: region); default: unsupportedDType() }
             ranges.append(start..<start + t.shape[a])
             start += t.shape[a]
         }
@@ -171,12 +171,14 @@ extension Tensor {
         switch dtype {
         case .float32: run(Float.self, x.pointer(Float.self), out.pointer(Float.self), reverse: false)
         case .float64: run(Double.self, x.pointer(Double.self), out.pointer(Double.self), reverse: false)
+        default: unsupportedDType()
         }
         return Tensor.record("cumsum", inputs: [x], output: out) { g in
             let dx = Tensor(zeros: g.shape, dtype: g.dtype)
             switch g.dtype {
             case .float32: run(Float.self, g.pointer(Float.self), dx.pointer(Float.self), reverse: true)
             case .float64: run(Double.self, g.pointer(Double.self), dx.pointer(Double.self), reverse: true)
+            default: unsupportedDType()
             }
             return [dx]
         }

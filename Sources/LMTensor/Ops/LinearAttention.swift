@@ -42,7 +42,7 @@ extension Tensor {
             LinearAttention.forward(q: qc.pointer(T.self), k: kc.pointer(T.self), v: vc.pointer(T.self), out: out.pointer(T.self),
                                     denominator: den.pointer(T.self), BH: B * H, T: L, D: D, E: E, causal: causal, chunk: chunk, eps: T(eps))
         }
-        switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let saved = out.detach()
         return Tensor.record("linear_attention", inputs: [qc, kc, vc], output: out) { g in
             let dq = Tensor(uninitialized: qc.shape, dtype: qc.dtype), dk = Tensor(uninitialized: kc.shape, dtype: kc.dtype)
@@ -52,7 +52,7 @@ extension Tensor {
                                          denominator: den.pointer(T.self), dOut: g.pointer(T.self), dq: dq.pointer(T.self),
                                          dk: dk.pointer(T.self), dv: dv.pointer(T.self), BH: B * H, T: L, D: D, E: E, causal: causal, chunk: chunk)
             }
-            switch qc.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch qc.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dq, dk, dv]
         }
     }
@@ -72,7 +72,7 @@ extension Tensor {
                                     denominator: den.pointer(T.self), state: state.pointer(T.self), BH: B * H, T: L, D: D, E: E,
                                     causal: true, chunk: chunk, eps: T(eps))
         }
-        switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return out
     }
 

@@ -21,7 +21,7 @@ extension Tensor {
                                      labelSmoothing: T(labelSmoothing), loss: rowLoss.pointer(T.self), lse: lse.pointer(T.self))
             }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let valid = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
         let out: Tensor
         switch reduction {
@@ -46,7 +46,7 @@ extension Tensor {
                                           labelSmoothing: T(labelSmoothing), dLogits: dx.pointer(T.self))
                 }
             }
-            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dx]
         }
     }
@@ -67,6 +67,11 @@ extension Tensor {
         precondition(rank == 2 && weight.rank == 2 && shape[1] == weight.shape[1] && targets.count == shape[0],
                      "linear_cross_entropy: input \(shape), weight \(weight.shape) and \(targets.count) targets do not fit ([N, C], [V, C], N)")
         precondition(dtype == weight.dtype && (bias == nil || bias!.dtype == dtype), "linear_cross_entropy: dtype mismatch")
+        if let low = Autocast.lowPrecision(for: dtype) {  // the head's product in low precision, the loss in float32
+            return Autocast.with(nil) {
+                autocastRounded(low).linearCrossEntropy(weight: weight.autocastRounded(low), bias: bias, targets: targets, ignoreIndex: ignoreIndex)
+            }
+        }
         let N = shape[0], C = shape[1], V = weight.shape[0]
         precondition(N > 0, "linear_cross_entropy: no rows (input \(shape))")
         let x = blasLayout() == nil ? contiguous() : self, w = weight.blasLayout() == nil ? weight.contiguous() : weight
@@ -90,7 +95,7 @@ extension Tensor {
                 }
             }
         }
-        switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self) }
+        switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self); default: unsupportedDType() }
         let valid = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
         let out = noGrad { rowLoss.sum() / Double(Swift.max(valid, 1)) }
         let inputs = b.map { [x, w, $0] } ?? [x, w]
@@ -125,7 +130,7 @@ extension Tensor {
                     }
                 }
             }
-            switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self) }
+            switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self); default: unsupportedDType() }
             return [dx, dW?.returned, db?.returned].prefix(inputs.count).map { $0 }
         }
     }

@@ -17,6 +17,9 @@ extension Tensor {
         var a = self, b = other
         precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands need rank >= 2, got shapes \(a.shape) and \(b.shape)")
         precondition(a.dtype == b.dtype, "matmul: dtype mismatch \(a.dtype) vs \(b.dtype)")
+        if let low = Autocast.lowPrecision(for: a.dtype) {  // Autocast.swift
+            return Autocast.with(nil) { a.autocastRounded(low).matmul(b.autocastRounded(low)) }
+        }
         let M = a.shape[a.rank - 2], K = a.shape[a.rank - 1], N = b.shape[b.rank - 1]
         precondition(b.shape[b.rank - 2] == K, "matmul: shapes \(a.shape) and \(b.shape) are not aligned (\(K) vs \(b.shape[b.rank - 2]))")
         if a.blasLayout() == nil { a = a.contiguous() }
@@ -35,7 +38,7 @@ extension Tensor {
                             A: ap + oa, lda: la.ld, B: bp + ob, ldb: lb.ld, beta: 0, C: op + oi * M * N, ldc: N)
             }
         }
-        switch a.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch a.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let aShape = a.shape, bShape = b.shape
         return Tensor.record("matmul", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? g.matmul(b.transpose(-1, -2)).sumToShape(aShape) : nil,
@@ -56,6 +59,7 @@ extension Tensor {
         precondition(rank == 2 && weight.rank == 2 && shape[1] == weight.shape[1],
                      "linear: input \(shape) and weight \(weight.shape) do not fit ([N, in] and [out, in])")
         precondition(dtype == weight.dtype && (bias == nil || bias!.dtype == dtype), "linear: dtype mismatch")
+        if let low = Autocast.lowPrecision(for: dtype) { return linearAutocast(weight, bias: bias, low) }  // Autocast.swift
         let N = shape[0], I = shape[1], O = weight.shape[0]
         let x = blasLayout() == nil ? contiguous() : self, w = weight.blasLayout() == nil ? weight.contiguous() : weight
         let b = bias?.contiguous()
@@ -65,7 +69,7 @@ extension Tensor {
         func forward<T: KernelScalar>(_: T.Type) {
             Tensor.linearRows(T.self, x, lx, w, lw, b, rows: 0..<N, into: out.pointer(T.self))
         }
-        switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self) }
+        switch dtype { case .float32: forward(Float.self); case .float64: forward(Double.self); default: unsupportedDType() }
         let inputs = b.map { [x, w, $0] } ?? [x, w]
         return Tensor.record("linear", inputs: inputs, output: out) { g in
             let dx = x.requiresGrad ? Tensor(uninitialized: [N, I], dtype: g.dtype) : nil
@@ -91,7 +95,7 @@ extension Tensor {
                     inputGradient(); parameterGradients()
                 }
             }
-            switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self) }
+            switch g.dtype { case .float32: backward(Float.self); case .float64: backward(Double.self); default: unsupportedDType() }
             return [dx, dW?.returned, db?.returned].prefix(inputs.count).map { $0 }
         }
     }

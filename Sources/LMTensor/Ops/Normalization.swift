@@ -16,7 +16,7 @@ extension Tensor {
                                    bias: b.map { UnsafePointer($0.pointer(T.self)) }, eps: T(eps), y.pointer(T.self),
                                    mean: mean.pointer(T.self), rstd: rstd.pointer(T.self), rows: rows, C: C)
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let inputs = [x] + [w, b].compactMap { $0 }
         return Tensor.record("layer_norm", inputs: inputs, output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
@@ -26,7 +26,7 @@ extension Tensor {
                                         mean: mean.pointer(T.self), rstd: rstd.pointer(T.self), g.pointer(T.self),
                                         dx: dx.pointer(T.self), dWeight: dw?.pointer(T.self), dBias: db?.pointer(T.self), rows: rows, C: C)
             }
-            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             let parameterGrads: [Tensor] = [dw, db].compactMap { $0 }
             return [dx] + parameterGrads
         }
@@ -44,14 +44,14 @@ extension Tensor {
             Norms.rmsNormForward(x.pointer(T.self), weight: w.map { UnsafePointer($0.pointer(T.self)) }, eps: T(eps),
                                  y.pointer(T.self), rstd: rstd.pointer(T.self), rows: rows, C: C)
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record("rms_norm", inputs: [x] + (w.map { [$0] } ?? []), output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype), dw = w.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
             func back<T: KernelScalar>(_: T.Type) {
                 Norms.rmsNormBackward(x.pointer(T.self), weight: w.map { UnsafePointer($0.pointer(T.self)) }, rstd: rstd.pointer(T.self),
                                       g.pointer(T.self), dx: dx.pointer(T.self), dWeight: dw?.pointer(T.self), rows: rows, C: C)
             }
-            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             let weightGrad: [Tensor] = dw.map { [$0] } ?? []
             return [dx] + weightGrad
         }

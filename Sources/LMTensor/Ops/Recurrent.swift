@@ -71,7 +71,7 @@ extension Tensor {
                                         m: m?.pointer(S.self), weightHHT: whhT?.pointer(S.self))
             }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
 
         let inputs: [Tensor?] = [x, wih, whh, bih, bhh, whr, h0c, c0c]
         let present = inputs.compactMap { $0 }
@@ -101,7 +101,7 @@ extension Tensor {
                                        dState: dState?.pointer(S.self), mAll: mAll?.pointer(S.self), dm: dm?.pointer(S.self))
                 }
             }
-            switch dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             let grads: [Tensor?] = [dx, dwih, dwhh, dbih, dbhh, dwhr, dh, dc]
             // One gradient per present input, nil where the input does not require grad.
             var out: [Tensor?] = []

@@ -39,7 +39,7 @@ extension Tensor {
             let src = m.pointer(T.self), dst = out.pointer(T.self)
             Parallel.forRows(rows, workPerRow: cols) { r in for i in r { dst[i] = T.kernelSum(src + i * cols, cols) } }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let inputShape = shape, keptShape = reducedShape(ax, keepDim: true)
         return Tensor.record("sum", inputs: [self], output: out) { g in [g.reshape(keptShape).expand(inputShape).contiguous()] }
     }
@@ -94,7 +94,7 @@ extension Tensor {
                 dst[i] = row[best]
             }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let inputShape = shape, keptShape = reducedShape([a], keepDim: true), idx = indices
         let values = Tensor.record("max", inputs: [self], output: out) { g in
             // Scatter each row's gradient into its argmax, in the axes-last layout, then move the axis back.
@@ -106,7 +106,7 @@ extension Tensor {
                 let gp = gc.pointer(T.self), dp = dx.pointer(T.self)
                 for i in 0..<rows { dp[i * cols + idx[i]] = gp[i] }
             }
-            switch g.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch g.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             _ = keptShape
             var order = Array(0..<(inputShape.count - 1))
             order.insert(inputShape.count - 1, at: a)

@@ -74,6 +74,7 @@ extension Tensor {
             switch input.dtype {
             case .float32: return rotate(Float.self, input, direction: Float(direction))
             case .float64: return rotate(Double.self, input, direction: direction)
+            default: unsupportedDType()
             }
         }
         return Tensor.record("rotary_embedding", inputs: [x], output: apply(x, direction: 1)) { g in [apply(g.contiguous(), direction: -1)] }

@@ -24,7 +24,7 @@ extension Tensor {
                 SSM.causalConv1dForward(xp, weight: wp, bias: bp, yp, B: B, L: L, D: D, K: K)
             }
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record("causal_conv1d", inputs: [x, w] + (b.map { [$0] } ?? []), output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype), dw = Tensor(zeros: w.shape, dtype: w.dtype)
             let db = b.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
@@ -37,7 +37,7 @@ extension Tensor {
                     SSM.causalConv1dBackward(xp, weight: wp, gp, dx: dxp, dWeight: dwp, dBias: dbp, B: B, L: L, D: D, K: K)
                 }
             }
-            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch x.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dx, dw] + (db.map { [$0] } ?? [])
         }
     }
@@ -57,7 +57,7 @@ extension Tensor {
                                      Cm: cc.pointer(T.self), skip: sk.map { UnsafePointer($0.pointer(T.self)) }, y: y.pointer(T.self),
                                      initialState: nil, finalState: nil, B: Bsz, L: L, D: D, N: N)
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record("selective_scan", inputs: [u, dl, a, bc, cc] + (sk.map { [$0] } ?? []), output: y) { g in
             let du = Tensor(uninitialized: u.shape, dtype: u.dtype), dDelta = Tensor(uninitialized: u.shape, dtype: u.dtype)
             let dA = Tensor(uninitialized: a.shape, dtype: a.dtype)
@@ -70,7 +70,7 @@ extension Tensor {
                                           dB: dB.pointer(T.self), dC: dC.pointer(T.self), dSkip: dSkip?.pointer(T.self),
                                           B: Bsz, L: L, D: D, N: N)
             }
-            switch u.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch u.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [du, dDelta, dA, dB, dC] + (dSkip.map { [$0] } ?? [])
         }
     }
@@ -91,7 +91,7 @@ extension Tensor {
                                      initialState: UnsafePointer(state.pointer(T.self)), finalState: state.pointer(T.self),
                                      B: Bsz, L: L, D: D, N: N)
         }
-        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return y
     }
 
@@ -110,7 +110,7 @@ extension Tensor {
             SSM.s4dKernelForward(logDt: inputs[0].pointer(T.self), logAReal: inputs[1].pointer(T.self), aImag: inputs[2].pointer(T.self),
                                  c: inputs[3].pointer(T.self), weight: weight.pointer(T.self), H: H, M: M, L: length)
         }
-        switch logDt.dtype { case .float32: run(Float.self); case .float64: run(Double.self) }
+        switch logDt.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         return Tensor.record("s4d_kernel", inputs: inputs, output: weight) { g in
             let grads = inputs.map { Tensor(uninitialized: $0.shape, dtype: $0.dtype) }
             func back<T: KernelScalar>(_: T.Type) {
@@ -119,7 +119,7 @@ extension Tensor {
                                       dLogAReal: grads[1].pointer(T.self), dAImag: grads[2].pointer(T.self), dC: grads[3].pointer(T.self),
                                       H: H, M: M, L: length)
             }
-            switch logDt.dtype { case .float32: back(Float.self); case .float64: back(Double.self) }
+            switch logDt.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return grads
         }
     }

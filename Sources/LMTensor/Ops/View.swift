@@ -54,6 +54,7 @@ extension Tensor {
             switch g.dtype {
             case .float32: g.copyStrided(Float.self, into: region)
             case .float64: g.copyStrided(Double.self, into: region)
+            default: unsupportedDType()
             }
             return [full]
         }
