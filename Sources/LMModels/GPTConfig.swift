@@ -37,11 +37,20 @@ public struct GPTConfig: ModelConfiguration {
     public var mlp: MLPKind = .gelu
     /// The output head shares the token embedding matrix (GPT-2: true; most Llama checkpoints: false).
     public var tieEmbeddings: Bool = true
+    /// Sliding-window attention (Mistral's `sliding_window`): position i attends to positions i − w < j ≤ i only, in
+    /// the fused kernel at O(T·w) cost; decoding keeps a rolling KV cache of w positions. nil: full causal attention.
+    public var slidingWindow: Int? = nil
+    /// With `sliding_window`: the first N positions stay visible to every later position (Longformer-style global
+    /// tokens, e.g. a prompt or attention sinks) and are never dropped from the rolling cache. nil means 0.
+    public var globalTokens: Int? = nil
 
     public init() {}
 
     public var vocabularySize: Int { vocabSize }
-    public var contextLength: Int? { blockSize }
+    /// block_size, except for a sliding window with relative positions (RoPE, ALiBi): every position then sees the same
+    /// span of keys at the same relative offsets, so sequences and generations may run past block_size (nil: no limit).
+    /// Learned and sinusoidal positions are absolute tables of block_size rows, so those models keep the limit.
+    public var contextLength: Int? { slidingWindow != nil && (position == .rope || position == .alibi) ? nil : blockSize }
     public var kvHeads: Int { nKVHead ?? nHead }
     public var headSize: Int { nEmbd / nHead }
     public var hiddenSize: Int { intermediateSize ?? 4 * nEmbd }
@@ -50,7 +59,7 @@ public struct GPTConfig: ModelConfiguration {
         case vocabSize = "vocab_size", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head", nKVHead = "n_kv_head"
         case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position
         case ropeTheta = "rope_theta", ropeLayout = "rope_layout", norm, normEps = "norm_eps", mlp
-        case tieEmbeddings = "tie_embeddings"
+        case tieEmbeddings = "tie_embeddings", slidingWindow = "sliding_window", globalTokens = "global_tokens"
     }
 
     public init(from decoder: Decoder) throws {
@@ -72,6 +81,8 @@ public struct GPTConfig: ModelConfiguration {
         normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
         mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        globalTokens = try c.decodeIfPresent(Int.self, forKey: .globalTokens)
         try validate()
     }
 
@@ -87,6 +98,11 @@ public struct GPTConfig: ModelConfiguration {
         guard ropeTheta > 0 && ropeTheta.isFinite else { throw fail(.ropeTheta, "must be positive, got \(ropeTheta)") }
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
+        if let w = slidingWindow, w <= 0 { throw fail(.slidingWindow, "must be a positive integer (or absent for full attention), got \(w)") }
+        if let g = globalTokens {
+            guard g >= 0 else { throw fail(.globalTokens, "must be ≥ 0, got \(g)") }
+            guard slidingWindow != nil || g == 0 else { throw fail(.globalTokens, "needs sliding_window (without a window every token is global)") }
+        }
     }
 }
 
