@@ -289,6 +289,8 @@ public final class KVCache {
 
         /// Positions dropped between the global prefix and the ones held.
         public var droppedPositions: Int { length - stored }
+        /// Positions the buffer has room for (its memory: 2·B·kvHeads·capacity·headSize floats).
+        public var capacity: Int { keys?.shape[2] ?? 0 }
 
         /// Appends [B, Hkv, T, hd] keys/values and returns views of everything held so far (including them).
         func append(keys newKeys: Tensor, values newValues: Tensor) -> (Tensor, Tensor) {
@@ -297,7 +299,7 @@ public final class KVCache {
             let needed = stored + T
             if keys == nil || keys!.shape[2] < needed {
                 var capacity = Swift.max(keys?.shape[2] ?? 16, 16)
-                if let window { capacity = Swift.max(capacity, globalTokens + 2 * window) }  // a roll every ~window tokens
+                if let window { capacity = Swift.max(keys?.shape[2] ?? 0, globalTokens + 2 * window) }  // a roll every ~window tokens
                 while capacity < needed { capacity *= 2 }
                 if let maximumLength, window == nil { capacity = Swift.min(capacity, Swift.max(maximumLength, needed)) }
                 keys = Self.grow(keys, to: [B, Hkv, capacity, hd], filled: stored)
