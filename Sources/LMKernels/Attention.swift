@@ -92,12 +92,14 @@ public struct AttentionShape: Sendable {
     /// (empty unless `globalTokens` > 0 and the window has moved past them), then the window's keys. Later keys are past
     /// the last row's causal horizon or the row's length, keys between the spans before the first row's window. Tiles
     /// outside the spans are never computed, so a window costs O(Tq·(window + globalTokens)) however long the keys.
+    /// The window span starts at a multiple of 16 (≤ 15 masked keys more) so its tiles are whole micro-kernel panels:
+    /// an unaligned start (i0 − window + 1) left 15 columns to the scalar edge loop in every tile row of S and dP.
     @inlinable public func keySpans(batch b: Int, rows: Range<Int>) -> (globals: Range<Int>, window: Range<Int>) {
         let offset = keyLength - queryLength
         var end = keyLengths?[b] ?? keyLength
         if causal { end = Swift.min(end, rows.upperBound + offset) }
         if let blockLength, !rows.isEmpty { end = Swift.min(end, blockEnd(rows.upperBound - 1, blockLength)) }
-        var start = window.map { Swift.max(0, rows.lowerBound + offset - $0 + 1) } ?? 0
+        var start = window.map { Swift.max(0, rows.lowerBound + offset - $0 + 1) / 16 * 16 } ?? 0
         let globalEnd = Swift.min(globalTokens, end)
         if globalEnd >= start { start = 0 }  // the global prefix reaches the window: one span
         let globals = 0..<(start == 0 ? 0 : globalEnd)
