@@ -30,6 +30,14 @@ final class SlidingWindowGPTTests: XCTestCase {
         XCTAssertEqual(tinyConfig { $0.position = .alibi }.contextLength, 16)
     }
 
+    /// Exporting to a Hugging Face architecture without windows refuses the config instead of dropping the window.
+    func testHuggingFaceExportRefusesAWindow() {
+        let llama = tinyConfig { $0.position = .rope; $0.norm = .rmsNorm; $0.mlp = .swiglu; $0.slidingWindow = 8 }
+        XCTAssertThrowsError(try LlamaAdapter.configJSON(llama)) { XCTAssertTrue("\($0)".contains("sliding_window"), "\($0)") }
+        XCTAssertThrowsError(try GPT2Adapter.configJSON(tinyConfig { $0.slidingWindow = 8 })) { XCTAssertTrue("\($0)".contains("sliding_window"), "\($0)") }
+        XCTAssertNoThrow(try GPT2Adapter.configJSON(tinyConfig()))
+    }
+
     /// sliding_window ≥ T gives the logits and gradients of full causal attention, bit for bit.
     func testWindowCoveringTheSequenceIsFullAttention() {
         for position in [PositionEncoding.learned, .rope, .alibi] {
