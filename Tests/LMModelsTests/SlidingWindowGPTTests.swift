@@ -95,6 +95,18 @@ final class SlidingWindowGPTTests: XCTestCase {
         }
     }
 
+    /// ALiBi without a window: decoding through the (growing) cache uses absolute offsets, so a 4-token prefill and
+    /// single tokens give the full forward's logits.
+    func testALiBiDecodingEqualsFullForward() {
+        let model = GPT(tinyConfig { $0.position = .alibi; $0.nKVHead = 2 }, generator: Generator(seed: 8)).eval()
+        let tokens = (0..<16).map { ($0 * 7 + 4) % 23 }
+        let full = noGrad { model(tokens, batch: 1, length: 16) }.toArray()
+        let cache = model.makeDecodingState(batch: 1)
+        var stepped = noGrad { model(Array(tokens[0..<4]), batch: 1, length: 4, cache: cache) }.toArray()
+        for t in tokens[4...] { stepped += noGrad { model([t], batch: 1, length: 1, cache: cache) }.toArray() }
+        XCTAssertLessThan(zip(full, stepped).map { abs($0 - $1) }.max()!, 1e-5)
+    }
+
     /// With a window and RoPE or ALiBi, a model of block_size 16 runs and decodes 40 positions (the rolling cache keeps
     /// O(window) entries), equal to its full forward; generation passes block_size without restarting. Learned
     /// positions keep the limit (generation restarts from the last block_size/2 tokens, as without a window).
