@@ -19,15 +19,16 @@ public enum AttentionBenchmark {
         Double(batch * heads) * 7 * 2 * Double(length * length * headSize) / 2
     }
 
-    /// Median and minimum seconds of one fwd+bwd through the Tensor layer (graph built, backward seeded with a fixed dO).
-    public static func lmkitSeconds(batch: Int, heads: Int, length: Int, headSize: Int, runs: Int) -> (median: Double, min: Double) {
+    /// Median and minimum seconds of one fwd+bwd through the Tensor layer (graph built, backward seeded with a fixed dO);
+    /// `window`: a causal sliding window of that many keys.
+    public static func lmkitSeconds(batch: Int, heads: Int, length: Int, headSize: Int, runs: Int, window: Int? = nil) -> (median: Double, min: Double) {
         let g = Generator(seed: 3)
         let shape = [batch, heads, length, headSize]
         let q = Tensor.randn(shape, generator: g).requiringGrad(), k = Tensor.randn(shape, generator: g).requiringGrad()
         let v = Tensor.randn(shape, generator: g).requiringGrad(), dOut = Tensor.randn(shape, generator: g)
         func step() {
             q.grad = nil; k.grad = nil; v.grad = nil
-            Tensor.scaledDotProductAttention(q, k, v, causal: true).backward(dOut)
+            Tensor.scaledDotProductAttention(q, k, v, causal: true, window: window).backward(dOut)
         }
         step(); step()
         var times: [Double] = []

@@ -1,5 +1,5 @@
 // The naive attention the fused kernel is tested against (STYLE §4 "reference beside fast"): one full score row per
-// query, every mask rule applied through `AttentionShape.visible`, softmax with all-masked rows giving 0, then · V.
+// query, every mask rule applied through `AttentionShape.visible` and ALiBi through `alibiBias`, softmax with all-masked rows giving 0, then · V.
 // Contiguous inputs only; no tiles, no threads, no speed.
 
 extension Attention {
@@ -20,7 +20,7 @@ extension Attention {
                     if s.visible(batch: b, i, j) {
                         x = 0
                         for d in 0..<D { x += q[(bh * Tq + i) * D + d] * k[(kvh * Tk + j) * D + d] }
-                        x = x * T(s.scale) + (mask?[i * Tk + j] ?? 0)
+                        x = x * T(s.scale) + (mask?[i * Tk + j] ?? 0) + T(s.alibiBias(head: bh % s.heads, i, j))
                     }
                     scores[j] = x
                     mx = Swift.max(mx, x)

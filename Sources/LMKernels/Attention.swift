@@ -11,9 +11,10 @@ import RealModule
 
 /// Sizes and masking of one attention call. Query i of batch row b sees key j iff every rule given holds:
 /// `causal`: j ≤ i' with i' = i + Tk − Tq (bottom-right aligned); `keyLengths`: j < keyLengths[b] (right padding);
-/// `window` (causal only): j > i' − window; `blockLength` (block-causal, not with `causal`; Tk ≥ Tq):
+/// `window` (causal only): j > i' − window or j < globalTokens (Longformer-style global keys: outside the window rule,
+/// still under the causal one); `blockLength` (block-causal, not with `causal`; Tk ≥ Tq):
 /// ⌊j / blockLength⌋ ≤ ⌊i' / blockLength⌋, bidirectional inside a block and causal across blocks (block diffusion,
-/// BD3-LM). The additive mask of `Attention.forward` applies on top.
+/// BD3-LM). The additive mask of `Attention.forward` and the ALiBi bias (`alibiSlopes`) apply on top.
 public struct AttentionShape: Sendable {
     public let batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int
     public let scale: Double, causal: Bool
@@ -24,9 +25,23 @@ public struct AttentionShape: Sendable {
     /// Block-causal attention's block length (≥ 1, without `causal`): query i sees the keys of its own block and of
     /// every earlier one, blocks counted from position 0 in key positions (i' = i + Tk − Tq). nil: no block rule.
     public let blockLength: Int?
+    /// Keys 0..<globalTokens are exempt from the window (Longformer's global attention on a prefix, e.g. a prompt or
+    /// attention sinks). 0: none. In a causal call a global key j is still seen only by queries i' ≥ j; a global query
+    /// i < globalTokens sees every j ≤ i, all of which are global, so the global prefix attends to itself fully.
+    public let globalTokens: Int
+    /// ALiBi (Press et al. 2022): head h adds −alibiSlopes[h]·|i'' − j''| to its scores (after `scale`), where i'' and
+    /// j'' are the positions of query i and key j: i'' = i + Tk − Tq + keyGap, j'' = j (global keys, j < globalTokens) or
+    /// j + keyGap. Causal attention only sees j'' ≤ i'', where this is the paper's −m·(i − j); bidirectional calls get
+    /// the symmetric form. H entries; nil: no bias. Applied per tile, never as a [T, T] tensor.
+    public let alibiSlopes: [Double]?
+    /// Positions missing from the keys between the global prefix and the rest (a rolling KV cache dropped them): key
+    /// j ≥ globalTokens is at position j + keyGap. Changes only ALiBi's distances to global keys; the window and causal
+    /// rules only compare queries with keys after the gap, whose distances are unchanged.
+    public let keyGap: Int
 
     public init(batch: Int, heads: Int, kvHeads: Int, queryLength: Int, keyLength: Int, headSize: Int, scale: Double? = nil,
-                causal: Bool, keyLengths: [Int]? = nil, window: Int? = nil, blockLength: Int? = nil) {
+                causal: Bool, keyLengths: [Int]? = nil, window: Int? = nil, blockLength: Int? = nil, globalTokens: Int = 0,
+                alibiSlopes: [Double]? = nil, keyGap: Int = 0) {
         precondition(kvHeads > 0 && heads % kvHeads == 0, "attention: \(heads) query heads is not a multiple of \(kvHeads) key/value heads")
         if let keyLengths {
             precondition(keyLengths.count == batch && keyLengths.allSatisfy { (0...keyLength).contains($0) },
@@ -44,6 +59,18 @@ public struct AttentionShape: Sendable {
                          "attention: block-causal attention (block \(blockLength)) needs causal false, no window and Tk (\(keyLength)) ≥ Tq (\(queryLength))")
         }
         self.blockLength = blockLength
+        precondition(globalTokens >= 0 && keyGap >= 0, "attention: globalTokens (\(globalTokens)) and keyGap (\(keyGap)) must be ≥ 0")
+        if let alibiSlopes { precondition(alibiSlopes.count == heads, "attention: \(alibiSlopes.count) ALiBi slopes for \(heads) heads") }
+        self.globalTokens = globalTokens
+        self.alibiSlopes = alibiSlopes
+        self.keyGap = keyGap
+    }
+
+    /// The ALiBi term of head h for query i and key j: −slope·|i'' − j''| (positions as `alibiSlopes` defines them).
+    @inlinable public func alibiBias(head h: Int, _ i: Int, _ j: Int) -> Double {
+        guard let alibiSlopes else { return 0 }
+        let distance = i + keyLength - queryLength + keyGap - (j < globalTokens ? j : j + keyGap)
+        return -alibiSlopes[h] * Double(Swift.abs(distance))
     }
 
     /// The first key past query i's block (block-causal attention): (⌊i' / blockLength⌋ + 1)·blockLength.
@@ -56,20 +83,27 @@ public struct AttentionShape: Sendable {
         let diagonal = i + keyLength - queryLength
         if let keyLengths, j >= keyLengths[b] { return false }
         if causal && j > diagonal { return false }
-        if let window, j <= diagonal - window { return false }
+        if let window, j <= diagonal - window, j >= globalTokens { return false }
         if let blockLength, j >= blockEnd(i, blockLength) { return false }
         return true
     }
 
-    /// The keys any of the query rows `rows` of batch row b can see: later keys are past the last row's causal horizon or
-    /// the row's length, earlier ones before the first row's window. Tiles outside this range are never computed.
-    @inlinable public func keyRange(batch b: Int, rows: Range<Int>) -> Range<Int> {
+    /// The keys any of the query rows `rows` of batch row b can see, as two spans: the global keys before the window
+    /// (empty unless `globalTokens` > 0 and the window has moved past them), then the window's keys. Later keys are past
+    /// the last row's causal horizon or the row's length, keys between the spans before the first row's window. Tiles
+    /// outside the spans are never computed, so a window costs O(Tq·(window + globalTokens)) however long the keys.
+    /// The window span starts at a multiple of 16 (≤ 15 masked keys more) so its tiles are whole micro-kernel panels:
+    /// an unaligned start (i0 − window + 1) left 15 columns to the scalar edge loop in every tile row of S and dP.
+    @inlinable public func keySpans(batch b: Int, rows: Range<Int>) -> (globals: Range<Int>, window: Range<Int>) {
         let offset = keyLength - queryLength
         var end = keyLengths?[b] ?? keyLength
         if causal { end = Swift.min(end, rows.upperBound + offset) }
         if let blockLength, !rows.isEmpty { end = Swift.min(end, blockEnd(rows.upperBound - 1, blockLength)) }
-        let start = window.map { Swift.max(0, rows.lowerBound + offset - $0 + 1) } ?? 0
-        return start..<Swift.max(start, end)
+        var start = window.map { Swift.max(0, rows.lowerBound + offset - $0 + 1) / 16 * 16 } ?? 0
+        let globalEnd = Swift.min(globalTokens, end)
+        if globalEnd >= start { start = 0 }  // the global prefix reaches the window: one span
+        let globals = 0..<(start == 0 ? 0 : globalEnd)
+        return (globals, start..<Swift.max(start, end))
     }
 }
 
@@ -154,22 +188,30 @@ public enum Attention {
         while i < n { if f[i] > best { best = f[i] }; i += 1 }
         return unsafeBitCast(best, to: T.self)
     }
-    /// Puts the score tile rows in their final form: adds the additive mask and sets keys past the causal horizon,
-    /// before the sliding window or in a later block (block-causal) to -inf (key lengths need nothing here: tiles end at the row's length). `S` is
-    /// rows × cols with leading dimension `ld`, for query rows i0… and keys j0….
+    /// Puts the score tile rows in their final form: adds the additive mask and the ALiBi bias of head `head`, and sets
+    /// keys past the causal horizon, before the sliding window (global keys aside) or in a later block (block-causal)
+    /// to -inf (key lengths need nothing here: tiles end at the row's length). `S` is rows × cols with leading
+    /// dimension `ld`, for query rows i0… and keys j0…. Backward calls it too, so the bias enters the recomputed P.
     @inlinable @inline(__always) static func maskTile<T: KernelScalar>(
-        _ s: AttentionShape, _ S: UnsafeMutablePointer<T>, ld: Int, rows: Int, cols: Int, i0: Int, j0: Int, mask: UnsafePointer<T>?
+        _ s: AttentionShape, _ S: UnsafeMutablePointer<T>, ld: Int, rows: Int, cols: Int, i0: Int, j0: Int, head: Int, mask: UnsafePointer<T>?
     ) {
         let offset = s.keyLength - s.queryLength
         let partlyHidden = s.causal && j0 + cols - 1 > i0 + offset  // the tile's first row misses its last key
-        let partlyBefore = s.window.map { j0 < i0 + rows + offset - $0 } ?? false  // its last row misses its first key
+        let partlyBefore = s.window.map { j0 < i0 + rows + offset - $0 && j0 + cols > s.globalTokens } ?? false  // its last row misses a key
         let partlyInLaterBlock = s.blockLength.map { j0 + cols > s.blockEnd(i0, $0) } ?? false  // its first row misses its last key
-        if mask == nil && !partlyHidden && !partlyBefore && !partlyInLaterBlock { return }
+        let slope = s.alibiSlopes.map { T($0[head]) }
+        if mask == nil && slope == nil && !partlyHidden && !partlyBefore && !partlyInLaterBlock { return }
+        let globalColumns = Swift.min(cols, Swift.max(0, s.globalTokens - j0))  // columns of global keys
         for r in 0..<rows {
             let row = S + r * ld, i = i0 + r
             if let mask {
                 let mr = mask + i * s.keyLength + j0
                 for c in 0..<cols { row[c] += mr[c] }
+            }
+            if let slope {  // −m·|i'' − j''|: key positions run j0 + c (+ keyGap past the global prefix)
+                let query = i + offset + s.keyGap
+                for c in 0..<globalColumns { row[c] -= slope * T(Swift.abs(query - (j0 + c))) }
+                for c in globalColumns..<cols { row[c] -= slope * T(Swift.abs(query - (j0 + c + s.keyGap))) }
             }
             if partlyHidden {
                 let firstHidden = Swift.max(0, i + offset + 1 - j0)
@@ -177,7 +219,7 @@ public enum Attention {
             }
             if partlyBefore, let window = s.window {
                 let firstVisible = Swift.min(cols, Swift.max(0, i + offset - window + 1 - j0))
-                for c in 0..<firstVisible { row[c] = -T.infinity }
+                if globalColumns < firstVisible { for c in globalColumns..<firstVisible { row[c] = -T.infinity } }
             }
             if partlyInLaterBlock, let blockLength = s.blockLength {
                 let firstHidden = Swift.max(0, s.blockEnd(i, blockLength) - j0)
@@ -212,14 +254,15 @@ public enum Attention {
             let S = work, acc = work + tileQ * ldS * 2, m = acc + tileQ * D, l = m + tileQ
             for r in 0..<rowsQ { m[r] = -T.infinity; l[r] = 0 }
             acc.update(repeating: 0, count: rowsQ * D)
-            let keys = s.keyRange(batch: b, rows: i0..<i0 + rowsQ)  // other key tiles are masked for every row here
-            var j0 = keys.lowerBound
-            while j0 < keys.upperBound {
-                let colsK = Swift.min(tileK, keys.upperBound - j0)
+            let spans = s.keySpans(batch: b, rows: i0..<i0 + rowsQ)  // other key tiles are masked for every row here
+            var j0 = spans.globals.isEmpty ? spans.window.lowerBound : 0
+            while j0 < spans.window.upperBound {
+                let spanEnd = j0 < spans.globals.upperBound ? spans.globals.upperBound : spans.window.upperBound
+                let colsK = Swift.min(tileK, spanEnd - j0)
                 let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
                 scores(M: rowsQ, N: colsK, D: D, alpha: scale, A: qh, lda: L.q.row, rows: kh + j0 * L.k.row, ldx: L.k.row,
                        transposed: kTh.map { $0 + j0 }, ldT: ldT, C: S, ldc: ldS, band: band)  // S = scale·Q·Kᵀ
-                maskTile(s, S, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
+                maskTile(s, S, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, head: h, mask: mask)
                 for r in 0..<rowsQ {
                     let row = S + r * ldS
                     let newMax = Swift.max(m[r], rowMax(row, colsK))
@@ -236,6 +279,7 @@ public enum Attention {
                 product(M: rowsQ, N: D, K: colsK, alpha: 1, A: S, ai: ldS, ak: 1, B: vh + j0 * L.v.row, ldb: L.v.row,
                         accumulate: true, C: acc, ldc: D, band: .depthBelow(band))  // O += P·V
                 j0 += colsK
+                if j0 == spans.globals.upperBound { j0 = spans.window.lowerBound }  // over the gap to the window
             }
             for r in 0..<rowsQ {
                 let o = out + b * L.out.batch + h * L.out.head + (i0 + r) * L.out.row, a = acc + r * D
@@ -311,15 +355,16 @@ public enum Attention {
                     let qt = qh + i0 * L.q.row, dot = doh + i0 * ldO, dqt = dqh + i0 * ldQ
                     for r in 0..<rowsQ { (dqt + r * ldQ).update(repeating: 0, count: D) }
                     for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * ldO, oh + (i0 + r) * ldO, D) }
-                    let keys = s.keyRange(batch: b, rows: i0..<i0 + rowsQ)
-                    var j0 = keys.lowerBound
-                    while j0 < keys.upperBound {
-                        let colsK = Swift.min(tileK, keys.upperBound - j0)
+                    let spans = s.keySpans(batch: b, rows: i0..<i0 + rowsQ)  // as in forward
+                    var j0 = spans.globals.isEmpty ? spans.window.lowerBound : 0
+                    while j0 < spans.window.upperBound {
+                        let spanEnd = j0 < spans.globals.upperBound ? spans.globals.upperBound : spans.window.upperBound
+                        let colsK = Swift.min(tileK, spanEnd - j0)
                         // P = exp(S - lse), recomputed for this tile (rows with lse -inf saw no key: P row 0).
                         let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
                         scores(M: rowsQ, N: colsK, D: D, alpha: scale, A: qt, lda: L.q.row, rows: kh + j0 * L.k.row, ldx: L.k.row,
                                transposed: kTh.map { $0 + j0 }, ldT: ldT, C: P, ldc: ldS, band: band)
-                        maskTile(s, P, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, mask: mask)
+                        maskTile(s, P, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, head: h, mask: mask)
                         for r in 0..<rowsQ {
                             let row = P + r * ldS, rowLse = lh[i0 + r]
                             if rowLse == -T.infinity { row.update(repeating: 0, count: colsK); continue }
@@ -345,6 +390,7 @@ public enum Attention {
                         product(M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, ai: 1, ak: ldS, B: qt, ldb: L.q.row,
                                 accumulate: true, C: dkh + j0 * ldK, ldc: ldK, band: .depthAbove(band))
                         j0 += colsK
+                        if j0 == spans.globals.upperBound { j0 = spans.window.lowerBound }
                     }
                     i0 += tileQ * parts
                 }

@@ -71,7 +71,10 @@ public final class GPT: Module, IncrementalDecoding {
         loss(TokenBatch(inputs: tokens, targets: targets, batch: batch, length: length), generator: Generator(seed: 0))
     }
 
-    public func makeDecodingState(batch: Int) -> KVCache { KVCache(layerCount: config.nLayer, maximumLength: config.blockSize) }
+    /// A KV cache; with `sliding_window` a rolling one that holds the global tokens and the last window positions.
+    public func makeDecodingState(batch: Int) -> KVCache {
+        KVCache(layerCount: config.nLayer, maximumLength: config.blockSize, window: config.slidingWindow, globalTokens: config.globalTokens ?? 0)
+    }
 
     public func decode(_ tokens: [Int], batch: Int, length: Int, state: KVCache) -> Tensor {
         self(tokens, batch: batch, length: length, cache: state)
@@ -113,7 +116,7 @@ public final class Transformer: Module {
     /// Block diffusion: attention is bidirectional inside blocks of this many positions and causal across them.
     let blockLength: Int?
     public let wte: Embedding
-    /// Learned positions [block_size, n_embd]; nil with RoPE or sinusoidal positions.
+    /// Learned positions [block_size, n_embd]; nil with RoPE, ALiBi or sinusoidal positions.
     public let wpe: Embedding?
     /// The fixed sinusoidal table [block_size, n_embd] (not saved); nil otherwise.
     @Buffer var sinusoidal: Tensor
@@ -133,8 +136,10 @@ public final class Transformer: Module {
         drop = Dropout(config.dropout, generator: dropoutGenerator)
         h = (0..<config.nLayer).map { _ in
             TransformerBlock(
-                attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.kvHeads, causal: causal, bias: config.bias,
+                attention: SelfAttention(width: config.nEmbd, heads: config.nHead, kvHeads: config.kvHeads, causal: causal,
+                                         window: config.slidingWindow, globalTokens: config.globalTokens ?? 0, bias: config.bias,
                                          dropout: config.dropout, rotaryLayout: config.position == .rope ? config.ropeLayout : nil,
+                                         alibiSlopes: config.position == .alibi ? PositionEncoding.alibiSlopes(heads: config.nHead) : nil,
                                          linear: config.attention == .linear ? LinearAttentionOptions(featureMap: config.linearFeatureMap, chunk: config.linearChunk) : nil,
                                          outputStd: residualStd, generator: generator, dropoutGenerator: dropoutGenerator),
                 mlp: config.experts > 0
@@ -155,7 +160,7 @@ public final class Transformer: Module {
     func callAsFunction(_ tokens: [Int], batch: Int, length: Int, cache: KVCache?) -> Tensor {
         precondition(tokens.count == batch * length && length > 0, "Transformer: \(tokens.count) tokens for batch \(batch) × length \(length)")
         let start = cache?.length ?? 0
-        precondition(start + length <= config.blockSize,
+        precondition(start + length <= config.contextLength ?? Int.max,
                      "Transformer: positions \(start)..<\(start + length) exceed block_size \(config.blockSize)")
         if let cache { precondition(cache.layers.count == h.count, "Transformer: a KV cache of \(cache.layers.count) layers for \(h.count) blocks") }
         var x = wte(tokens, shape: [batch, length])             // [B, T, C]

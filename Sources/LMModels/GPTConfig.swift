@@ -37,6 +37,12 @@ public struct GPTConfig: ModelConfiguration {
     public var mlp: MLPKind = .gelu
     /// The output head shares the token embedding matrix (GPT-2: true; most Llama checkpoints: false).
     public var tieEmbeddings: Bool = true
+    /// Sliding-window attention (Mistral's `sliding_window`): position i attends to positions i − w < j ≤ i only, in
+    /// the fused kernel at O(T·w) cost; decoding keeps a rolling KV cache of w positions. nil: full causal attention.
+    public var slidingWindow: Int? = nil
+    /// With `sliding_window`: the first N positions stay visible to every later position (Longformer-style global
+    /// tokens, e.g. a prompt or attention sinks) and are never dropped from the rolling cache. nil means 0.
+    public var globalTokens: Int? = nil
     /// `softmax` (default): scaled dot-product attention in the fused kernel. `linear`: φ(q)·φ(k) linear attention
     /// (fast-transformers), causal through the chunked kernel, decoded with an O(1) recurrent state per layer.
     public var attention: AttentionKind = .softmax
@@ -68,7 +74,10 @@ public struct GPTConfig: ModelConfiguration {
     public init() {}
 
     public var vocabularySize: Int { vocabSize }
-    public var contextLength: Int? { blockSize }
+    /// block_size, except for a sliding window with relative positions (RoPE, ALiBi): every position then sees the same
+    /// span of keys at the same relative offsets, so sequences and generations may run past block_size (nil: no limit).
+    /// Learned and sinusoidal positions are absolute tables of block_size rows, so those models keep the limit.
+    public var contextLength: Int? { slidingWindow != nil && (position == .rope || position == .alibi) ? nil : blockSize }
     public var kvHeads: Int { nKVHead ?? nHead }
     public var headSize: Int { nEmbd / nHead }
     public var hiddenSize: Int { intermediateSize ?? 4 * nEmbd }
@@ -84,7 +93,7 @@ public struct GPTConfig: ModelConfiguration {
         case vocabSize = "vocab_size", blockSize = "block_size", nLayer = "n_layer", nHead = "n_head", nKVHead = "n_kv_head"
         case nEmbd = "n_embd", intermediateSize = "intermediate_size", dropout, bias, position
         case ropeTheta = "rope_theta", ropeLayout = "rope_layout", norm, normEps = "norm_eps", mlp
-        case tieEmbeddings = "tie_embeddings"
+        case tieEmbeddings = "tie_embeddings", slidingWindow = "sliding_window", globalTokens = "global_tokens"
         case nExperts = "n_experts", expertsPerToken = "experts_per_token", moeRouter = "moe_router"
         case routerAuxLossCoef = "router_aux_loss_coef", routerZLossCoef = "router_z_loss_coef", routerJitter = "router_jitter"
         case capacityFactor = "capacity_factor", moeIntermediateSize = "moe_intermediate_size"
@@ -110,6 +119,8 @@ public struct GPTConfig: ModelConfiguration {
         normEps = try c.decodeIfPresent(Double.self, forKey: .normEps) ?? d.normEps
         mlp = try c.decodeIfPresent(MLPKind.self, forKey: .mlp) ?? d.mlp
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        globalTokens = try c.decodeIfPresent(Int.self, forKey: .globalTokens)
         nExperts = try c.decodeIfPresent(Int.self, forKey: .nExperts)
         expertsPerToken = try c.decodeIfPresent(Int.self, forKey: .expertsPerToken)
         moeRouter = try c.decodeIfPresent(RouterKind.self, forKey: .moeRouter)
@@ -137,6 +148,14 @@ public struct GPTConfig: ModelConfiguration {
         guard normEps > 0 && normEps.isFinite else { throw fail(.normEps, "must be positive, got \(normEps)") }
         if position == .rope && headSize % 2 != 0 { throw fail(.nEmbd, "RoPE needs an even head size, got \(headSize)") }
         guard linearChunk >= 1 else { throw fail(.linearChunk, "must be a positive integer, got \(linearChunk)") }
+        if let w = slidingWindow, w <= 0 { throw fail(.slidingWindow, "must be a positive integer (or absent for full attention), got \(w)") }
+        if let g = globalTokens {
+            guard g >= 0 else { throw fail(.globalTokens, "must be ≥ 0, got \(g)") }
+            guard slidingWindow != nil || g == 0 else { throw fail(.globalTokens, "needs sliding_window (without a window every token is global)") }
+        }
+        if attention == .linear && (slidingWindow != nil || position == .alibi) {
+            throw fail(.attention, "linear attention takes no sliding_window and no alibi positions (it has no score matrix to band or bias)")
+        }
         try validateExperts(fail)
     }
 

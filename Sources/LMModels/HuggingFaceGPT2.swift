@@ -51,6 +51,7 @@ enum GPT2Adapter: HuggingFaceAdapter {
         try require(c.mlp == .gelu, "mlp", "must be gelu, got \(c.mlp.rawValue)")
         try require(c.bias, "bias", "must be true (GPT-2 has biases everywhere)")
         try require(c.kvHeads == c.nHead, "n_kv_head", "must equal n_head (GPT-2 has no grouped-query attention)")
+        try require(c.slidingWindow == nil, "sliding_window", "must be absent (GPT-2 attends to the whole prefix)")
         return ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings,
                 "n_positions": c.blockSize, "n_embd": c.nEmbd, "n_layer": c.nLayer, "n_head": c.nHead,
                 "n_inner": c.hiddenSize == 4 * c.nEmbd ? NSNull() : c.hiddenSize as Any,

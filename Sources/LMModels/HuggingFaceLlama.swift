@@ -85,6 +85,7 @@ enum LlamaAdapter: HuggingFaceAdapter {
         try require(c.norm == .rmsNorm, "norm", "must be rmsnorm, got \(c.norm.rawValue)")
         try require(c.mlp == .swiglu, "mlp", "must be swiglu, got \(c.mlp.rawValue)")
         try require(c.dropout == 0, "dropout", "must be 0 (Llama has only attention dropout), got \(c.dropout)")
+        try require(c.slidingWindow == nil, "sliding_window", "must be absent (Llama attends to the whole prefix)")
         return ["vocab_size": c.vocabSize, "tie_word_embeddings": c.tieEmbeddings,
                 "hidden_size": c.nEmbd, "intermediate_size": c.hiddenSize, "num_hidden_layers": c.nLayer,
                 "num_attention_heads": c.nHead, "num_key_value_heads": c.kvHeads, "head_dim": c.headSize,

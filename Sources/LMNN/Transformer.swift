@@ -28,9 +28,26 @@ public enum NormKind: String, Codable, Sendable {
 public enum FeedForwardKind: String, Codable, Sendable { case gelu, swiglu }
 
 /// How positions enter the model: a `learned` table added to the embeddings (GPT-2, BERT), a fixed `sinusoidal` one
-/// (Vaswani et al. 2017, §3.5), or `rope`, rotating queries and keys inside attention (Su et al. 2021).
+/// (Vaswani et al. 2017, §3.5), `rope`, rotating queries and keys inside attention (Su et al. 2021), or `alibi`, a
+/// per-head linear distance penalty on the attention scores (Press et al. 2022), applied inside the fused kernel.
 public enum PositionEncoding: String, Codable, Sendable {
-    case learned, sinusoidal, rope
+    case learned, sinusoidal, rope, alibi
+
+    /// ALiBi's head slopes, as ofirpress/attention_with_linear_biases `get_slopes` (and HF Bloom's
+    /// `build_alibi_tensor`) compute them: for n a power of two the geometric sequence 2^(−8/n), 2^(−16/n), …, 2^(−8);
+    /// otherwise the slopes of the largest power of two p < n, then every other slope of 2p's sequence (the odd
+    /// powers of 2^(−8/(2p))) for the remaining n − p heads.
+    public static func alibiSlopes(heads n: Int) -> [Double] {
+        precondition(n >= 1, "alibiSlopes: need at least one head, got \(n)")
+        func powerOfTwo(_ n: Int) -> [Double] {
+            let start = Foundation.pow(2, -8 / Double(n))
+            return (1...n).map { Foundation.pow(start, Double($0)) }
+        }
+        if n & (n - 1) == 0 { return powerOfTwo(n) }
+        var p = 1
+        while p * 2 < n { p *= 2 }
+        return powerOfTwo(p) + Array(stride(from: 0, to: 2 * p, by: 2).map { powerOfTwo(2 * p)[$0] }.prefix(n - p))
+    }
 
     /// The sinusoidal table [length, width]: PE(p, 2i) = sin(p / 10000^(2i/width)), PE(p, 2i+1) = cos(…).
     public static func sinusoidalTable(length: Int, width: Int) -> Tensor {
@@ -66,6 +83,10 @@ public final class SelfAttention: Module {
     public let window: Int?
     /// Linear attention (LinearSelfAttention.swift) instead of softmax attention; the projections are the same.
     public let linear: LinearAttentionOptions?
+    /// With a window: the first `globalTokens` positions are seen by every later query (Longformer global tokens).
+    public let globalTokens: Int
+    /// ALiBi slopes, one per head (`PositionEncoding.alibiSlopes`); nil without ALiBi.
+    public let alibiSlopes: [Double]?
     /// [(heads + 2·kvHeads)·headSize, width].
     public let qkv: Linear
     /// [width, heads·headSize].
@@ -77,14 +98,17 @@ public final class SelfAttention: Module {
     }
 
     /// Weights N(0, initStd²), the output projection N(0, outputStd²) (GPT-2 scales it by 1/√(2·layers)); biases 0.
-    public init(width: Int, heads: Int, kvHeads: Int, causal: Bool, window: Int? = nil, bias: Bool, dropout: Double,
-                rotaryLayout: RotaryLayout?, linear: LinearAttentionOptions? = nil, initStd: Double = 0.02, outputStd: Double,
-                generator: Generator?, dropoutGenerator: Generator) {
+    public init(width: Int, heads: Int, kvHeads: Int, causal: Bool, window: Int? = nil, globalTokens: Int = 0, bias: Bool, dropout: Double,
+                rotaryLayout: RotaryLayout?, alibiSlopes: [Double]? = nil, linear: LinearAttentionOptions? = nil, initStd: Double = 0.02,
+                outputStd: Double, generator: Generator?, dropoutGenerator: Generator) {
         precondition(width % heads == 0 && heads % kvHeads == 0, "SelfAttention: width \(width), heads \(heads), kv heads \(kvHeads)")
         precondition(window == nil || (causal && window! > 0), "SelfAttention: a window needs causal attention and a positive size")
+        precondition(globalTokens >= 0 && (globalTokens == 0 || window != nil), "SelfAttention: global tokens need a window")
+        precondition(alibiSlopes == nil || alibiSlopes!.count == heads, "SelfAttention: one ALiBi slope per head")
         self.heads = heads; self.kvHeads = kvHeads; headSize = width / heads
-        self.causal = causal; self.window = window; self.rotaryLayout = rotaryLayout
-        precondition(linear == nil || window == nil, "SelfAttention: linear attention takes no window")
+        self.causal = causal; self.window = window; self.globalTokens = globalTokens; self.rotaryLayout = rotaryLayout
+        self.alibiSlopes = alibiSlopes
+        precondition(linear == nil || (window == nil && alibiSlopes == nil), "SelfAttention: linear attention takes no window and no ALiBi")
         self.linear = linear
         let qkvRows = (heads + 2 * kvHeads) * headSize
         qkv = Linear(weight: Init.normal([qkvRows, width], std: initStd, generator), bias: bias ? Tensor.zeros([qkvRows]) : nil)
@@ -106,7 +130,7 @@ public final class SelfAttention: Module {
         if rope == nil && cache == nil && !(isTraining && attentionDropout.p > 0) {
             // The common training and encoding case: the kernel reads the projection and writes merged heads in place.
             let y = Tensor.packedSelfAttention(qkv, heads: H, kvHeads: Hkv, causal: causal, keyLengths: keyLengths, window: window,
-                                               blockLength: blockLength)
+                                               blockLength: blockLength, globalTokens: globalTokens, alibiSlopes: alibiSlopes)
             return residualDropout(output(y.reshape([B, T, C])))
         }
         var q = qkv.slice(2, 0, H), k = qkv.slice(2, H, H + Hkv)
@@ -118,20 +142,21 @@ public final class SelfAttention: Module {
         // [B, heads, T, hd]; with a cache, keys and values of earlier positions come first.
         var keys = k.transpose(1, 2), values = v.transpose(1, 2)
         if let cache { (keys, values) = cache.append(keys: keys, values: values) }
+        let keyGap = cache?.droppedPositions ?? 0  // a rolling cache holds the global prefix, then the recent positions
         let queries = q.transpose(1, 2)
         let y: Tensor
         if isTraining && attentionDropout.p > 0 {
-            y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths, blockLength: blockLength)
+            y = attentionWithDropout(queries, keys, values, keyLengths: keyLengths, blockLength: blockLength, keyGap: keyGap)
         } else {
             y = Tensor.scaledDotProductAttention(queries, keys, values, causal: causal, keyLengths: keyLengths, window: window,
-                                                 blockLength: blockLength)
+                                                 blockLength: blockLength, globalTokens: globalTokens, alibiSlopes: alibiSlopes, keyGap: keyGap)
         }
         return residualDropout(output(y.transpose(1, 2).reshape([B, T, C])))
     }
 
     /// Dropout on the attention probabilities needs them materialized (the fused kernel never forms them), so training
     /// with dropout > 0 takes this path, as nanoGPT's does without flash attention: softmax(QKᵀ/√d + mask) → dropout → ·V.
-    func attentionWithDropout(_ q: Tensor, _ k: Tensor, _ v: Tensor, keyLengths: [Int]?, blockLength: Int? = nil) -> Tensor {
+    func attentionWithDropout(_ q: Tensor, _ k: Tensor, _ v: Tensor, keyLengths: [Int]?, blockLength: Int? = nil, keyGap: Int = 0) -> Tensor {
         let (B, H, Tq, hd) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let Hkv = k.shape[1], Tk = k.shape[2], group = H / Hkv
         func expandHeads(_ t: Tensor) -> Tensor {
@@ -139,7 +164,19 @@ public final class SelfAttention: Module {
         }
         var scores = q.matmul(expandHeads(k).transpose(2, 3)) * (1 / Double(hd).squareRoot())
         if causal { scores = scores + Tensor.triuMask(Tq, Tk, diagonal: Tk - Tq + 1) * -1e30 }
-        if let window { scores = scores + Tensor.trilMask(Tq, Tk, diagonal: Tk - Tq - window) * -1e30 }
+        // Window (global keys exempt) and ALiBi through the kernel's own rules, as [Tq, Tk] and [H, Tq, Tk] additions.
+        let rules = AttentionShape(batch: B, heads: H, kvHeads: Hkv, queryLength: Tq, keyLength: Tk, headSize: hd, causal: causal,
+                                   window: window, globalTokens: globalTokens, alibiSlopes: alibiSlopes, keyGap: keyGap)
+        if window != nil {
+            var hidden = [Float](repeating: 0, count: Tq * Tk)
+            for i in 0..<Tq { for j in 0..<Tk where !rules.visible(batch: 0, i, j) { hidden[i * Tk + j] = -1e30 } }
+            scores = scores + Tensor(hidden, shape: [Tq, Tk])
+        }
+        if alibiSlopes != nil {
+            var bias = [Float](repeating: 0, count: H * Tq * Tk)
+            for h in 0..<H { for i in 0..<Tq { for j in 0..<Tk { bias[(h * Tq + i) * Tk + j] = Float(rules.alibiBias(head: h, i, j)) } } }
+            scores = scores + Tensor(bias, shape: [1, H, Tq, Tk])
+        }
         if let blockLength {
             var hidden = [Float](repeating: 0, count: Tq * Tk)
             for i in 0..<Tq { for j in 0..<Tk where j / blockLength > (i + Tk - Tq) / blockLength { hidden[i * Tk + j] = -1e30 } }
@@ -258,36 +295,71 @@ public final class TransformerBlock: Module, GradientCheckpointable {
 /// preallocates [B, kvHeads, capacity, headSize] and doubles the capacity when full (up to `maximumLength`), so
 /// decoding T tokens copies O(T) values in all; attention reads the filled prefix as a strided view. Keys are stored
 /// after RoPE (positions are absolute). Not thread-safe; one cache per batch of sequences.
+///
+/// With a sliding `window` the cache rolls: it keeps the first `globalTokens` positions and the last window − 1 before
+/// each append, no more (Mistral's rolling buffer), so its memory stays O(globalTokens + window) however long the
+/// generation. It is compacted, not a ring: when full, the recent positions move down behind the global prefix (one
+/// O(window) copy per ~window tokens), so attention still reads one strided view, in position order, with
+/// `droppedPositions` telling ALiBi how far the global keys are.
 public final class KVCache {
     public final class Layer {
         /// [B, kvHeads, capacity, headSize]; nil until the first append.
         var keys: Tensor?, values: Tensor?
-        /// Positions filled.
+        /// Positions consumed (the next position's index).
         public internal(set) var length = 0
         /// Linear attention's recurrent state [B, heads, hd, hd + 1] (S = Σ φ(k)vᵀ, then z = Σ φ(k)); keys and values
         /// are not kept, so the layer's memory does not grow with the sequence. nil until the first step.
         var linearState: Tensor?
+        /// Positions held in the buffer: the global prefix, then the most recent ones; `length` without a window.
+        public internal(set) var stored = 0
         let maximumLength: Int?
+        /// The rolling window (nil: keep every position) and the global prefix it never drops.
+        let window: Int?, globalTokens: Int
 
-        init(maximumLength: Int?) { self.maximumLength = maximumLength }
+        init(maximumLength: Int?, window: Int? = nil, globalTokens: Int = 0) {
+            self.maximumLength = maximumLength; self.window = window; self.globalTokens = globalTokens
+        }
 
-        /// Appends [B, Hkv, T, hd] keys/values and returns views of everything cached so far (including them).
+        /// Positions dropped between the global prefix and the ones held.
+        public var droppedPositions: Int { length - stored }
+        /// Positions the buffer has room for (its memory: 2·B·kvHeads·capacity·headSize floats).
+        public var capacity: Int { keys?.shape[2] ?? 0 }
+
+        /// Appends [B, Hkv, T, hd] keys/values and returns views of everything held so far (including them).
         func append(keys newKeys: Tensor, values newValues: Tensor) -> (Tensor, Tensor) {
             let (B, Hkv, T, hd) = (newKeys.shape[0], newKeys.shape[1], newKeys.shape[2], newKeys.shape[3])
-            let needed = length + T
+            if let window, let keys, stored + T > keys.shape[2] { roll(keep: window - 1) }
+            let needed = stored + T
             if keys == nil || keys!.shape[2] < needed {
                 var capacity = Swift.max(keys?.shape[2] ?? 16, 16)
+                if let window { capacity = Swift.max(keys?.shape[2] ?? 0, globalTokens + 2 * window) }  // a roll every ~window tokens
                 while capacity < needed { capacity *= 2 }
-                if let maximumLength { capacity = Swift.min(capacity, Swift.max(maximumLength, needed)) }
-                keys = Self.grow(keys, to: [B, Hkv, capacity, hd], filled: length)
-                values = Self.grow(values, to: [B, Hkv, capacity, hd], filled: length)
+                if let maximumLength, window == nil { capacity = Swift.min(capacity, Swift.max(maximumLength, needed)) }
+                keys = Self.grow(keys, to: [B, Hkv, capacity, hd], filled: stored)
+                values = Self.grow(values, to: [B, Hkv, capacity, hd], filled: stored)
             }
             precondition(keys!.shape[0] == B && keys!.shape[1] == Hkv && keys!.shape[3] == hd,
                          "KVCache: keys of shape \(newKeys.shape) do not fit a cache of shape \(keys!.shape)")
-            Self.write(newKeys, into: keys!, at: length)
-            Self.write(newValues, into: values!, at: length)
-            length = needed
-            return (keys!.slice(2, 0, length), values!.slice(2, 0, length))
+            Self.write(newKeys, into: keys!, at: stored)
+            Self.write(newValues, into: values!, at: stored)
+            stored = needed
+            length += T
+            return (keys!.slice(2, 0, stored), values!.slice(2, 0, stored))
+        }
+
+        /// Keeps the global prefix and the last `keep` positions after it (the oldest any coming query can see: the
+        /// first new query, at position `length`, sees positions > length − window), moved down behind the prefix.
+        func roll(keep: Int) {
+            let prefix = Swift.min(globalTokens, stored), recent = Swift.min(keep, stored - prefix)
+            guard let keys, let values, stored - recent > prefix else { return }
+            let (BH, capacity, hd) = (keys.shape[0] * keys.shape[1], keys.shape[2], keys.shape[3])
+            for buffer in [keys, values] {
+                let p = buffer.pointer(Float.self)
+                for row in 0..<BH {  // overlapping ranges when recent > stored - recent - prefix: memmove
+                    memmove(p + (row * capacity + prefix) * hd, p + (row * capacity + stored - recent) * hd, recent * hd * MemoryLayout<Float>.stride)
+                }
+            }
+            stored = prefix + recent
         }
 
         /// A zeroed buffer of `shape` holding the first `filled` positions of `old`.
@@ -309,9 +381,10 @@ public final class KVCache {
     public let layers: [Layer]
 
     /// An empty cache of `layerCount` layers; capacity never grows past `maximumLength` (the model's context) unless
-    /// one append needs more.
-    public init(layerCount: Int, maximumLength: Int?) {
-        layers = (0..<layerCount).map { _ in Layer(maximumLength: maximumLength) }
+    /// one append needs more. With a `window` it rolls instead (see above) and `maximumLength` does not apply.
+    public init(layerCount: Int, maximumLength: Int?, window: Int? = nil, globalTokens: Int = 0) {
+        precondition(window.map { $0 >= 1 } ?? true && globalTokens >= 0, "KVCache: window \(String(describing: window)), global tokens \(globalTokens)")
+        layers = (0..<layerCount).map { _ in Layer(maximumLength: maximumLength, window: window, globalTokens: globalTokens) }
     }
 
     /// Positions cached so far.
@@ -322,6 +395,7 @@ public final class KVCache {
         precondition(length >= 0 && length <= self.length, "KVCache: cannot truncate \(self.length) positions to \(length)")
         precondition(length == self.length || layers.allSatisfy { $0.linearState == nil },
                      "KVCache: a linear-attention state sums every position and cannot be truncated")
-        for layer in layers { layer.length = length }
+        precondition(layers.allSatisfy { $0.droppedPositions == 0 }, "KVCache: cannot truncate a cache that rolled past positions")
+        for layer in layers { layer.length = length; layer.stored = length }
     }
 }

@@ -41,6 +41,9 @@ struct BenchAttentionCommand: ParsableCommand {
     @Option(name: .customLong("decode"),
             help: "Instead: decoding, forward of these query lengths (comma-separated) against a KV-cache view of each --lengths, keys read in place vs transposed (no reference).")
     var decodeQueryLengths: String?
+    @Option(name: .customLong("sliding-window"),
+            help: "Instead: full causal and sliding-window (this many keys) rows vs SDPA is_causal / a boolean band mask, with the growth fit in T.")
+    var slidingWindow: Int?
     @Flag(name: .customLong("linear-flash"),
           help: "Instead: causal linear attention (chunked) and FLASH layer rows vs their PyTorch references (EfficientAttentionBenchmark).")
     var linearFlash = false
@@ -49,7 +52,8 @@ struct BenchAttentionCommand: ParsableCommand {
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
-                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1), ("--linear-chunk", linearChunk)] where value < 1 {
+                              ("--tile-q", tileQ ?? 1), ("--tile-k", tileK ?? 1), ("--linear-chunk", linearChunk),
+                              ("--sliding-window", slidingWindow ?? 1)] where value < 1 {
             throw ValidationError("\(name): expected a positive integer, got \(value)")
         }
     }
@@ -84,6 +88,15 @@ struct BenchAttentionCommand: ParsableCommand {
             let tqs = try parsePositiveIntegers(decodeQueryLengths, flag: "--decode")
             for n in counts {
                 print(AttentionBenchmark.decode(threads: n, heads: heads, headSize: headSize, lengths: ts, queryLengths: tqs, runs: runs))
+            }
+            return
+        }
+        if let slidingWindow {
+            for n in counts {
+                let rows = try WindowAttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, window: slidingWindow,
+                                                            lengths: ts, runs: runs, rounds: rounds, reference: reference)
+                print(WindowAttentionBenchmark.format(rows, threads: n, batch: batch, heads: heads, headSize: headSize, window: slidingWindow,
+                                                      rounds: rounds))
             }
             return
         }

@@ -12,11 +12,16 @@ extension Tensor {
     /// - `window` (needs `causal`): query i sees only keys j with i' − window < j ≤ i', i' = i + Tk − Tq.
     /// - `blockLength` (block-causal, without `causal`; Tk ≥ Tq): query i sees keys j with ⌊j/n⌋ ≤ ⌊i'/n⌋ — its own
     ///   block both ways and every earlier block (block diffusion). Handled per tile: no mask is built.
+    /// - `globalTokens` (with `window`): keys j < globalTokens are exempt from the window (Longformer global tokens),
+    ///   still under `causal`. Their tiles are kept, the others outside the window skipped.
+    /// - `alibiSlopes` (H entries): ALiBi, head h adds −slope[h]·|i' − j| to its scaled scores, inside the kernel;
+    ///   `keyGap` shifts key positions j ≥ globalTokens by that much (a rolling cache that dropped positions).
     /// Gradients flow to q, k, v (views included) as contiguous tensors of their shapes. Inputs read in place are
     /// saved as they are for backward, so a buffer they view must not be overwritten in that range before backward.
     public static func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, mask: Tensor? = nil, causal: Bool = false,
                                                  keyLengths: [Int]? = nil, window: Int? = nil, scale: Double? = nil,
-                                                 blockLength: Int? = nil) -> Tensor {
+                                                 blockLength: Int? = nil, globalTokens: Int = 0, alibiSlopes: [Double]? = nil,
+                                                 keyGap: Int = 0) -> Tensor {
         precondition(q.rank == 4 && k.rank == 4 && v.rank == 4 && k.shape == v.shape && q.shape[0] == k.shape[0] &&
                      q.shape[3] == k.shape[3] && k.shape[1] > 0 && q.shape[1] % k.shape[1] == 0 && q.dtype == k.dtype && k.dtype == v.dtype,
                      "scaled_dot_product_attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, H, Tq, D], [B, Hkv, Tk, D] with H a multiple of Hkv")
@@ -28,7 +33,8 @@ extension Tensor {
         }
         let shape = AttentionShape(batch: q.shape[0], heads: q.shape[1], kvHeads: k.shape[1], queryLength: q.shape[2],
                                    keyLength: k.shape[2], headSize: q.shape[3], scale: scale, causal: causal,
-                                   keyLengths: keyLengths, window: window, blockLength: blockLength)
+                                   keyLengths: keyLengths, window: window, blockLength: blockLength, globalTokens: globalTokens,
+                                   alibiSlopes: alibiSlopes, keyGap: keyGap)
         if let mask {
             precondition(mask.shape == [shape.queryLength, shape.keyLength] && mask.dtype == q.dtype,
                          "scaled_dot_product_attention: mask shape \(mask.shape), expected [\(shape.queryLength), \(shape.keyLength)]")
@@ -64,13 +70,15 @@ extension Tensor {
     /// the one [B, T, H + 2·Hkv, D] gradient through strides: no head-merge copy, and none of the three zero-filled
     /// slice gradients, their strided copies and their sum that the sliced form costs in backward.
     public static func packedSelfAttention(_ qkv: Tensor, heads: Int, kvHeads: Int, causal: Bool = false, keyLengths: [Int]? = nil,
-                                           window: Int? = nil, scale: Double? = nil, blockLength: Int? = nil) -> Tensor {
+                                           window: Int? = nil, scale: Double? = nil, blockLength: Int? = nil, globalTokens: Int = 0,
+                                           alibiSlopes: [Double]? = nil) -> Tensor {
         precondition(qkv.rank == 4 && heads > 0 && kvHeads > 0 && qkv.shape[2] == heads + 2 * kvHeads,
                      "packed_self_attention: qkv \(qkv.shape) must be [B, T, heads + 2·kvHeads = \(heads + 2 * kvHeads), D]")
         let x = qkv.contiguous()
         let (B, T, P, D) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let shape = AttentionShape(batch: B, heads: heads, kvHeads: kvHeads, queryLength: T, keyLength: T, headSize: D, scale: scale,
-                                   causal: causal, keyLengths: keyLengths, window: window, blockLength: blockLength)
+                                   causal: causal, keyLengths: keyLengths, window: window, blockLength: blockLength,
+                                   globalTokens: globalTokens, alibiSlopes: alibiSlopes)
         let packed = AttentionStrides(batch: T * P * D, head: D, row: P * D)
         let merged = AttentionStrides(batch: T * heads * D, head: D, row: heads * D)
         let layout = AttentionLayout(shape, q: packed, k: packed, v: packed, out: merged, dQ: packed, dK: packed, dV: packed)
