@@ -30,6 +30,9 @@ protocol HuggingFaceAdapter: Sendable {
     /// The name under which a stored HF tensor appears in `tensorMappings` (older layouts renamed), or nil for a
     /// computed buffer that is not a weight (a causal mask, RoPE frequencies). `names` are all stored names.
     static func canonicalName(_ name: String, among names: Set<String>) -> String?
+    /// Whether `config(from:)` reads `sliding_window` / `use_sliding_window` itself (`HuggingFaceConfigReader.slidingWindow`);
+    /// otherwise a config that turns sliding-window attention on is refused for this architecture.
+    static var readsSlidingWindow: Bool { get }
     /// The LMKit state dict of HF `tensors` (already renamed by `canonicalName`). Default: `tensorMappings`.
     static func toLMKit(_ tensors: inout HuggingFaceTensors, config: any ModelConfiguration) throws -> [String: Tensor]
     /// HF tensors for an LMKit state dict, tied head omitted as `save_pretrained` does. Default: `tensorMappings`.
@@ -38,6 +41,7 @@ protocol HuggingFaceAdapter: Sendable {
 
 extension HuggingFaceAdapter {
     static func canonicalName(_ name: String, among names: Set<String>) -> String? { name }
+    static var readsSlidingWindow: Bool { false }
 
     static func toLMKit(_ tensors: inout HuggingFaceTensors, config: any ModelConfiguration) throws -> [String: Tensor] {
         try HuggingFaceTensorMapping.toLMKit(&tensors, try tensorMappings(config))
@@ -173,7 +177,7 @@ public struct HuggingFaceConfig {
         if let first = (reader.value("architectures") as? [Any])?.first, !accepted.contains(where: { $0 == first as? String }) {
             throw reader.fail("architectures", accepted.map { "[\"\($0)\"]" }.joined(separator: " or ") + " (a causal language model)")
         }
-        try reader.checkSharedModelKeys()
+        try reader.checkSharedModelKeys(slidingWindowReadByAdapter: architecture.adapter.readsSlidingWindow)
         let model = try architecture.adapter.config(from: reader)
         do { try model.validate() } catch let error as ConfigError {
             throw HuggingFaceError.badFile(file: source, "maps to an invalid \(type(of: model).modelType) config: \(error)")
@@ -320,7 +324,7 @@ final class HuggingFaceConfigReader {
     }
 
     /// Keys that transformers' shared code (not one architecture's modeling file) reads and that change any network.
-    func checkSharedModelKeys() throws {
+    func checkSharedModelKeys(slidingWindowReadByAdapter: Bool) throws {
         // from_pretrained: quantized checkpoints store other tensors (or were dequantized with rounding LMKit does not redo).
         if value("quantization_config") != nil {
             throw fail("quantization_config", "none (quantized checkpoints are not read: save a dequantized copy with transformers)")
@@ -329,12 +333,23 @@ final class HuggingFaceConfigReader {
         try ignored("is_causal", bool, harmless: { $0 }, "true (causal attention)")
         // PreTrainedModel (4.x) prunes these heads when it builds the model.
         try ignored("pruned_heads", { self.value($0) }, harmless: { ($0 as? [String: Any])?.isEmpty == true }, "{} (no pruned heads)")
-        // Sliding-window attention (Mistral / Qwen2 style): LMKit attends to the whole context.
+        // Sliding-window attention (Mistral / Qwen2 style): read by the adapters whose architecture has it.
+        if slidingWindowReadByAdapter { return }
         let useSlidingWindow = try bool("use_sliding_window")
-        if useSlidingWindow == true { throw fail("use_sliding_window", "false (sliding-window attention is not implemented)") }
+        if useSlidingWindow == true { throw fail("use_sliding_window", "false (this architecture attends to the whole context)") }
         if useSlidingWindow == false { read.remove("use_sliding_window") }
         try ignored("sliding_window", { self.value($0) }, harmless: { _ in useSlidingWindow == false },
-                    "null (sliding-window attention is not implemented), or use_sliding_window false")
+                    "null (this architecture attends to the whole context), or use_sliding_window false")
+    }
+
+    /// Mistral-style sliding-window attention: `sliding_window` W (null or absent: none), unless `use_sliding_window` is
+    /// false (Qwen2's switch). Query i then attends to keys i − W < j ≤ i, as transformers' sliding-window causal mask
+    /// (`kv_idx > q_idx - sliding_window`) and GPTConfig's `sliding_window`.
+    func slidingWindow() throws -> Int? {
+        let use = try bool("use_sliding_window")
+        guard let window = try int("sliding_window") else { return nil }
+        guard window > 0 else { throw fail("sliding_window", "a positive number of positions, or null") }
+        return use == false ? nil : window
     }
 }
 

@@ -4,13 +4,15 @@
 // with Mixtral's defaults), the expert keys are read here. Tensors use the names save_pretrained writes:
 // `block_sparse_moe.gate.weight` [E, C] and `block_sparse_moe.experts.<j>.w1|w3` [I, C] (gate, up: stacked into
 // LMKit's SwiGLU `c_fc`) and `.w2` [C, I] (`c_proj`). Not read: the fused in-memory layout of transformers 5
-// (`mlp.experts.gate_up_proj`), which save_pretrained converts back to these names.
+// (`mlp.experts.gate_up_proj`), which save_pretrained converts back to these names. `sliding_window` maps to GPTConfig's
+// `sliding_window` (same band: keys i − W < j ≤ i).
 import Foundation
 import LMTensor
 
 enum MixtralAdapter: HuggingFaceAdapter {
     static let modelTypes = ["mixtral"]
     static let architectures = ["MixtralForCausalLM", "MixtralModel"]
+    static let readsSlidingWindow = true
 
     static func config(from r: HuggingFaceConfigReader) throws -> any ModelConfiguration {
         // MixtralConfig's defaults where they differ from LlamaConfig's (read before Llama's reader marks the keys read).
@@ -25,6 +27,7 @@ enum MixtralAdapter: HuggingFaceAdapter {
             throw r.fail("num_experts_per_tok", "1...num_local_experts (\(c.experts)) experts per token")
         }
         c.moeRouter = .mixtral
+        c.slidingWindow = try r.slidingWindow()
         c.moeIntermediateSize = c.intermediateSize
         c.routerAuxLossCoef = try r.double("router_aux_loss_coef") ?? 0.001
         // transformers multiplies the block input (router and experts) by the noise; LMKit the router input only.
@@ -41,9 +44,11 @@ enum MixtralAdapter: HuggingFaceAdapter {
         try require(c.router == .mixtral, "moe_router", "must be mixtral, got \(c.router.rawValue)")
         try require(c.capacityFactor == nil, "capacity_factor", "must be null (Mixtral drops no tokens), got \(c.capacityFactor ?? 0)")
         try require(!c.bias, "bias", "must be false (Mixtral has no biases)")
+        try require((c.globalTokens ?? 0) == 0, "global_tokens", "must be 0 (Mixtral's sliding window has no global tokens), got \(c.globalTokens ?? 0)")
         var dense = c
         dense.nExperts = nil; dense.expertsPerToken = nil; dense.moeRouter = nil; dense.routerAuxLossCoef = nil
         dense.routerZLossCoef = nil; dense.routerJitter = nil; dense.moeIntermediateSize = nil
+        dense.slidingWindow = nil
         dense.intermediateSize = c.expertHiddenSize
         var json = try LlamaAdapter.configJSON(dense)
         for key in ["attention_bias", "mlp_bias", "pretraining_tp"] { json[key] = nil }
@@ -52,7 +57,7 @@ enum MixtralAdapter: HuggingFaceAdapter {
         json["router_aux_loss_coef"] = c.auxLossCoefficient
         json["router_jitter_noise"] = c.routerJitter ?? 0
         json["output_router_logits"] = false
-        json["sliding_window"] = NSNull()
+        json["sliding_window"] = c.slidingWindow.map { $0 as Any } ?? NSNull()
         return json
     }
 

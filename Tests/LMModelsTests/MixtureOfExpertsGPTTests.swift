@@ -11,7 +11,9 @@ import _TestSupport
 @testable import LMModels
 
 final class MixtureOfExpertsGPTTests: XCTestCase {
-    private struct HFMixtral: Decodable { let inputs: [[Int]]; let logits: [[Double]]; let aux_loss: [Double] }
+    private struct HFMixtral: Decodable {
+        let inputs: [[Int]]; let logits: [[Double]]; let aux_loss: [Double]; let window: Int; let window_logits: [Double]
+    }
     private struct Fixture: Decodable { let hf_mixtral_tiny: HFMixtral }
 
     private func config(_ keys: [String: Any]) throws -> GPTConfig {
@@ -116,8 +118,7 @@ final class MixtureOfExpertsGPTTests: XCTestCase {
         let f = try loadFixture("models/moe.json", as: Fixture.self).hf_mixtral_tiny
         let loaded = try HuggingFaceModelDirectory.load(fixtureURL("models/hf_mixtral_tiny").path)
         XCTAssertEqual(loaded.config.architecture, .mixtral)
-        XCTAssertEqual(loaded.ignoredConfigKeys, ["dtype", "initializer_range", "output_router_logits", "sliding_window",
-                                                  "transformers_version", "use_cache"])
+        XCTAssertEqual(loaded.ignoredConfigKeys, ["dtype", "initializer_range", "output_router_logits", "transformers_version", "use_cache"])
         let model = try XCTUnwrap(loaded.model as? GPT)
         XCTAssertEqual([model.config.experts, model.config.topK, model.config.expertHiddenSize], [4, 2, 12])
         XCTAssertEqual(model.config.auxLossCoefficient, 0.02)
@@ -127,6 +128,36 @@ final class MixtureOfExpertsGPTTests: XCTestCase {
             let aux = try XCTUnwrap(MixtureOfExperts.loadBalancingLoss(model.expertLayers.compactMap(\.lastRecord), form: .mixtral))
             assertClose(aux, [f.aux_loss[i]], rtol: 1e-5, atol: 1e-5, "MixtralForCausalLM aux_loss (both layers pooled), input \(i)")
         }
+    }
+
+    func testMixtralSlidingWindowMatchesTransformers() throws {
+        let f = try loadFixture("models/moe.json", as: Fixture.self).hf_mixtral_tiny
+        let source = fixtureURL("models/hf_mixtral_tiny").path
+        let dir = NSTemporaryDirectory() + "lmkit-mixtral-window-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: source, toPath: dir)
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as! [String: Any]
+        json["sliding_window"] = f.window
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: dir + "/config.json"))
+        let loaded = try HuggingFaceModelDirectory.load(dir)
+        let model = try XCTUnwrap(loaded.model as? GPT)
+        XCTAssertEqual(model.config.slidingWindow, f.window)
+        let ids = f.inputs[1]
+        XCTAssertGreaterThan(ids.count, f.window, "the window must be shorter than the input to matter")
+        let logits = noGrad { model.logits(ids, batch: 1, length: ids.count) }
+        assertClose(logits.toDoubles(), f.window_logits, rtol: 0, atol: 1e-4, "sliding_window \(f.window) vs transformers")
+        // Decoding through the rolling cache gives the same last-position logits.
+        let state = model.makeDecodingState(batch: 1)
+        var last: [Float] = model.prefill(Array(ids.prefix(2)), state: state)
+        for id in ids[2...] { last = model.append(id, state: state) }
+        let vocab = model.config.vocabSize
+        assertClose(last.map(Double.init), Array(f.window_logits.suffix(vocab)), rtol: 0, atol: 1e-4, "rolling-cache decode")
+        // And the window survives a save: config.json says sliding_window again.
+        let out = NSTemporaryDirectory() + "lmkit-mixtral-window-out-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try HuggingFaceModelDirectory.save(loaded.model, to: out)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/config.json"))) as! [String: Any]
+        XCTAssertEqual(saved["sliding_window"] as? Int, f.window)
     }
 
     func testMixtralSavesBackAsTransformersFiles() throws {
@@ -151,7 +182,7 @@ final class MixtureOfExpertsGPTTests: XCTestCase {
             edit(&json)
             return try HuggingFaceConfig(data: try JSONSerialization.data(withJSONObject: json), source: "config.json")
         }
-        for (key, value) in [("sliding_window", 4096 as Any), ("num_experts_per_tok", 5), ("router_jitter_noise", 2.0),
+        for (key, value) in [("sliding_window", 0 as Any), ("num_experts_per_tok", 5), ("router_jitter_noise", 2.0),
                              ("hidden_act", "gelu")] {
             XCTAssertThrowsError(try config { $0[key] = value }, key) { XCTAssertTrue("\($0)".contains("'\(key)'"), "\($0)") }
         }
