@@ -28,7 +28,8 @@ def run(name, lmkit, threads):
     wall = time.time() - start
     if r.returncode != 0:
         sys.exit(f"{name}: lmkit train failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    params = re.search(r"([\d.]+)M parameters", r.stdout)
+    # "number of parameters: 0.80M (828672 with position embeddings)": the total, as the second number when given.
+    params = re.search(r"number of parameters: ([\d.]+)M(?: \((\d+) with position embeddings\))?", r.stdout)
     rss = int(re.search(r"peak_rss_kb (\d+)", r.stderr).group(1))
     vals = [float(v) for v in re.findall(r"val loss ([\d.]+)", r.stdout)]
     with open(os.path.join(out_dir, "loss.csv")) as f:
@@ -38,7 +39,7 @@ def run(name, lmkit, threads):
                              "--temperature", "0.8", "--seed", "1"], cwd=ROOT, capture_output=True, text=True, env=env)
     if sample.returncode != 0:
         sys.exit(f"{name}: lmkit sample failed ({sample.returncode}):\n{sample.stderr[-2000:]}")
-    return dict(name=name, model=config["model"].get("model_type", "gpt"), params=params.group(1) if params else "?",
+    return dict(name=name, model=config["model"].get("model_type", "gpt"), params=(f"{int(params.group(2)) / 1e6:.2f}" if params.group(2) else params.group(1)) if params else "?",
                 final=vals[-1] if vals else float("nan"), best=min(vals) if vals else float("nan"),
                 speed=statistics.median(speeds) if speeds else float("nan"), rss=rss / 1024, wall=wall,
                 sample=" ".join(sample.stdout.split())[:200])

@@ -55,43 +55,65 @@ public final class Storage: @unchecked Sendable {
 /// A cache of freed tensor buffers keyed by size. Training allocates the same activation sizes every step; without
 /// reuse each large buffer is a fresh mmap whose page faults cost more than the op itself (measured: softmax
 /// forward+backward on 8192×768 spent most of its time in the kernel's page-fault handler).
-/// Buffers above `maximumCachedBytes` in total are returned to the system.
+/// The cache holds at most twice the peak of bytes in use (at least 256 MiB, at most `maximumCachedBytes`): a step of
+/// fixed shapes fits, and shapes that change every step (a mixture of experts' per-expert rows) cannot make it grow
+/// without bound — with only the fixed 4 GiB cap, an 800-step MoE run kept 2 GB of stale sizes. Over the cap, the size
+/// used least recently is returned to the system first.
 public final class BufferPool: @unchecked Sendable {
     public static let shared = BufferPool()
     /// Upper bound on bytes kept for reuse (default 4 GiB, or LMKIT_POOL_BYTES).
     public var maximumCachedBytes: Int =
         ProcessInfo.processInfo.environment["LMKIT_POOL_BYTES"].flatMap(Int.init) ?? (4 << 30)
     private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    /// When each size was last taken or given (a counter, not a clock).
+    private var lastUse: [Int: Int] = [:]
+    private var clock = 0
     private var cachedBytes = 0
+    /// Bytes handed out and not yet given back, and their peak.
+    private var liveBytes = 0, peakLiveBytes = 0
     private let lock = NSLock()
 
     /// Sizes are rounded up to 64 bytes below 4 KiB and to 4 KiB above, so near sizes share buffers.
     @inline(__always) static func bucket(_ n: Int) -> Int { n < 4096 ? (Swift.max(n, 1) + 63) & ~63 : (n + 4095) & ~4095 }
 
+    /// The most bytes the cache keeps now.
+    var cachedBytesLimit: Int { Swift.min(maximumCachedBytes, Swift.max(2 * peakLiveBytes, 256 << 20)) }
+
     func take(_ byteCount: Int) -> UnsafeMutableRawPointer {
         let size = BufferPool.bucket(byteCount)
         lock.lock()
+        defer { lock.unlock() }
+        liveBytes += size
+        peakLiveBytes = Swift.max(peakLiveBytes, liveBytes)
+        clock += 1
+        lastUse[size] = clock
         if let p = free[size]?.popLast() {
             cachedBytes -= size
-            lock.unlock()
             return p
         }
-        lock.unlock()
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
     }
 
     func give(_ p: UnsafeMutableRawPointer, _ byteCount: Int) {
         let size = BufferPool.bucket(byteCount)
         lock.lock()
-        if cachedBytes + size <= maximumCachedBytes {
-            free[size, default: []].append(p)
-            cachedBytes += size
-            lock.unlock()
-        } else {
-            lock.unlock()
-            p.deallocate()
+        defer { lock.unlock() }
+        liveBytes -= size
+        clock += 1
+        lastUse[size] = clock
+        let limit = cachedBytesLimit
+        guard size <= limit else { p.deallocate(); return }
+        while cachedBytes + size > limit, let stalest = free.keys.min(by: { lastUse[$0, default: 0] < lastUse[$1, default: 0] }) {
+            for q in free.removeValue(forKey: stalest)! { q.deallocate(); cachedBytes -= stalest }
         }
+        free[size, default: []].append(p)
+        cachedBytes += size
     }
+
+    /// Bytes cached for reuse now (for tests and diagnostics).
+    public var cachedByteCount: Int { lock.lock(); defer { lock.unlock() }; return cachedBytes }
+    /// Bytes of tensor storage in use now (for tests and diagnostics).
+    public var liveByteCount: Int { lock.lock(); defer { lock.unlock() }; return liveBytes }
 
     /// Returns every cached buffer to the system.
     public func drain() {
