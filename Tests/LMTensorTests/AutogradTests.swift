@@ -4,6 +4,19 @@ import XCTest
 import _TestSupport
 
 final class AutogradTests: XCTestCase {
+    /// An op's backward keeps what it saved, never its own output object: otherwise output → node → closure → output
+    /// is a cycle that only backward() breaks, and a graph built but never backwarded (MoE's unused z-loss) leaks.
+    func testAnOutputNeverBackwardedIsFreed() {
+        let x = Tensor([0.5, -1, 2, 0.25], shape: [2, 2], requiresGrad: true)
+        weak var softmax: Tensor?, exp: Tensor?, quotient: Tensor?, power: Tensor?
+        do {
+            let outputs = [x.softmax(axis: -1), x.exp(), x / (x + 3), (x + 3).pow(x)]
+            (softmax, exp, quotient, power) = (outputs[0], outputs[1], outputs[2], outputs[3])
+            XCTAssertNotNil(softmax)
+        }
+        XCTAssertNil(softmax); XCTAssertNil(exp); XCTAssertNil(quotient); XCTAssertNil(power)
+    }
+
     func testGradientsAccumulateAcrossBackwardCalls() {
         let x = Tensor([1, 2, 3], shape: [3], requiresGrad: true)
         (x * x).sum().backward()

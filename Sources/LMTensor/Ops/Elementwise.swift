@@ -18,10 +18,11 @@ extension Tensor {
             Activations.map(x.pointer(T.self), y.pointer(T.self), count) { f.value($0) }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
+        let saved = y.detach()  // not `y`: a closure holding its own output is a cycle that only backward() breaks
         return Tensor.record(f.name, inputs: [x], output: y) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)
             func back<T: KernelScalar>(_: T.Type) {
-                let xp = x.pointer(T.self), yp = y.pointer(T.self), gp = g.pointer(T.self), dp = dx.pointer(T.self)
+                let xp = x.pointer(T.self), yp = saved.pointer(T.self), gp = g.pointer(T.self), dp = dx.pointer(T.self)
                 let n = x.count, block = 4096
                 Parallel.forRows((n + block - 1) / block, workPerRow: block) { range in
                     for b in range {
@@ -219,17 +220,19 @@ extension Tensor {
     }
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = broadcastMap(a, b, "div", arithmetic: .divide, { $0 / $1 }, { $0 / $1 })
+        let saved = out.detach()  // the output without its node, so the closure does not keep it alive
         return record("div", inputs: [a, b], output: out) { g in
-            [a.requiresGrad ? (g / b).sumToShape(a.shape) : nil, b.requiresGrad ? (-(g * out) / b).sumToShape(b.shape) : nil]
+            [a.requiresGrad ? (g / b).sumToShape(a.shape) : nil, b.requiresGrad ? (-(g * saved) / b).sumToShape(b.shape) : nil]
         }
     }
     /// a^b elementwise with broadcasting; d/db = a^b · log a (NaN for a < 0, as torch).
     public func pow(_ exponent: Tensor) -> Tensor {
         let a = self, b = exponent
         let out = Tensor.broadcastMap(a, b, "pow", { Float.pow($0, $1) }, { Double.pow($0, $1) })
+        let saved = out.detach()  // the output without its node, so the closure does not keep it alive
         return Tensor.record("pow", inputs: [a, b], output: out) { g in
             [a.requiresGrad ? (g * b * a.pow(b - b.scalarLike(1))).sumToShape(a.shape) : nil,
-             b.requiresGrad ? (g * out * a.log()).sumToShape(b.shape) : nil]
+             b.requiresGrad ? (g * saved * a.log()).sumToShape(b.shape) : nil]
         }
     }
 

@@ -18,13 +18,14 @@ extension Tensor {
             else { Softmax.forward(x.pointer(T.self), y.pointer(T.self), rows: rows, C: C) }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
+        let saved = y.detach()  // not `y`: a closure holding its own output is a cycle that only backward() breaks
         return Tensor.record(log ? "log_softmax" : "softmax", inputs: [x], output: y) { g in
-            let dx = Tensor(uninitialized: y.shape, dtype: y.dtype)
+            let dx = Tensor(uninitialized: saved.shape, dtype: saved.dtype)
             func back<T: KernelScalar>(_: T.Type) {
-                if log { Softmax.logBackward(y.pointer(T.self), g.pointer(T.self), dx.pointer(T.self), rows: rows, C: C) }
-                else { Softmax.backward(y.pointer(T.self), g.pointer(T.self), dx.pointer(T.self), rows: rows, C: C) }
+                if log { Softmax.logBackward(saved.pointer(T.self), g.pointer(T.self), dx.pointer(T.self), rows: rows, C: C) }
+                else { Softmax.backward(saved.pointer(T.self), g.pointer(T.self), dx.pointer(T.self), rows: rows, C: C) }
             }
-            switch y.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
+            switch saved.dtype { case .float32: back(Float.self); case .float64: back(Double.self); default: unsupportedDType() }
             return [dx]
         }
     }
