@@ -188,8 +188,12 @@ extension GPT: TrainingStatisticsReporting {
     public func routerLoss() -> Tensor? {
         let records = expertLayers.compactMap(\.lastRecord)
         guard !records.isEmpty else { return nil }
-        let balance = MixtureOfExperts.loadBalancingLoss(records, form: config.router == .switchTop1 ? .switchTransformers : .mixtral)
-        let z = MixtureOfExperts.zLoss(records)
+        // A term whose coefficient is 0 is still computed for the training log, but without a graph.
+        func term(_ coefficient: Double, _ loss: () -> Tensor?) -> Tensor? { coefficient > 0 ? loss() : noGrad(loss) }
+        let balance = term(config.auxLossCoefficient) {
+            MixtureOfExperts.loadBalancingLoss(records, form: config.router == .switchTop1 ? .switchTransformers : .mixtral)
+        }
+        let z = term(config.zLossCoefficient) { MixtureOfExperts.zLoss(records) }
         if isTraining, let balance, let z {
             routerLossSums = (routerLossSums.balance + Double(balance.item()), routerLossSums.z + Double(z.item()), routerLossSums.count + 1)
         }

@@ -17,6 +17,19 @@ final class AutogradTests: XCTestCase {
         XCTAssertNil(softmax); XCTAssertNil(exp); XCTAssertNil(quotient); XCTAssertNil(power)
     }
 
+    func testAnAttentionOutputNeverBackwardedIsFreed() {
+        let qkv = Tensor((0..<12).map { Float($0) / 7 - 0.8 }, shape: [1, 2, 3, 2], requiresGrad: true)
+        let q = qkv.slice(2, 0, 1).transpose(1, 2), k = qkv.slice(2, 1, 2).transpose(1, 2), v = qkv.slice(2, 2, 3).transpose(1, 2)
+        weak var sliced: Tensor?, packed: Tensor?
+        do {
+            let outputs = [Tensor.scaledDotProductAttention(q, k, v, causal: true),
+                           Tensor.packedSelfAttention(qkv, heads: 1, kvHeads: 1, causal: true)]
+            (sliced, packed) = (outputs[0], outputs[1])
+            XCTAssertNotNil(sliced)
+        }
+        XCTAssertNil(sliced); XCTAssertNil(packed)
+    }
+
     func testGradientsAccumulateAcrossBackwardCalls() {
         let x = Tensor([1, 2, 3], shape: [3], requiresGrad: true)
         (x * x).sum().backward()

@@ -49,12 +49,13 @@ extension Tensor {
                               layout: layout)
         }
         switch q.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
+        let saved = out.detach()  // not `out`: a closure holding its own output is a cycle that only backward() breaks
         return record("scaled_dot_product_attention", inputs: [qr, kr, vr], output: out) { g in
             let dq = Tensor(uninitialized: qr.shape, dtype: qr.dtype)
             let dk = Tensor(uninitialized: kr.shape, dtype: kr.dtype), dv = Tensor(uninitialized: vr.shape, dtype: vr.dtype)
             func back<T: KernelScalar>(_: T.Type) {
                 Attention.backward(shape, q: qr.pointer(T.self), k: kr.pointer(T.self), v: vr.pointer(T.self),
-                                   mask: mc.map { UnsafePointer($0.pointer(T.self)) }, out: out.pointer(T.self), lse: lse.pointer(T.self),
+                                   mask: mc.map { UnsafePointer($0.pointer(T.self)) }, out: saved.pointer(T.self), lse: lse.pointer(T.self),
                                    dOut: g.pointer(T.self), dQ: dq.pointer(T.self), dK: dk.pointer(T.self), dV: dv.pointer(T.self),
                                    layout: layout)
             }
@@ -94,11 +95,12 @@ extension Tensor {
                               lse: lse.pointer(T.self), layout: layout)
         }
         switch x.dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
+        let saved = out.detach()  // not `out`: see scaledDotProductAttention
         return record("packed_self_attention", inputs: [x], output: out) { g in
             let dx = Tensor(uninitialized: x.shape, dtype: x.dtype)  // every element is written by the kernel
             func back<T: KernelScalar>(_: T.Type) {
                 let base = x.pointer(T.self), d = dx.pointer(T.self)
-                Attention.backward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: out.pointer(T.self),
+                Attention.backward(shape, q: base, k: base + kOffset, v: base + vOffset, mask: nil, out: saved.pointer(T.self),
                                    lse: lse.pointer(T.self), dOut: g.pointer(T.self), dQ: d, dK: d + kOffset, dV: d + vOffset,
                                    layout: layout)
             }
