@@ -21,6 +21,23 @@ public enum BERTBenchmark {
         public var referenceSeconds: [Double]
         /// The lowest cosine between LMKit's and sentence-transformers' embedding of the same sentence.
         public var minimumCosine: Double?
+        /// Multiply-add FLOPs of the encoder's products over the padded batches both sides run (`encoderFLOPs`).
+        public var flops: Double
+        /// LMKit's sgemm peak on these threads (`GPTBenchmark.sgemmPeakGFLOPs`).
+        public var peakGFLOPs: Double
+    }
+
+    /// FLOPs of one `encode` pass: per layer, the four C×C projections and the two C×I MLP products on every padded
+    /// position, and QKᵀ and P·V on T×T per sequence (the pooler, norms and GELU are not counted). Both sides sort by
+    /// length and pad each batch to its longest, so both do these products.
+    public static func encoderFLOPs(lengths: [Int], batchSize: Int, config: BERTConfig) -> Double {
+        let C = Double(config.hiddenSize), I = Double(config.intermediateSize), layers = Double(config.numHiddenLayers)
+        let sorted = lengths.sorted(by: >)
+        return stride(from: 0, to: sorted.count, by: batchSize).reduce(0.0) { total, start in
+            let batch = sorted[start..<min(start + batchSize, sorted.count)]
+            let B = Double(batch.count), T = Double(batch.first!)
+            return total + layers * (2 * B * T * (4 * C * C + 2 * C * I) + 4 * B * T * T * C)
+        }
     }
 
     /// `count` sentences of mixed length (3 to 60 words, seeded), as the "1 000 sentences of mixed length".
@@ -49,7 +66,9 @@ public enum BERTBenchmark {
         let sentencesFile = directory + "/sentences.txt", referenceOutput = directory + "/reference.npy"
         try (texts.joined(separator: "\n") + "\n").write(toFile: sentencesFile, atomically: true, encoding: .utf8)
         _ = try encoder.encode(Array(texts.prefix(batchSize)), batchSize: batchSize)  // warm-up, as the reference does
-        var result = Result(threads: threads, sentences: count, lmkitSeconds: [], referenceSeconds: [], minimumCosine: nil)
+        let flops = encoderFLOPs(lengths: try texts.map { try encoder.tokenIDs($0).count }, batchSize: batchSize, config: encoder.model.config)
+        var result = Result(threads: threads, sentences: count, lmkitSeconds: [], referenceSeconds: [], minimumCosine: nil,
+                            flops: flops, peakGFLOPs: GPTBenchmark.sgemmPeakGFLOPs())
         var ours: [[Float]] = []
         for round in 1...rounds {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -81,7 +100,16 @@ public enum BERTBenchmark {
             s += String(format: ", sentence-transformers %.3f s (%.1f sentences/s), LMKit/torch speed ratio %.2fx", theirs, Double(r.sentences) / theirs, theirs / ours)
         }
         if let cosine = r.minimumCosine { s += String(format: ", min cosine %.6f", cosine) }
-        return s + " (best of \(r.lmkitSeconds.count) alternating rounds per side)"
+        s += " (best of \(r.lmkitSeconds.count) alternating rounds per side)"
+        // What the products alone allow: every product at the sgemm peak and nothing else costing time.
+        let bound = r.flops / (r.peakGFLOPs * 1e9)
+        s += String(format: "\n  products %.1f GFLOP; LMKit %.1f GF/s = %.0f%% of its sgemm peak %.0f GF/s", r.flops / 1e9,
+                    r.flops / ours / 1e9, 100 * r.flops / ours / 1e9 / r.peakGFLOPs, r.peakGFLOPs)
+        if let theirs = r.referenceSeconds.min() {
+            s += String(format: "; torch %.1f GF/s = %.0f%% of that peak; products alone at peak take %.3f s, a bound of %.2fx torch",
+                        r.flops / theirs / 1e9, 100 * r.flops / theirs / 1e9 / r.peakGFLOPs, bound, theirs / bound)
+        }
+        return s
     }
 
     /// One masked-LM training step, median seconds per side over `iters` steps after `warmup`, alternating `rounds`.
