@@ -77,18 +77,32 @@ public enum AttentionBenchmark {
         }
     }
 
-    public static func format(_ rows: [Row], threads: Int, batch: Int, heads: Int, headSize: Int) -> String {
+    /// `peakGFLOPs`: LMKit's sgemm peak on these threads (`GPTBenchmark.sgemmPeakGFLOPs`); each row then shows both
+    /// sides' share of it and the ratio a kernel running every product at that peak would reach against torch.
+    public static func format(_ rows: [Row], threads: Int, batch: Int, heads: Int, headSize: Int, peakGFLOPs: Double? = nil) -> String {
         func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: Swift.max(width, text.count), withPad: " ", startingAt: 0) }
         func left(_ text: String, _ width: Int) -> String { String(repeating: " ", count: Swift.max(0, width - text.count)) + text }
         var s = pad("causal SDPA fwd+bwd (\(threads) thread\(threads == 1 ? "" : "s"))", 44) + left("LMKit ms", 10) + left("torch ms", 10)
-            + left("ratio", 8) + left("LMKit GFLOP/s", 15) + "   | min: LMKit ms  torch ms  ratio\n"
+            + left("ratio", 8) + left("LMKit GFLOP/s", 15) + left("torch GFLOP/s", 15)
+            + (peakGFLOPs == nil ? "" : left("at peak: ratio", 16)) + "   | min: LMKit ms  torch ms  ratio\n"
+        func share(_ gflops: Double) -> String {
+            guard let peakGFLOPs else { return String(format: "%.1f", gflops) }
+            return String(format: "%.1f (%.0f%%)", gflops, 100 * gflops / peakGFLOPs)
+        }
         for r in rows {
             s += pad("B \(batch) H \(heads) T \(r.length) D \(headSize)", 44) + left(String(format: "%.3f", r.lmkit * 1e3), 10)
                 + left(String(format: "%.3f", r.reference * 1e3), 10) + left(String(format: "%.2fx", r.reference / r.lmkit), 8)
-                + left(String(format: "%.1f", r.flops / r.lmkit / 1e9), 15) + "   |" + left(String(format: "%.3f", r.lmkitMin * 1e3), 14)
+                + left(share(r.flops / r.lmkit / 1e9), 15) + left(share(r.flops / r.reference / 1e9), 15)
+                + (peakGFLOPs.map { left(String(format: "%.2fx", r.reference / (r.flops / ($0 * 1e9))), 16) } ?? "")
+                + "   |" + left(String(format: "%.3f", r.lmkitMin * 1e3), 14)
                 + left(String(format: "%.3f", r.referenceMin * 1e3), 10) + left(String(format: "%.2fx", r.referenceMin / r.lmkitMin), 7) + "\n"
         }
-        return s + "(median and minimum of the timed runs; ratio = torch / LMKit, > 1 means LMKit is faster)\n"
+        s += "(median and minimum of the timed runs; ratio = torch / LMKit, > 1 means LMKit is faster"
+        if let peakGFLOPs {
+            s += String(format: "; %% = share of LMKit's sgemm peak, %.0f GF/s on these threads; \"at peak: ratio\" = the ratio to torch "
+                        + "of a kernel doing the counted FLOPs at that peak and nothing else, the ceiling", peakGFLOPs)
+        }
+        return s + ")\n"
     }
 
     /// Decoding: forward only, `queryLength` query rows against a KV cache [1, H, capacity, D] viewed up to each length

@@ -106,7 +106,8 @@ struct BenchAttentionCommand: ParsableCommand {
                 try AttentionBenchmark.run(threads: n, batch: batch, heads: heads, headSize: headSize, lengths: ts, runs: runs, reference: reference)
             }
             if rounds > 1 { print("best of \(rounds) alternating rounds per side:") }
-            print(AttentionBenchmark.format(AttentionBenchmark.best(of: rows), threads: n, batch: batch, heads: heads, headSize: headSize))
+            print(AttentionBenchmark.format(AttentionBenchmark.best(of: rows), threads: n, batch: batch, heads: heads, headSize: headSize,
+                                            peakGFLOPs: GPTBenchmark.sgemmPeakGFLOPs()))
         }
     }
 }
