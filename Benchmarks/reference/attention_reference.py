@@ -2,13 +2,11 @@
 """PyTorch CPU reference for `lmkit bench attention`: median (and minimum) seconds of one forward+backward of
 F.scaled_dot_product_attention(q, k, v, is_causal=True) in float32, q/k/v [B, H, T, D] requiring grad, on the given
 thread count. Prints one JSON object: {"T<len>": median, "T<len>_min": min, ..., "torch_version": x.y}. Installs torch with pip if missing."""
-import argparse, json, subprocess, sys, time
+import argparse, json
 
-try:
-    import torch
-except ImportError:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch"], check=True)
-    import torch
+from common import import_torch, timed
+
+torch = import_torch()
 import torch.nn.functional as F
 
 ap = argparse.ArgumentParser()
@@ -23,14 +21,8 @@ torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
 
-def median(fn, runs, warmup=2):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2], ts[0]
+def median(fn, runs):
+    return timed(fn, runs, warmup=2)
 
 
 out = {}

@@ -1,13 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch CPU reference for `lmkit bench core`: forward+backward median seconds of softmax, layer_norm,
 gelu (tanh) and cross-entropy, on the given thread count. Prints one JSON object. Installs torch with pip if missing."""
-import argparse, json, subprocess, sys, time
+import argparse, json
 
-try:
-    import torch
-except ImportError:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch"], check=True)
-    import torch
+from common import import_torch, timed
+
+torch = import_torch()
 import torch.nn.functional as F
 
 ap = argparse.ArgumentParser()
@@ -19,14 +17,8 @@ a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
-def median(fn, runs=5, warmup=1):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2]
+def median(fn, runs=5):
+    return timed(fn, runs)[0]
 
 x = torch.randn(a.rows, a.channels, requires_grad=True)
 dy = torch.randn(a.rows, a.channels)

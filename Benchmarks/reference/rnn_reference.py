@@ -3,8 +3,9 @@
 (loss = sum(output * r)), B=1 single-step latency under no_grad with a carried state, and variable-length batches through
 pack_padded_sequence (lengths spread from T down to T/4, as RecurrentBenchmark.Case.lengths), on the given thread count.
 Cases: mode:cell:hidden:layers:batch:steps, comma-separated. Prints one JSON object keyed like the Swift side."""
-import argparse, json, time
+import argparse, json
 
+from common import timed
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -17,17 +18,9 @@ torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
 
-def median(fn, runs, warmup=1):
+def median(fn, runs):
     """Median wall seconds and median process CPU seconds (as Bench.medianWallAndCPU on the Swift side)."""
-    for _ in range(warmup):
-        fn()
-    ts, cs = [], []
-    for _ in range(runs):
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        cs.append(time.process_time() - c0); ts.append(time.perf_counter() - t0)
-    ts.sort(); cs.sort()
-    return ts[len(ts) // 2], cs[len(cs) // 2]
+    return timed(fn, runs, cpu=True)
 
 
 out = {"torch_version_major": float(torch.__version__.split(".")[0])}

@@ -6,8 +6,9 @@ median and minimum seconds:
 - "mixer": forward+backward of transformers' MambaMixer (its CPU path, `mamba_selective_scan` without the CUDA kernels)
   with hidden_size = D / 2 (d_inner = D) and state_size N, on x [B, L, hidden] requiring grad.
 """
-import argparse, json, time
+import argparse, json
 
+from common import timed
 import torch
 
 ap = argparse.ArgumentParser()
@@ -23,15 +24,6 @@ torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 B, L, D, N = a.batch, a.length, a.channels, a.state
 
-
-def timed(fn, runs, warmup=1):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2], ts[0]
 
 
 def selective_scan(u, delta, A, Bm, C, Dskip):

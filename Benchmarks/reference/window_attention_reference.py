@@ -5,8 +5,9 @@ in float32, q/k/v [B, H, T, D] requiring grad, on the given thread count, of
   window: F.scaled_dot_product_attention(q, k, v, attn_mask=band) with band[i, j] = (i - W < j <= i), a boolean mask
           (the equivalent mask torch users write for a Mistral-style window; torch has no banded CPU kernel).
 Prints one JSON object on its last line: {"full_T<len>": median, "full_T<len>_min": min, "window_T<len>": ..., "torch_version": x.y}."""
-import argparse, json, time
+import argparse, json
 
+from common import timed
 import torch
 import torch.nn.functional as F
 
@@ -22,15 +23,7 @@ a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
-
-def median(fn, runs, warmup=1):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2], ts[0]
+median = timed
 
 
 out = {}
