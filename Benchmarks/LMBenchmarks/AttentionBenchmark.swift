@@ -30,15 +30,7 @@ public enum AttentionBenchmark {
             q.grad = nil; k.grad = nil; v.grad = nil
             Tensor.scaledDotProductAttention(q, k, v, causal: true, window: window).backward(dOut)
         }
-        step(); step()
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            step()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        times.sort()
-        return (times[times.count / 2], times[0])
+        return Bench.timed(runs: runs, warmup: 2, step)
     }
 
     /// Runs every length on `threads` threads, LMKit then the reference, and returns the rows.

@@ -5,15 +5,20 @@ import Foundation
 public enum Bench {
     /// Median wall seconds of `runs` calls after `warmup` untimed calls.
     public static func median(runs: Int = 5, warmup: Int = 1, _ body: () -> Void) -> Double {
-        for _ in 0..<warmup { body() }
+        timed(runs: runs, warmup: warmup, body).median
+    }
+
+    /// Median and minimum wall seconds of `runs` calls after `warmup` untimed calls.
+    public static func timed(runs: Int, warmup: Int = 1, _ body: () throws -> Void) rethrows -> (median: Double, min: Double) {
+        for _ in 0..<warmup { try body() }
         var times: [Double] = []
         for _ in 0..<runs {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
+            try body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
         }
         times.sort()
-        return times[times.count / 2]
+        return (times[times.count / 2], times[0])
     }
 
     /// Medians of wall seconds and of process CPU seconds over `runs` calls after `warmup` untimed calls. On a shared,

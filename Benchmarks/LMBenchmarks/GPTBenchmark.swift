@@ -106,14 +106,8 @@ public enum GPTBenchmark {
         let trainer = Trainer(setup)
         let firstLoss = try trainer.step()
         for _ in 1..<Swift.max(warmup, 1) { try trainer.step() }
-        var times: [Double] = []
-        for _ in 0..<iters {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try trainer.step()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        times.sort()
-        let ours = Side(seconds: times[times.count / 2], firstLoss: Double(firstLoss), peakGFLOPs: measurePeak ? sgemmPeakGFLOPs() : .nan)
+        let seconds = try Bench.timed(runs: iters, warmup: 0) { try trainer.step() }.median
+        let ours = Side(seconds: seconds, firstLoss: Double(firstLoss), peakGFLOPs: measurePeak ? sgemmPeakGFLOPs() : .nan)
         let flops = setup.stepFlops(nonEmbeddingParameters: trainer.nonEmbeddingParameters)
         log("  measured LMKit \(setup.name) (\(trainer.nonEmbeddingParameters) non-embedding parameters)")
         guard reference else { return Result(setup: setup, threads: threads, flops: flops, lmkit: ours, reference: nil) }

@@ -17,19 +17,6 @@ public enum SSMBenchmark {
         }
     }
 
-    /// Median and minimum seconds of `runs` calls after one untimed call.
-    static func timed(runs: Int, _ body: () -> Void) -> (median: Double, min: Double) {
-        body()
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        times.sort()
-        return (times[times.count / 2], times[0])
-    }
-
     /// One scan forward+backward on the Tensor layer: u, Δ [B, L, D], A [D, N], B, C [B, L, N], D [D] requiring grad.
     public static func scanSeconds(_ s: Shape, runs: Int) -> (median: Double, min: Double) {
         let g = Generator(seed: 7)
@@ -40,7 +27,7 @@ public enum SSMBenchmark {
         let C = Tensor.randn([s.batch, s.length, s.state], generator: g).requiringGrad()
         let skip = Tensor.ones([s.channels]).requiringGrad()
         let dy = Tensor.randn([s.batch, s.length, s.channels], generator: g)
-        return timed(runs: runs) {
+        return Bench.timed(runs: runs) {
             for t in [u, delta, A, Bm, C, skip] { t.grad = nil }
             u.selectiveScan(delta: delta, A: A, B: Bm, C: C, D: skip).backward(dy)
         }
@@ -54,7 +41,7 @@ public enum SSMBenchmark {
         let g = Generator(seed: 2)
         let x = Tensor.randn([s.batch, s.length, config.dModel], generator: g).requiringGrad()
         let dy = Tensor.randn([s.batch, s.length, config.dModel], generator: g)
-        return timed(runs: runs) {
+        return Bench.timed(runs: runs) {
             x.grad = nil
             mixer.zeroGrad()
             mixer(x).backward(dy)
@@ -107,7 +94,7 @@ public enum SSMBenchmark {
         let x = Tensor.randn([B, L, D], generator: g), w = Tensor.randn([D, L], generator: g), dy = Tensor.randn([B, L, D], generator: g)
         let y = Tensor(zeros: [B, L, D]), dx = Tensor(zeros: [B, L, D]), dw = Tensor(zeros: [D, L]), db = Tensor(zeros: [D])
         let (xp, wp, dyp) = (x.pointer(Float.self), w.pointer(Float.self), dy.pointer(Float.self))
-        return timed(runs: runs) {
+        return Bench.timed(runs: runs) {
             if fft {
                 SSM.fftCausalConv1dForward(xp, weight: wp, bias: nil, y.pointer(Float.self), B: B, L: L, D: D, K: L)
                 SSM.fftCausalConv1dBackward(xp, weight: wp, dyp, dx: dx.pointer(Float.self), dWeight: dw.pointer(Float.self),
