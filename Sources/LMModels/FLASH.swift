@@ -16,8 +16,10 @@
 // with one group (group_size ≥ the sequence, e.g. = block_size), which therefore divides by the group size too.
 // `attention: "softmax"` replaces relu(·/g)² by softmax(quad_q quad_kᵀ / √s) over the visible keys of the group
 // (JunnYu's option). Positions: RoPE on all s query/key dimensions (lucidrains rotates 32 of them, and adds a scaled
-// sinusoidal absolute embedding that we leave out). The layer is composed from autograd ops (batched BLAS products
-// per group), not a fused kernel. Decoding is recurrent across groups (the paper's §3.3 "auto-regressive decoding"):
+// sinusoidal absolute embedding that we leave out). The mixed chunk attention is one fused op
+// (`Tensor.mixedChunkAttention`, LMKernels/MixedChunkAttention.swift: causal row blocks, no padding, no g×g tensor kept
+// for backward); `FLASHLayer.mixedChunkAttention` composes the same math from autograd ops, for attention dropout
+// (which the fused op does not do) and as the tests' second reference. Decoding is recurrent across groups (the paper's §3.3 "auto-regressive decoding"):
 // each layer keeps the carried Σ lin_kᵀ v of the finished groups and the keys and values of the current group (at most
 // g rows), so a token costs O(g·(s + e) + s·e) whatever the position.
 import Foundation
@@ -195,9 +197,14 @@ public final class FLASHLayer: Module, GradientCheckpointable {
         let hidden = toHidden(normed).silu().split([e, e], axis: 2)              // v, gate: [B, T, e] each
         let z = toQK(normed).silu()                                              // [B, T, s]
         let qk = qkOffsetScale(z).rotaryEmbedding(cos: rope.cos, sin: rope.sin, layout: .halfSplit)  // [B, T, 4, s]
-        let part = (0..<4).map { qk.slice(2, $0, $0 + 1).reshape([B, T, s]) }   // quad_q, lin_q, quad_k, lin_k
-        let mixed = Self.mixedChunkAttention(quadQ: part[0], linQ: part[1], quadK: part[2], linK: part[3], v: hidden[0],
+        let mixed: Tensor                                                        // [B, T, e]
+        if attentionDropout.p > 0 && isTraining {  // dropout on the group weights: the composed form
+            let part = (0..<4).map { qk.slice(2, $0, $0 + 1).reshape([B, T, s]) }   // quad_q, lin_q, quad_k, lin_k
+            mixed = Self.mixedChunkAttention(quadQ: part[0], linQ: part[1], quadK: part[2], linK: part[3], v: hidden[0],
                                              groupSize: groupSize, causal: causal, scores: scores, dropout: attentionDropout)
+        } else {
+            mixed = Tensor.mixedChunkAttention(qk, hidden[0], groupSize: groupSize, causal: causal, softmax: scores == .softmax)
+        }
         return x + toOut(hidden[1] * mixed)                                      // [B, T, d]
     }
 

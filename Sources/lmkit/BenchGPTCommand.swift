@@ -49,6 +49,8 @@ struct BenchAttentionCommand: ParsableCommand {
     var linearFlash = false
     @Option(name: .customLong("linear-chunk"), help: "With --linear-flash: the linear kernel's chunk length (default 64).")
     var linearChunk: Int = 64
+    @Option(name: .customLong("linear-flash-rows"), help: "With --linear-flash: which rows, comma-separated: linear, flash (default both; one alone for perf).")
+    var linearFlashRows: String = "linear,flash"
 
     func validate() throws {
         for (name, value) in [("--batch", batch), ("--heads", heads), ("--head-size", headSize), ("--runs", runs), ("--rounds", rounds),
@@ -76,9 +78,13 @@ struct BenchAttentionCommand: ParsableCommand {
             if let bad = ts.first(where: { $0 % setup.chunk != 0 }) {
                 throw ValidationError("--lengths: the linear rows need multiples of the chunk (\(setup.chunk)), got \(bad)")
             }
+            let variants = linearFlashRows.split(separator: ",").map(String.init)
+            if variants.isEmpty || variants.contains(where: { !["linear", "flash"].contains($0) }) {
+                throw ValidationError("--linear-flash-rows: expected linear, flash or linear,flash, got '\(linearFlashRows)'")
+            }
             for n in counts {
                 let rows = try (0..<rounds).map { _ in
-                    try EfficientAttentionBenchmark.run(setup, variants: ["linear", "flash"], threads: n, lengths: ts, runs: runs, reference: reference)
+                    try EfficientAttentionBenchmark.run(setup, variants: variants, threads: n, lengths: ts, runs: runs, reference: reference)
                 }
                 print(EfficientAttentionBenchmark.format(EfficientAttentionBenchmark.best(of: rows), setup: setup, threads: n))
             }

@@ -68,6 +68,32 @@ final class FLASHTests: XCTestCase {
         }
     }
 
+    /// The fused op (`Tensor.mixedChunkAttention`, what the layer runs) equals the composed form, float64 values and
+    /// gradients, with groups of 130 rows (three 64-row blocks, the last partial) and a partial last group (T 300).
+    func testFusedOpEqualsComposedForm() {
+        for (causal, scores) in [(true, FLASHConfig.Scores.relu2), (false, .relu2), (true, .softmax), (false, .softmax)] {
+            let g = Generator(seed: 12), (b, t, s, e) = (2, 300, 8, 12)
+            let qk = (Tensor.randn([b, t, 4, s], generator: g, dtype: .float64) * 2).detach().requiringGrad()
+            let v = Tensor.randn([b, t, e], generator: g, dtype: .float64).requiringGrad()
+            let w = Tensor.randn([b, t, e], generator: g, dtype: .float64)
+            func run(_ f: () -> Tensor) -> [[Double]] {
+                qk.grad = nil; v.grad = nil
+                let y = f()
+                (y * w).sum().backward()
+                return [y.toDoubles(), qk.grad!.toDoubles(), v.grad!.toDoubles()]
+            }
+            let fused = run { Tensor.mixedChunkAttention(qk, v, groupSize: 130, causal: causal, softmax: scores == .softmax) }
+            let composed = run {
+                let part = (0..<4).map { qk.slice(2, $0, $0 + 1).reshape([b, t, s]) }
+                return FLASHLayer.mixedChunkAttention(quadQ: part[0], linQ: part[1], quadK: part[2], linK: part[3], v: v, groupSize: 130,
+                                                      causal: causal, scores: scores)
+            }
+            for (i, name) in ["out", "dqk", "dv"].enumerated() {
+                assertClose(fused[i], composed[i], rtol: 1e-10, atol: 1e-10, "causal \(causal) \(scores): \(name)")
+            }
+        }
+    }
+
     /// GAU (one head, shared z, relu² over the whole causal sequence, gate) written out without groups or padding.
     func gau(_ l: FLASHLayer, _ x: Tensor, normalizer: Double) -> Tensor {
         let (T, s, e) = (x.shape[1], l.queryKeyDim, l.hiddenSize)

@@ -88,6 +88,39 @@ final class LinearAttentionOpTests: XCTestCase {
         let cases: [Case]
     }
 
+    /// Shapes that fill the micro-GEMM's 6×16 blocks (D 20; E 35: full panels and an edge column; E 32: the normalizer
+    /// column split off the micro-GEMM; 6-, 4- and 1-row blocks, the causal band skipped) at chunk 64 and 48 (a partial
+    /// last chunk), float64: values and all three gradients equal the quadratic form composed from autograd ops,
+    /// out = ((QKᵀ ⊙ M) V) / ((QKᵀ ⊙ M) 1 + eps), through both product paths (micro-GEMM and BLAS).
+    func testLargeChunksEqualComposedQuadraticForm() {
+        for (l, d, e) in [(150, 20, 35), (150, 20, 32)] {
+            let g = Generator(seed: 11)
+            let x = [[1, 2, l, d], [1, 2, l, d], [1, 2, l, e]].map { Tensor.randn($0, generator: g, dtype: .float64).requiringGrad() }
+            let w = Tensor.randn([1, 2, l, e], generator: g, dtype: .float64)
+            func gradients(_ f: (Tensor, Tensor, Tensor) -> Tensor) -> [[Double]] {
+                for t in x { t.grad = nil }
+                let y = f(x[0].linearAttentionFeatures(.elu), x[1].linearAttentionFeatures(.elu), x[2])
+                (y * w).sum().backward()
+                return [y.toDoubles()] + x.map { $0.grad!.toDoubles() }
+            }
+            let expected = gradients { q, k, v in
+                let a = q.matmul(k.transpose(2, 3)) * Tensor.trilMask(l, l, dtype: .float64)
+                return a.matmul(v) / (a.sum(axis: 3, keepDim: true) + 1e-6)
+            }
+            let saved = Attention.tileProducts
+            defer { Attention.tileProducts = saved }
+            for products in [Attention.TileProducts.microKernel, .blas] {
+                Attention.tileProducts = products
+                for chunk in [64, 48] {
+                    let got = gradients { Tensor.linearAttention($0, $1, $2, causal: true, chunk: chunk) }
+                    for (i, name) in ["out", "dq", "dk", "dv"].enumerated() {
+                        assertClose(got[i], expected[i], rtol: 1e-10, atol: 1e-10, "E \(e) \(products) chunk \(chunk): \(name)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Float32 forward and gradients of φ + linear attention against PyTorch (fast-transformers' formulas).
     func testMatchesPyTorchFixture() throws {
         let fixture = try loadFixture("tensor/linear_attention.json", as: Fixture.self)

@@ -15,7 +15,13 @@ extension Tensor {
         let x = contiguous()
         let y = Tensor(uninitialized: shape, dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
-            Activations.map(x.pointer(T.self), y.pointer(T.self), count) { f.value($0) }
+            // f.value called in the loop itself, as in backward: through `Activations.map`'s closure argument, the loop
+            // that runs on a worker thread (threads > 1) made an opaque call per element (ELU+1 and exp ran ~10×
+            // slower on 2 threads than on 1, `perf`, BENCHMARKS.md "Linear attention and FLASH").
+            let xp = x.pointer(T.self), yp = y.pointer(T.self), n = count, block = 4096
+            Parallel.forRows((n + block - 1) / block, workPerRow: block) { range in
+                for i in range.lowerBound * block..<min(n, range.upperBound * block) { yp[i] = f.value(xp[i]) }
+            }
         }
         switch dtype { case .float32: run(Float.self); case .float64: run(Double.self); default: unsupportedDType() }
         let saved = y.detach()  // not `y`: a closure holding its own output is a cycle that only backward() breaks

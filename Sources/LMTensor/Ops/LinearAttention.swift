@@ -13,7 +13,8 @@ public enum LinearAttentionFeatureMap: String, Codable, Sendable, CaseIterable {
 public struct ELUPlusOne: UnaryFunction {
     public init() {}
     public var name: String { "elu_plus_one" }
-    public func value<T: KernelScalar>(_ x: T) -> T { x > 0 ? x + 1 : T.exp(x) }
+    /// kernelExp: the vectorizable polynomial exp for Float (libm's scalar expf was 2.3 % of a linear-attention step).
+    public func value<T: KernelScalar>(_ x: T) -> T { x > 0 ? x + 1 : T.kernelExp(x) }
     public func derivative<T: KernelScalar>(_ x: T, _ y: T) -> T { x > 0 ? 1 : y }
 }
 
