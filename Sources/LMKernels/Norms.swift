@@ -9,20 +9,43 @@ public enum Norms {
         _ y: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>, rstd: UnsafeMutablePointer<T>, rows: Int, C: Int
     ) {
         Parallel.forRows(rows, workPerRow: C * 3) { range in
+            for r in range { layerNormRow(x + r * C, weight: w, bias: b, eps: eps, y + r * C, mean: mean + r, rstd: rstd + r, C: C) }
+        }
+    }
+
+    /// s = x + residual and y = layerNorm(s), row by row in one pass (a pre-norm block's residual add and the next
+    /// norm): each row of s is normalized while it is in L1, and the add runs split across threads with the norm (as a
+    /// separate op, the add of a [768, 128] residual stream was below `Parallel.minimumWork`, on the calling thread).
+    /// The same operations as `+` then `layerNormForward`, so the same values.
+    @inlinable public static func addLayerNormForward<T: KernelScalar>(
+        _ x: UnsafePointer<T>, _ residual: UnsafePointer<T>, weight w: UnsafePointer<T>?, bias b: UnsafePointer<T>?, eps: T,
+        sum s: UnsafeMutablePointer<T>, _ y: UnsafeMutablePointer<T>, mean: UnsafeMutablePointer<T>, rstd: UnsafeMutablePointer<T>,
+        rows: Int, C: Int
+    ) {
+        Parallel.forRows(rows, workPerRow: C * 4) { range in
             for r in range {
-                let xr = x + r * C, yr = y + r * C
-                let m = T.kernelSum(xr, C) / T(C)
-                for j in 0..<C { yr[j] = xr[j] - m }
-                let v = T.kernelDot(UnsafePointer(yr), UnsafePointer(yr), C) / T(C)
-                let s = 1 / (v + eps).squareRoot()
-                mean[r] = m; rstd[r] = s
-                switch (w, b) {
-                case let (w?, b?): for j in 0..<C { yr[j] = yr[j] * s * w[j] + b[j] }
-                case let (w?, nil): for j in 0..<C { yr[j] = yr[j] * s * w[j] }
-                case let (nil, b?): for j in 0..<C { yr[j] = yr[j] * s + b[j] }
-                case (nil, nil): for j in 0..<C { yr[j] = yr[j] * s }
-                }
+                let xr = x + r * C, rr = residual + r * C, sr = s + r * C
+                for j in 0..<C { sr[j] = xr[j] + rr[j] }
+                layerNormRow(UnsafePointer(sr), weight: w, bias: b, eps: eps, y + r * C, mean: mean + r, rstd: rstd + r, C: C)
             }
+        }
+    }
+
+    /// One row of `layerNormForward`.
+    @inlinable @inline(__always) static func layerNormRow<T: KernelScalar>(
+        _ xr: UnsafePointer<T>, weight w: UnsafePointer<T>?, bias b: UnsafePointer<T>?, eps: T, _ yr: UnsafeMutablePointer<T>,
+        mean: UnsafeMutablePointer<T>, rstd: UnsafeMutablePointer<T>, C: Int
+    ) {
+        let m = T.kernelSum(xr, C) / T(C)
+        for j in 0..<C { yr[j] = xr[j] - m }
+        let v = T.kernelDot(UnsafePointer(yr), UnsafePointer(yr), C) / T(C)
+        let s = 1 / (v + eps).squareRoot()
+        mean.pointee = m; rstd.pointee = s
+        switch (w, b) {
+        case let (w?, b?): for j in 0..<C { yr[j] = yr[j] * s * w[j] + b[j] }
+        case let (w?, nil): for j in 0..<C { yr[j] = yr[j] * s * w[j] }
+        case let (nil, b?): for j in 0..<C { yr[j] = yr[j] * s + b[j] }
+        case (nil, nil): for j in 0..<C { yr[j] = yr[j] * s }
         }
     }
 

@@ -270,8 +270,19 @@ public final class TransformerBlock: Module, GradientCheckpointable {
                 return mlpHalf(h, keyLengths: keyLengths)
             }
             return Tensor.checkpoint([x], generators: dropoutGenerators()) { [self] in
-                mlpHalf(attentionHalf($0[0], rope: rope, keyLengths: keyLengths, cache: nil, blockLength: blockLength), keyLengths: keyLengths)
+                halves($0[0], rope: rope, keyLengths: keyLengths, cache: nil, blockLength: blockLength)
             }
+        }
+        return halves(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
+    }
+
+    /// Attention half then MLP half. Pre-norm with a LayerNorm before the MLP: the attention residual's add and that
+    /// norm run as one pass (`Tensor.addLayerNorm`, the same values and gradients).
+    func halves(_ x: Tensor, rope: (cos: Tensor, sin: Tensor)?, keyLengths: [Int]?, cache: KVCache.Layer?, blockLength: Int?) -> Tensor {
+        if normPosition == .pre, let norm = mlpNorm as? LayerNorm, x.shape.last == norm.size {
+            let a = attn(attentionNorm(x), rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength)
+            let (h, n) = x.addLayerNorm(a, weight: norm.weight, bias: norm.bias, eps: norm.eps)
+            return h + mlp(n, keyLengths: keyLengths)
         }
         return mlpHalf(attentionHalf(x, rope: rope, keyLengths: keyLengths, cache: cache, blockLength: blockLength), keyLengths: keyLengths)
     }

@@ -1,7 +1,8 @@
 // Adam (Kingma & Ba 2015) with L2 weight decay, and AdamW (Loshchilov & Hutter 2019) with decoupled decay,
 // following torch.optim.adam._single_tensor_adam operation by operation in float32 (lerp for the first moment,
 // mul + addcmul for the second, bias corrections in double, denom = √v / √bc₂ + ε, addcdiv) so 10 steps agree with
-// torch to float rounding. AMSGrad and maximize as torch; not implemented: capturable/differentiable/fused variants.
+// torch to float rounding. AMSGrad and maximize as torch. A step updates all parameters in one parallel pass over their
+// blocks (torch's `foreach`, same per-element results); not implemented: capturable/differentiable variants.
 
 import Foundation
 import LMTensor
@@ -44,37 +45,51 @@ public class Adam: Optimizer {
     }
 
     override public func update(name: String, parameter: Tensor, gradient: Tensor, group: ParameterGroup, step: Int) {
-        let n = parameter.count
-        let p = parameter.pointer(Float.self), g = gradient.pointer(Float.self)
-        let m = stateTensor(name, "exp_avg", like: parameter).pointer(Float.self)
-        let v = stateTensor(name, "exp_avg_sq", like: parameter).pointer(Float.self)
-        let lr = group.learningRate, wd = group.weightDecay
-        let decay = Float(1 - lr * wd), l2 = Float(decoupledWeightDecay ? 0 : wd)
-        let applyDecoupled = decoupledWeightDecay && wd != 0
-        let lerpWeight = Float(1 - beta1), b2 = Float(beta2), oneMinusB2 = Float(1 - beta2)
-        let bias1 = 1 - Foundation.pow(beta1, Double(step)), bias2 = 1 - Foundation.pow(beta2, Double(step))
-        let negStepSize = Float(-(lr / bias1)), bias2Sqrt = Float(Foundation.pow(bias2, 0.5)), epsF = Float(eps)
+        update([ParameterUpdate(name: name, parameter: parameter, gradient: gradient, group: group, step: step)])
+    }
+
+    /// One parameter's pointers and step constants.
+    struct Item {
+        let p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+        let maxV: UnsafeMutablePointer<Float>?
+        let decay: Float, l2: Float, applyDecoupled: Bool, negStepSize: Float, bias2Sqrt: Float
+    }
+
+    /// All parameters of a step in one parallel pass over their 4096-element blocks (torch's `foreach` Adam): every
+    /// element goes through the same operations as in a pass over its tensor alone.
+    override public func update(_ updates: [ParameterUpdate]) {
+        let items = updates.map { u -> Item in
+            let lr = u.group.learningRate, wd = u.group.weightDecay
+            let bias1 = 1 - Foundation.pow(beta1, Double(u.step)), bias2 = 1 - Foundation.pow(beta2, Double(u.step))
+            return Item(p: u.parameter.pointer(Float.self), g: u.gradient.pointer(Float.self),
+                        m: stateTensor(u.name, "exp_avg", like: u.parameter).pointer(Float.self),
+                        v: stateTensor(u.name, "exp_avg_sq", like: u.parameter).pointer(Float.self),
+                        maxV: amsgrad ? stateTensor(u.name, "max_exp_avg_sq", like: u.parameter).pointer(Float.self) : nil,
+                        decay: Float(1 - lr * wd), l2: Float(decoupledWeightDecay ? 0 : wd), applyDecoupled: decoupledWeightDecay && wd != 0,
+                        negStepSize: Float(-(lr / bias1)), bias2Sqrt: Float(Foundation.pow(bias2, 0.5)))
+        }
+        let lerpWeight = Float(1 - beta1), b2 = Float(beta2), oneMinusB2 = Float(1 - beta2), epsF = Float(eps)
         // ATen's lerp switches form at weight 0.5 (at::native::lerp); both branches kept for β₁ ≥ 0.5.
         let smallWeight = Swift.abs(lerpWeight) < 0.5
         let maximize = self.maximize
-        let maxV = amsgrad ? stateTensor(name, "max_exp_avg_sq", like: parameter).pointer(Float.self) : nil
-        UpdateKernels.forBlocks(n) { start, count in
+        UpdateKernels.forBlocks(UpdateKernels.blocks(updates.map(\.parameter.count))) { _, block in
+            let it = items[block.item], start = block.start, count = block.count
             @inline(__always) func lanes(_ p: inout SIMD8<Float>, _ g: SIMD8<Float>, _ m: inout SIMD8<Float>,
                                          _ v: inout SIMD8<Float>, _ vMax: inout SIMD8<Float>, _ useMax: Bool) {
-                if applyDecoupled { p *= decay }                                  // param.mul_(1 - lr·wd)
+                if it.applyDecoupled { p *= it.decay }                            // param.mul_(1 - lr·wd)
                 var d = maximize ? -g : g                                         // grad = -grad if maximize
-                if l2 != 0 { d = d.addingProduct(p, l2) }                         // grad.add(param, alpha=wd)
+                if it.l2 != 0 { d = d.addingProduct(p, it.l2) }                   // grad.add(param, alpha=wd)
                 let diff = d - m                                                  // exp_avg.lerp_(grad, 1 - β₁)
                 m = smallWeight ? m.addingProduct(lerpWeight, diff) : d - diff * (1 - lerpWeight)
                 v = (v * b2).addingProduct(oneMinusB2 * d, d)                     // mul_(β₂).addcmul_(g, g, 1 - β₂)
                 if useMax { vMax.replace(with: v, where: (v .> vMax) .| (v .!= v)) } // torch.maximum (NaN propagates)
-                let denom = UpdateKernels.squareRoot(useMax ? vMax : v) / bias2Sqrt + epsF // (√v / √bc₂).add_(eps)
-                p = p + negStepSize * m / denom                                   // addcdiv_(m, denom, -step_size)
+                let denom = UpdateKernels.squareRoot(useMax ? vMax : v) / it.bias2Sqrt + epsF // (√v / √bc₂).add_(eps)
+                p = p + it.negStepSize * m / denom                                // addcdiv_(m, denom, -step_size)
             }
-            if let maxV {
-                UpdateKernels.map5(count, p + start, g + start, m + start, v + start, maxV + start) { lanes(&$0, $1, &$2, &$3, &$4, true) }
+            if let maxV = it.maxV {
+                UpdateKernels.map5(count, it.p + start, it.g + start, it.m + start, it.v + start, maxV + start) { lanes(&$0, $1, &$2, &$3, &$4, true) }
             } else {
-                UpdateKernels.map4(count, p + start, g + start, m + start, v + start) { p, g, m, v in
+                UpdateKernels.map4(count, it.p + start, it.g + start, it.m + start, it.v + start) { p, g, m, v in
                     var unused = SIMD8<Float>()
                     lanes(&p, g, &m, &v, &unused, false)
                 }

@@ -29,9 +29,21 @@ public enum GradientClipping {
         var total: Float
         switch normType {
         case .l2:
+            // Every gradient's blocks in one parallel pass; each tensor's block sums are then added in block order,
+            // which is `UpdateKernels.sumOfSquares` of that tensor exactly.
+            let pointers = grads.map { UnsafePointer($0.pointer(Float.self)) }
+            let blocks = UpdateKernels.blocks(grads.map(\.count))
+            var blockSums = [Double](repeating: 0, count: blocks.count)
+            blockSums.withUnsafeMutableBufferPointer { sums in
+                UpdateKernels.forBlocks(blocks) { b, block in
+                    sums[b] = UpdateKernels.blockSumOfSquares(pointers[block.item] + block.start, block.count)
+                }
+            }
+            var tensorSums = [Double](repeating: 0, count: grads.count)
+            for (block, sum) in zip(blocks, blockSums) { tensorSums[block.item] += sum }
             var sumOfSquares = 0.0
-            for g in grads {
-                let norm = Float(UpdateKernels.sumOfSquares(g.pointer(Float.self), g.count).squareRoot())
+            for s in tensorSums {
+                let norm = Float(s.squareRoot())
                 sumOfSquares += Double(norm) * Double(norm)
             }
             total = Float(sumOfSquares.squareRoot())
@@ -45,10 +57,11 @@ public enum GradientClipping {
         if errorIfNonfinite && !total.isFinite { throw NonfiniteGradientNormError(norm: Double(total)) }
         // torch: clip_coef = max_norm / (total + 1e-6), a Python float over a tensor = reciprocal(t) * max_norm.
         let coefficient = Swift.min((1 / (total + Float(1e-6))) * Float(maxNorm), 1)
-        for g in grads where coefficient != 1 {
-            let p = g.pointer(Float.self)
-            UpdateKernels.forBlocks(g.count) { start, count in
-                for i in start..<start + count { p[i] *= coefficient }
+        if coefficient != 1 {
+            let pointers = grads.map { $0.pointer(Float.self) }
+            UpdateKernels.forBlocks(UpdateKernels.blocks(grads.map(\.count))) { _, block in
+                let p = pointers[block.item]
+                for i in block.start..<block.start + block.count { p[i] *= coefficient }
             }
         }
         // Gradients converted above are copies: write them back.

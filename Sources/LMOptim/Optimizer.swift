@@ -76,8 +76,26 @@ open class Optimizer {
         preconditionFailure("\(type(of: self)) does not override Optimizer.update")
     }
 
+    /// One parameter's part of a step: what `update(name:parameter:gradient:group:step:)` receives.
+    public struct ParameterUpdate {
+        public let name: String
+        public let parameter: Tensor
+        /// Contiguous float32, the parameter's shape.
+        public let gradient: Tensor
+        public let group: ParameterGroup
+        /// This parameter's update count, this update included.
+        public let step: Int
+    }
+
+    /// Updates the parameters of one step, by default one `update(name:…)` call each. A subclass may override it to
+    /// update all parameters in one parallel pass (Adam does: torch's `foreach`), with the same per-element results.
+    open func update(_ updates: [ParameterUpdate]) {
+        for u in updates { update(name: u.name, parameter: u.parameter, gradient: u.gradient, group: u.group, step: u.step) }
+    }
+
     /// One optimization step over every parameter that has a gradient.
     public func step() {
+        var updates: [ParameterUpdate] = []
         for group in groups {
             for (name, p) in group.parameters {
                 guard let g = p.grad else { continue }
@@ -85,9 +103,10 @@ open class Optimizer {
                 let grad = g.dtype == .float32 ? g.contiguous() : g.to(.float32)
                 let n = (parameterSteps[name] ?? 0) + 1
                 parameterSteps[name] = n
-                update(name: name, parameter: p, gradient: grad, group: group, step: n)
+                updates.append(ParameterUpdate(name: name, parameter: p, gradient: grad, group: group, step: n))
             }
         }
+        update(updates)
         stepCount += 1
     }
 

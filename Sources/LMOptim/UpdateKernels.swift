@@ -32,6 +32,33 @@ enum UpdateKernels {
         }
     }
 
+    /// Block `start..<start + count` of tensor `item` in a pass over several tensors.
+    struct Block { let item: Int, start: Int, count: Int }
+
+    /// The blocks of tensors of `counts` elements, tensor by tensor, each tensor's blocks in order (the same blocks
+    /// `forBlocks` makes of one tensor).
+    static func blocks(_ counts: [Int]) -> [Block] {
+        var out: [Block] = []
+        out.reserveCapacity(counts.reduce(0) { $0 + ($1 + blockSize - 1) / blockSize })
+        for (item, n) in counts.enumerated() {
+            for start in stride(from: 0, to: n, by: blockSize) { out.append(Block(item: item, start: start, count: Swift.min(blockSize, n - start))) }
+        }
+        return out
+    }
+
+    /// Calls `body(b, blocks[b])` for every block of several tensors in one parallel region (torch's `foreach`
+    /// optimizers): a GPT's ~50 parameters, most below `Parallel.minimumWork` alone, were each updated on the calling
+    /// thread while the other threads waited. Each block is computed by one thread with the same code, so the results
+    /// are those of one `forBlocks` call per tensor, on any number of threads.
+    static func forBlocks(_ blocks: [Block], _ body: (Int, Block) -> Void) {
+        let total = blocks.reduce(0) { $0 + $1.count }
+        blocks.withUnsafeBufferPointer { list in
+            Parallel.forRows(list.count, workPerRow: total / Swift.max(list.count, 1)) { range in
+                for b in range { body(b, list[b]) }
+            }
+        }
+    }
+
     @inline(__always) static func load(_ p: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
     }
@@ -106,19 +133,23 @@ enum UpdateKernels {
         var start = 0
         while start < count {
             let n = Swift.min(blockSize, count - start)
-            let p = x + start
-            var acc = SIMD16<Float>()
-            var i = 0
-            while i + 16 <= n {
-                let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
-                acc = acc.addingProduct(v, v)
-                i += 16
-            }
-            var blockSum = Double(acc.sum())
-            while i < n { blockSum += Double(p[i]) * Double(p[i]); i += 1 }
-            total += blockSum
+            total += blockSumOfSquares(x + start, n)
             start += n
         }
         return total
+    }
+
+    /// One block's term of `sumOfSquares` (n ≤ blockSize): SIMD16 float partial sums, then the total in double.
+    @inline(__always) static func blockSumOfSquares(_ p: UnsafePointer<Float>, _ n: Int) -> Double {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+            acc = acc.addingProduct(v, v)
+            i += 16
+        }
+        var blockSum = Double(acc.sum())
+        while i < n { blockSum += Double(p[i]) * Double(p[i]); i += 1 }
+        return blockSum
     }
 }

@@ -118,4 +118,35 @@ final class GELUKernelTests: XCTestCase {
             }
         }
     }
+    /// `rowBias`: every row of C starts as the bias, on the unsplit, row-split (M ≥ N) and column-split (N > M) paths
+    /// and on gemv (M = 1); the ldc padding stays untouched; the same values on 1 and 2 threads.
+    func testGemmRowBiasMatchesNaiveOnEverySplit() {
+        let saved = Parallel.threadCount
+        defer { Parallel.threadCount = saved }
+        for (M, N, K) in [(150, 70, 110), (40, 300, 90), (1, 700, 1500), (3, 5, 4)] {
+            for transB in [false, true] {
+                let lda = K + 3, ldb = (transB ? K : N) + 5, ldc = N + 2
+                let a = (0..<(M * lda)).map { Float(($0 * 37) % 101) / 50 - 1 }
+                let b = (0..<((transB ? N : K) * ldb)).map { Float(($0 * 53) % 97) / 48 - 1 }
+                let bias = (0..<N).map { Float(($0 * 7) % 13) - 6 }
+                var expected = [Float](repeating: 0.5, count: M * ldc)
+                for r in 0..<M { for j in 0..<N { expected[r * ldc + j] = bias[j] } }
+                Matmul.naiveGemm(transA: false, transB: transB, M: M, N: N, K: K, alpha: 1, A: a, lda: lda, B: b, ldb: ldb,
+                                 beta: 1, C: &expected, ldc: ldc)
+                var results: [[Float]] = []
+                for threads in [1, 2] {
+                    Parallel.threadCount = threads
+                    var c = [Float](repeating: 0.5, count: M * ldc)
+                    bias.withUnsafeBufferPointer { bp in
+                        Matmul.gemm(transA: false, transB: transB, M: M, N: N, K: K, alpha: 1, A: a, lda: lda, B: b, ldb: ldb,
+                                    beta: 1, C: &c, ldc: ldc, rowBias: bp.baseAddress!)
+                    }
+                    XCTAssertTrue((0..<M).allSatisfy { r in (N..<ldc).allSatisfy { c[r * ldc + $0] == 0.5 } })
+                    let worst = zip(c, expected).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThan(worst, 1e-4, "\(M)x\(N)x\(K) transB \(transB), \(threads) threads")
+                    results.append(c)
+                }
+            }
+        }
+    }
 }

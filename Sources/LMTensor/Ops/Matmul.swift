@@ -103,15 +103,15 @@ extension Tensor {
 
 extension Tensor {
     /// y[r − rows.lowerBound] = x[r]·Wᵀ + b for r in `rows` (x and W read in place through their BLAS layouts): the bias
-    /// rows are written first and the product adds onto them (β = 1). The forward of `linear` and of
-    /// `linearCrossEntropy`'s chunks.
+    /// rows are written first, by each thread into its own block of y (`Matmul.gemm`'s `rowBias`), and the product
+    /// adds onto them (β = 1). The forward of `linear` and of `linearCrossEntropy`'s chunks.
     static func linearRows<T: KernelScalar>(_: T.Type, _ x: Tensor, _ lx: (trans: Bool, ld: Int), _ w: Tensor, _ lw: (trans: Bool, ld: Int),
                                             _ b: Tensor?, rows: Range<Int>, into y: UnsafeMutablePointer<T>) {
         let n = rows.count, O = w.shape[0], I = w.shape[1]
-        if let b { let bp = b.pointer(T.self); for r in 0..<n { (y + r * O).update(from: bp, count: O) } }
         let xr = lx.trans ? x.pointer(T.self) + rows.lowerBound : x.pointer(T.self) + rows.lowerBound * lx.ld
         Matmul.gemm(transA: lx.trans, transB: !lw.trans, M: n, N: O, K: I, alpha: 1, A: xr, lda: lx.ld,
-                    B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: O)
+                    B: w.pointer(T.self), ldb: lw.ld, beta: b == nil ? 0 : 1, C: y, ldc: O,
+                    rowBias: b.map { UnsafePointer($0.pointer(T.self)) })
     }
 }
 
