@@ -2,7 +2,8 @@
 // chunked kernel, B 1, H heads of D) and of one causal FLASH layer (FLASHLayer: d, s, e = 2d, group g) at each length,
 // against the same math in PyTorch on the same threads in the same command (Benchmarks/reference/
 // efficient_attention_reference.py), with the growth in T (ms per 1K tokens and a least-squares line ms = a + b·T) so
-// that linear cost is visible. Timing only; correctness lives in the tests (LinearAttentionOpTests, FLASHTests).
+// that linear cost is visible. Timing only; correctness lives in the tests (LinearAttentionOpTests, FLASHTests,
+// MixedChunkAttentionOpTests).
 import Foundation
 import LMModels
 import LMTensor

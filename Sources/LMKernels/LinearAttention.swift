@@ -9,10 +9,11 @@
 // R' = Σ_{later} q_i g'_iᵀ), recomputing the chunk products; nothing of size T×T or T×D×E is stored.
 // No T×T matrix is ever formed; accumulation is in T (float32 here). The causal chunk products (64×64×65 at the
 // defaults) run on the attention kernel's register-blocked micro-GEMM (`Attention.product`, 6×16 blocks, the causal
-// band skipped per row block), not BLAS: at T 512 one step made ~700 such sgemm calls, whose packing and call overhead
-// dominated (BENCHMARKS.md "Linear attention and FLASH"). The micro-GEMM reads its right operand row-major only, so
-// the chunk's Kᵀ and V'ᵀ are transposed into scratch and the carried states are kept in the orientation their reader
-// needs. `--products blas` (Attention.tileProducts) runs the same products through BLAS for comparison.
+// band skipped per row block) instead of ~700 small sgemm calls per step at T 512. It reads its right operand
+// row-major only, so the chunk's Kᵀ and V'ᵀ are transposed into scratch and the carried states are kept in the
+// orientation their reader needs. `--products blas` (Attention.tileProducts) runs the same products through BLAS:
+// with this orientation the two measured within noise of each other, and the whole step (with the φ changes) ran
+// 1.4-1.7× faster than with main's transposed sgemm calls (BENCHMARKS.md "Issue 15's speed targets").
 // Layout: q, k [BH, T, D], v and out [BH, T, E], all contiguous; `denominator` [BH, T] (saved for backward).
 // Letters: BH batch·heads, T length, D query/key width, E value width, C chunk.
 
@@ -53,8 +54,8 @@ public enum LinearAttention {
     /// C[M×N] = a(i, k)·B[k, ·] summed over k < K (+ C when `accumulate`), a(i, k) = A[i·ai + k·ak]: `Attention.product`
     /// (the micro-GEMM, or BLAS under `--products blas`) with alpha 1. For the augmented width N = E + 1 with E a
     /// multiple of 16, the micro-GEMM gets the E columns (full 16-wide panels) and the last (normalizer) column is done
-    /// here as vector dots: the micro-GEMM's edge would run it as one scalar dependent chain per row, which made the
-    /// micro-GEMM ~20 % slower than BLAS at T 512 (1 thread).
+    /// here as vector dots: the micro-GEMM's edge would run it as one scalar dependent chain per row (it measured ~20 %
+    /// slower than BLAS at T 512 before this split, in one noisy comparison).
     @inlinable @inline(__always) static func product<T: KernelScalar>(
         _ M: Int, _ N: Int, _ K: Int, A: UnsafePointer<T>, ai: Int, ak: Int, B: UnsafePointer<T>, ldb: Int,
         C: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool, band: Attention.Band = .none

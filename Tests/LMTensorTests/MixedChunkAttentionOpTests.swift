@@ -49,4 +49,21 @@ final class MixedChunkAttentionOpTests: XCTestCase {
             }
         }
     }
+
+    /// Each group (and the causal prefix sums) is computed by one thread with the same code: the same bits on 1 and 2
+    /// threads, forward and gradients (causal; the non-causal state goes through a threaded product).
+    func testCausalResultsAreBitIdenticalOnOneAndTwoThreads() {
+        let savedThreads = Parallel.threadCount, savedWork = Parallel.minimumWork
+        defer { Parallel.threadCount = savedThreads; Parallel.minimumWork = savedWork }
+        Parallel.minimumWork = 1
+        func run(_ threads: Int) -> [[Float]] {
+            Parallel.threadCount = threads
+            let g = Generator(seed: 31)
+            let qk = Tensor.randn([2, 150, 4, 8], generator: g).requiringGrad(), v = Tensor.randn([2, 150, 12], generator: g).requiringGrad()
+            let y = Tensor.mixedChunkAttention(qk, v, groupSize: 70, causal: true)
+            (y * Tensor.randn(y.shape, generator: g)).sum().backward()
+            return [y.toArray(), qk.grad!.toArray(), v.grad!.toArray()]
+        }
+        XCTAssertEqual(run(1), run(2))
+    }
 }
