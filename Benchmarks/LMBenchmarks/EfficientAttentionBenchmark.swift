@@ -18,23 +18,11 @@ public enum EfficientAttentionBenchmark {
     /// Seconds (median, min) per variant ("linear", "flash") and length, for LMKit and the reference.
     public struct Row { public let variant: String; public let length: Int; public let lmkit: (Double, Double); public let reference: (Double, Double) }
 
-    static func timed(runs: Int, _ body: () -> Void) -> (Double, Double) {
-        body()
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        times.sort()
-        return (times[times.count / 2], times[0])
-    }
-
     static func linearSeconds(_ setup: Setup, length: Int, runs: Int) -> (Double, Double) {
         let g = Generator(seed: 3), shape = [1, setup.heads, length, setup.headSize]
         let q = Tensor.randn(shape, generator: g).requiringGrad(), k = Tensor.randn(shape, generator: g).requiringGrad()
         let v = Tensor.randn(shape, generator: g).requiringGrad(), dOut = Tensor.randn(shape, generator: g)
-        return timed(runs: runs) {
+        return Bench.timed(runs: runs) {
             q.grad = nil; k.grad = nil; v.grad = nil
             Tensor.linearAttention(q.linearAttentionFeatures(.elu), k.linearAttentionFeatures(.elu), v, causal: true, chunk: setup.chunk)
                 .backward(dOut)
@@ -47,7 +35,7 @@ public enum EfficientAttentionBenchmark {
                                groupSize: setup.group, causal: true, generator: g)
         let x = Tensor.randn([1, length, setup.width], generator: g).requiringGrad(), dOut = Tensor.randn([1, length, setup.width], generator: g)
         let rope = Tensor.rotaryTables(positions: 0..<length, headSize: setup.queryKeyDim, theta: 10000)
-        return timed(runs: runs) {
+        return Bench.timed(runs: runs) {
             layer.zeroGrad(); x.grad = nil
             layer(x, rope: rope).backward(dOut)
         }

@@ -8,8 +8,9 @@ in float32 on the given thread count, of the same math as LMKit's rows:
   flash:  one causal FLASH layer (relu², RoPE, group g), as Scripts/fixtures/flash_fixture.py (checked against LMKit
           in the tests), x [B, T, d] and all parameters requiring grad.
 Prints one JSON object {"linear_T<len>": median, "linear_T<len>_min": min, "flash_T<len>": ..., ...}."""
-import argparse, json, os, sys, time
+import argparse, json, os, sys
 
+from common import timed
 import torch
 import torch.nn.functional as F
 
@@ -31,15 +32,6 @@ ap.add_argument("--only", default="linear,flash")
 a = ap.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-
-
-def timed(fn, runs):
-    fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter(); fn(); ts.append(time.perf_counter() - t0)
-    ts.sort()
-    return ts[len(ts) // 2], ts[0]
 
 
 def causal_linear_attention(q, k, v, C, eps=1e-6):

@@ -54,17 +54,6 @@ public enum Activations {
         0.5 * (1 + erf(x * T(invSqrt2))) + x * T(invSqrt2Pi) * T.kernelExp(-0.5 * x * x)
     }
 
-    /// y[i] = f(x[i]) over n elements, split across threads for large n.
-    @inlinable public static func map<T: KernelScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int, _ f: (T) -> T) {
-        let block = 4096
-        Parallel.forRows((n + block - 1) / block, workPerRow: block) { range in
-            for b in range {
-                let lo = b * block, hi = min(n, lo + block)
-                for i in lo..<hi { y[i] = f(x[i]) }
-            }
-        }
-    }
-
     /// z[i] = x[i] ∘ y[i] for the four arithmetic operations, split across threads for large n. A loop per operation
     /// (not a closure per element, as `map2` takes) so the compiler vectorizes it: residual adds, bias adds and gradient
     /// accumulation run through here (`Activations.map2` was 6 % of a GPT training step).

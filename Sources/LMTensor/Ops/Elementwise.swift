@@ -15,7 +15,7 @@ extension Tensor {
         let x = contiguous()
         let y = Tensor(uninitialized: shape, dtype: dtype)
         func run<T: KernelScalar>(_: T.Type) {
-            // f.value called in the loop itself, as in backward: through `Activations.map`'s closure argument, the loop
+            // f.value called in the loop itself, as in backward: through a closure argument (the former `Activations.map`), the loop
             // that runs on a worker thread (threads > 1) made an opaque call per element (ELU+1 and exp ran ~10×
             // slower on 2 threads than on 1, `perf`, BENCHMARKS.md "Linear attention and FLASH").
             let xp = x.pointer(T.self), yp = y.pointer(T.self), n = count, block = 4096
