@@ -349,50 +349,61 @@ public enum Attention {
                 let oh = out + b * L.out.batch + h * L.out.head, doh = dOut + b * L.out.batch + h * L.out.head
                 let dqh = dQ + b * L.dQ.batch + h * L.dQ.head
                 let lh = lse + bh * Tq
+                // The (query tile, key tile) pairs of this part, as in forward, visited key tile by key tile: a key
+                // tile's K, V, Kᵀ, Vᵀ and dK/dV rows stay in cache while the query tiles that see it pass over them.
+                // (Query tile by query tile, every query tile swept the head's whole dK/dV, O(Tk·D) read and written
+                // per tile, out of L2 from Tk ≈ 2048 on.) For one query tile, key tiles still come in increasing order.
+                var pairs: [(i0: Int, j0: Int, colsK: Int)] = []
                 var i0 = part * tileQ
                 while i0 < Tq {
-                    let rowsQ = Swift.min(tileQ, Tq - i0)
-                    let qt = qh + i0 * L.q.row, dot = doh + i0 * ldO, dqt = dqh + i0 * ldQ
+                    let rowsQ = Swift.min(tileQ, Tq - i0), dqt = dqh + i0 * ldQ
                     for r in 0..<rowsQ { (dqt + r * ldQ).update(repeating: 0, count: D) }
-                    for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * ldO, oh + (i0 + r) * ldO, D) }
                     let spans = s.keySpans(batch: b, rows: i0..<i0 + rowsQ)  // as in forward
                     var j0 = spans.globals.isEmpty ? spans.window.lowerBound : 0
                     while j0 < spans.window.upperBound {
                         let spanEnd = j0 < spans.globals.upperBound ? spans.globals.upperBound : spans.window.upperBound
                         let colsK = Swift.min(tileK, spanEnd - j0)
-                        // P = exp(S - lse), recomputed for this tile (rows with lse -inf saw no key: P row 0).
-                        let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
-                        scores(M: rowsQ, N: colsK, D: D, alpha: scale, A: qt, lda: L.q.row, rows: kh + j0 * L.k.row, ldx: L.k.row,
-                               transposed: kTh.map { $0 + j0 }, ldT: ldT, C: P, ldc: ldS, band: band)
-                        maskTile(s, P, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, head: h, mask: mask)
-                        for r in 0..<rowsQ {
-                            let row = P + r * ldS, rowLse = lh[i0 + r]
-                            if rowLse == -T.infinity { row.update(repeating: 0, count: colsK); continue }
-                            _ = T.kernelExpShifted(row, row, colsK, by: rowLse)
-                        }
-                        // dV += Pᵀ·dO
-                        product(M: colsK, N: D, K: rowsQ, alpha: 1, A: P, ai: 1, ak: ldS, B: dot, ldb: ldO,
-                                accumulate: true, C: dvh + j0 * ldV, ldc: ldV, band: .depthAbove(band))
-                        // dP = dO·Vᵀ, then dS = P ⊙ (dP - rowdot(dO, O)) · scale (the scale of S = scale·QKᵀ)
-                        scores(M: rowsQ, N: colsK, D: D, alpha: 1, A: dot, lda: ldO, rows: vh + j0 * L.v.row, ldx: L.v.row,
-                               transposed: vTh.map { $0 + j0 }, ldT: ldT, C: dS, ldc: ldS, band: band)
-                        for r in 0..<rowsQ {
-                            // Past the diagonal P is 0 and dP may be unwritten (skipped blocks): dS is set to 0 there.
-                            // Elsewhere a hidden key (window, mask) has P = 0 and a computed dP, so dS = 0 as well.
-                            let pr = P + r * ldS, dr = dS + r * ldS, rd = rowDot[r]
-                            let visible = Swift.max(0, Swift.min(colsK, r + band + 1))
-                            for c in 0..<visible { dr[c] = pr[c] * (dr[c] - rd) * scale }
-                            if visible < colsK { (dr + visible).update(repeating: 0, count: colsK - visible) }
-                        }
-                        // dQ += dS·K;  dK += dSᵀ·Q
-                        product(M: rowsQ, N: D, K: colsK, alpha: 1, A: dS, ai: ldS, ak: 1, B: kh + j0 * L.k.row, ldb: L.k.row,
-                                accumulate: true, C: dqt, ldc: ldQ, band: .depthBelow(band))
-                        product(M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, ai: 1, ak: ldS, B: qt, ldb: L.q.row,
-                                accumulate: true, C: dkh + j0 * ldK, ldc: ldK, band: .depthAbove(band))
+                        pairs.append((i0, j0, colsK))
                         j0 += colsK
                         if j0 == spans.globals.upperBound { j0 = spans.window.lowerBound }
                     }
                     i0 += tileQ * parts
+                }
+                pairs.sort { ($0.j0, $0.i0) < ($1.j0, $1.i0) }
+                for (i0, j0, colsK) in pairs {
+                    let rowsQ = Swift.min(tileQ, Tq - i0)
+                    let qt = qh + i0 * L.q.row, dot = doh + i0 * ldO, dqt = dqh + i0 * ldQ
+                    // rowdot(dO, O) again for each pair: rowsQ·D multiply-adds, < 0.1 % of the pair's products
+                    for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * ldO, oh + (i0 + r) * ldO, D) }
+                    // P = exp(S - lse), recomputed for this tile (rows with lse -inf saw no key: P row 0).
+                    let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
+                    scores(M: rowsQ, N: colsK, D: D, alpha: scale, A: qt, lda: L.q.row, rows: kh + j0 * L.k.row, ldx: L.k.row,
+                           transposed: kTh.map { $0 + j0 }, ldT: ldT, C: P, ldc: ldS, band: band)
+                    maskTile(s, P, ld: ldS, rows: rowsQ, cols: colsK, i0: i0, j0: j0, head: h, mask: mask)
+                    for r in 0..<rowsQ {
+                        let row = P + r * ldS, rowLse = lh[i0 + r]
+                        if rowLse == -T.infinity { row.update(repeating: 0, count: colsK); continue }
+                        _ = T.kernelExpShifted(row, row, colsK, by: rowLse)
+                    }
+                    // dV += Pᵀ·dO
+                    product(M: colsK, N: D, K: rowsQ, alpha: 1, A: P, ai: 1, ak: ldS, B: dot, ldb: ldO,
+                            accumulate: true, C: dvh + j0 * ldV, ldc: ldV, band: .depthAbove(band))
+                    // dP = dO·Vᵀ, then dS = P ⊙ (dP - rowdot(dO, O)) · scale (the scale of S = scale·QKᵀ)
+                    scores(M: rowsQ, N: colsK, D: D, alpha: 1, A: dot, lda: ldO, rows: vh + j0 * L.v.row, ldx: L.v.row,
+                           transposed: vTh.map { $0 + j0 }, ldT: ldT, C: dS, ldc: ldS, band: band)
+                    for r in 0..<rowsQ {
+                        // Past the diagonal P is 0 and dP may be unwritten (skipped blocks): dS is set to 0 there.
+                        // Elsewhere a hidden key (window, mask) has P = 0 and a computed dP, so dS = 0 as well.
+                        let pr = P + r * ldS, dr = dS + r * ldS, rd = rowDot[r]
+                        let visible = Swift.max(0, Swift.min(colsK, r + band + 1))
+                        for c in 0..<visible { dr[c] = pr[c] * (dr[c] - rd) * scale }
+                        if visible < colsK { (dr + visible).update(repeating: 0, count: colsK - visible) }
+                    }
+                    // dQ += dS·K;  dK += dSᵀ·Q
+                    product(M: rowsQ, N: D, K: colsK, alpha: 1, A: dS, ai: ldS, ak: 1, B: kh + j0 * L.k.row, ldb: L.k.row,
+                            accumulate: true, C: dqt, ldc: ldQ, band: .depthBelow(band))
+                    product(M: colsK, N: D, K: rowsQ, alpha: 1, A: dS, ai: 1, ak: ldS, B: qt, ldb: L.q.row,
+                            accumulate: true, C: dkh + j0 * ldK, ldc: ldK, band: .depthAbove(band))
                 }
             }
         }
