@@ -369,12 +369,17 @@ public enum Attention {
                     }
                     i0 += tileQ * parts
                 }
-                pairs.sort { ($0.j0, $0.i0) < ($1.j0, $1.i0) }
+                // Only where dK/dV outgrow the cache (2·Tk·D floats ≥ 512 KiB): below, query order is as fast and keeps
+                // the summation order of earlier versions.
+                if Tk * D >= keyOrderElements { pairs.sort { ($0.j0, $0.i0) < ($1.j0, $1.i0) } }
+                var rowDotTile = -1
                 for (i0, j0, colsK) in pairs {
                     let rowsQ = Swift.min(tileQ, Tq - i0)
                     let qt = qh + i0 * L.q.row, dot = doh + i0 * ldO, dqt = dqh + i0 * ldQ
-                    // rowdot(dO, O) again for each pair: rowsQ·D multiply-adds, < 0.1 % of the pair's products
-                    for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * ldO, oh + (i0 + r) * ldO, D) }
+                    if i0 != rowDotTile {  // rowdot(dO, O): in key order once per pair, < 0.1 % of its products
+                        for r in 0..<rowsQ { rowDot[r] = T.kernelDot(dot + r * ldO, oh + (i0 + r) * ldO, D) }
+                        rowDotTile = i0
+                    }
                     // P = exp(S - lse), recomputed for this tile (rows with lse -inf saw no key: P row 0).
                     let band = s.causal ? i0 + Tk - Tq - j0 : Int.max / 4  // row r sees columns c ≤ r + band
                     scores(M: rowsQ, N: colsK, D: D, alpha: scale, A: qt, lda: L.q.row, rows: kh + j0 * L.k.row, ldx: L.k.row,
@@ -421,6 +426,10 @@ public enum Attention {
             }
         }
     }
+
+    /// Tk·D from which backward visits its tile pairs key tile by key tile (dK and dV of a head then take ≥ 512 KiB).
+    /// Settable so tests can run both orders on small shapes.
+    nonisolated(unsafe) public static var keyOrderElements = 1 << 16
 
     /// How many parts backward splits each key/value head's query tiles into. From 6 (batch × key/value) heads on,
     /// one: the items already balance over 2-3 threads, and each extra part costs a dK/dV-sized zero + add pass

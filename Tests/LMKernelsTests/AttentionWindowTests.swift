@@ -57,7 +57,17 @@ final class AttentionWindowTests: XCTestCase {
         }
     }
 
+    /// In both orders of backward's tile pairs (query tile by query tile, and key tile by key tile as long heads use).
     func testGlobalTokensAndALiBiBackwardMatchesFiniteDifferences() {
+        let saved = Attention.keyOrderElements
+        defer { Attention.keyOrderElements = saved }
+        for keyOrder in [Int.max, 0] {
+            Attention.keyOrderElements = keyOrder
+            checkBackwardAgainstFiniteDifferences()
+        }
+    }
+
+    func checkBackwardAgainstFiniteDifferences() {
         for s in shapes {
             let q = random(s.batch * s.heads * s.queryLength * s.headSize, 1, Double.self)
             let k = random(s.batch * s.kvHeads * s.keyLength * s.headSize, 2, Double.self)
@@ -79,7 +89,8 @@ final class AttentionWindowTests: XCTestCase {
                         a[which][i] += eps; b[which][i] -= eps
                         let numeric = (loss(a[0], a[1], a[2]) - loss(b[0], b[1], b[2])) / (2 * eps)
                         XCTAssertEqual(analytic[i], numeric, accuracy: 1e-7 + 1e-5 * abs(numeric),
-                                       "\(name)[\(i)] w \(s.window ?? 0) g \(s.globalTokens) alibi \(s.alibiSlopes != nil) tiles \(tq)x\(tk)")
+                                       "\(name)[\(i)] w \(s.window ?? 0) g \(s.globalTokens) alibi \(s.alibiSlopes != nil) tiles \(tq)x\(tk) " +
+                                       "key order from \(Attention.keyOrderElements)")
                     }
                 }
             }
