@@ -349,10 +349,10 @@ public enum Attention {
                 let oh = out + b * L.out.batch + h * L.out.head, doh = dOut + b * L.out.batch + h * L.out.head
                 let dqh = dQ + b * L.dQ.batch + h * L.dQ.head
                 let lh = lse + bh * Tq
-                // The (query tile, key tile) pairs of this part, as in forward, visited key tile by key tile: a key
-                // tile's K, V, Kᵀ, Vᵀ and dK/dV rows stay in cache while the query tiles that see it pass over them.
-                // (Query tile by query tile, every query tile swept the head's whole dK/dV, O(Tk·D) read and written
-                // per tile, out of L2 from Tk ≈ 2048 on.) For one query tile, key tiles still come in increasing order.
+                // The (query tile, key tile) pairs of this part, as in forward. Long heads visit them key tile by key
+                // tile: a key tile's K, V, Kᵀ, Vᵀ and dK/dV rows stay in cache while the query tiles that see it pass
+                // over them (query tile by query tile, each query tile swept the head's whole dK/dV, out of L2 from
+                // Tk ≈ 2048 at D 64). For one query tile, key tiles come in increasing order either way.
                 var pairs: [(i0: Int, j0: Int, colsK: Int)] = []
                 var i0 = part * tileQ
                 while i0 < Tq {
@@ -369,8 +369,8 @@ public enum Attention {
                     }
                     i0 += tileQ * parts
                 }
-                // Only where dK/dV outgrow the cache (2·Tk·D floats ≥ 512 KiB): below, query order is as fast and keeps
-                // the summation order of earlier versions.
+                // Only where dK/dV outgrow the cache (2·Tk·D floats ≥ 512 KiB): below, query order measured as fast,
+                // and it keeps the summation order of earlier versions.
                 if Tk * D >= keyOrderElements { pairs.sort { ($0.j0, $0.i0) < ($1.j0, $1.i0) } }
                 var rowDotTile = -1
                 for (i0, j0, colsK) in pairs {
