@@ -7,7 +7,9 @@
 extension SIMDMath {
     /// e^x on 8 lanes (one AVX2 register with -march=x86-64-v3). Written with `addingProduct`: `a * b + c` on SIMD types
     /// is never fused, and the unfused form (the former 16-lane GELU exp) measured slower in attention's score rows.
-    @inlinable @inline(__always) public static func exp(_ x0: SIMD8<Float>) -> SIMD8<Float> {
+    /// `@_transparent`, not `@inline(__always)`: with the latter the optimizer still left 7 out-of-line calls (the GELU
+    /// kernels, with the polynomial in 128-bit halves); inlined, GELU fwd+bwd is ~15 % faster (BENCHMARKS.md).
+    @_transparent public static func exp(_ x0: SIMD8<Float>) -> SIMD8<Float> {
         typealias V = SIMD8<Float>
         // No NaN case: comparisons with NaN are false, so a NaN lane passes the clamps and every step stays NaN.
         let under = x0 .< -87.3
@@ -30,7 +32,7 @@ extension SIMDMath {
     }
 
     /// e^x on 16 lanes: the 8-lane form on each half (the same two registers the 16-lane type occupies under AVX2).
-    @inlinable @inline(__always) public static func exp(_ x: V) -> V {
+    @_transparent public static func exp(_ x: V) -> V {
         V(lowHalf: exp(x.lowHalf), highHalf: exp(x.highHalf))
     }
 
